@@ -1,0 +1,5 @@
+from django.urls import path
+
+from alerts import views
+
+urlpatterns = [path("alerts/", views.alert_list, name="alert-list")]

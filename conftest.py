@@ -1,0 +1,29 @@
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+# The shared demo lake of the test suite: 14 days up to 2026-01-31 (about 30,000 raw events).
+SMALL_LAKE = {"days": 14, "scale": 0.1, "seed": 3, "end_date": "2026-01-31"}
+
+
+@pytest.fixture(scope="session")
+def small_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Root of a small demo lake built once per test session with ``manage.py demo_lake``.
+
+    Read-only: tests that change a lake build their own."""
+    root = tmp_path_factory.mktemp("small_lake") / "lake"
+    call_command("demo_lake", root=str(root), stdout=io.StringIO(), **SMALL_LAKE)
+    return root
+
+
+@pytest.fixture
+def lake_settings(small_lake: Path, settings) -> Path:
+    """Point the portal's DuckDB warehouse at the shared small lake for one test."""
+    settings.WAREHOUSE = "duckdb"
+    settings.LAKE_ROOT = small_lake
+    return small_lake
+
+
+pytest_plugins = ["tests.support.services"]

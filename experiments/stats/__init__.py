@@ -1,0 +1,20 @@
+"""Pure statistics for experiments: sufficient statistics in, frozen dataclasses out.
+
+No Django and no I/O here; `compare` and `mde` are the entry points an API calls, and every
+rejected input raises `StatsInputError` naming the offending field.
+"""
+
+from experiments.stats.compare import CompareResult, Comparison, MdeResult, compare, mde
+from experiments.stats.sufficient import MeanStats, ProportionStats
+from experiments.stats.validation import StatsInputError
+
+__all__ = [
+    "CompareResult",
+    "Comparison",
+    "MdeResult",
+    "MeanStats",
+    "ProportionStats",
+    "StatsInputError",
+    "compare",
+    "mde",
+]

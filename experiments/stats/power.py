@@ -1,0 +1,174 @@
+"""Sample size and minimum detectable effect (MDE) for two-sided tests against control.
+
+Normal approximation: a comparison with standard error se detects an absolute difference δ
+with power 1 - β at two-sided level alpha when δ = (z_{1-alpha/2} + z_{1-β})·se; rejections in
+the far tail are ignored (statsmodels' `NormalIndPower` counts them; they move n by far less
+than one unit).
+N units split by `weights` (control first, share w₀) give treatment i the comparison
+    se² = (v_c/w₀ + v_t/w_i)/N,
+so the treatment with the smallest share needs the most units: N is sized for it, and every
+other comparison then has at least the requested power. No multiple-comparison correction.
+
+* Proportions: v = p(1 - p) in each arm, unpooled, the variance of the Wald z-test in
+  `frequentist` (Cohen's arcsine h sizes a different test), with p_t = p_c(1 + mde_rel).
+* Means: v = sigma²(1 - rho²) in both arms, rho the correlation with the CUPED covariate.
+Both size for an increase of mde_rel (for proportions a decrease needs slightly fewer units).
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy import optimize, special
+
+from experiments.stats.validation import (
+    StatsInputError,
+    normalized_weights,
+    require_int,
+    require_open_unit,
+    require_positive,
+    require_real,
+)
+
+
+@dataclass(frozen=True)
+class SampleSize:
+    """Units per variant (in the order of the weights) and their total."""
+
+    n_per_variant: tuple[int, ...]
+    n_total: int
+
+
+def sample_size_proportion(
+    baseline: float,
+    mde_rel: float,
+    weights: Sequence[float],
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> SampleSize:
+    """Units to detect a conversion rate moving from `baseline` to baseline·(1 + mde_rel):
+    N = z²·(p_c q_c/w₀ + p_t q_t/w_min)/δ², z = z_{1-alpha/2} + z_{power}, δ = p_t - p_c."""
+    p_c = require_open_unit(baseline, "baseline")
+    lift = require_positive(mde_rel, "mde_rel")
+    p_t = p_c * (1 + lift)
+    if p_t >= 1:
+        raise StatsInputError("mde_rel", "would lift the conversion rate to 1 or beyond")
+    control_share, smallest_share, shares = _shares(weights)
+    z = _z_sum(alpha, power)
+    units = (
+        z
+        * z
+        * (p_c * (1 - p_c) / control_share + p_t * (1 - p_t) / smallest_share)
+        / (p_t - p_c) ** 2
+    )
+    return _split(units, shares)
+
+
+def sample_size_mean(
+    baseline_mean: float,
+    std: float,
+    mde_rel: float,
+    weights: Sequence[float],
+    alpha: float = 0.05,
+    power: float = 0.8,
+    correlation: float = 0.0,
+) -> SampleSize:
+    """Units to detect the mean moving by mde_rel·|baseline_mean|:
+    N = z²·sigma²(1 - rho²)(1/w₀ + 1/w_min)/δ²."""
+    delta = require_positive(mde_rel, "mde_rel") * _nonzero_mean(baseline_mean)
+    variance = _residual_variance(std, correlation)
+    control_share, smallest_share, shares = _shares(weights)
+    z = _z_sum(alpha, power)
+    units = z * z * variance * (1 / control_share + 1 / smallest_share) / (delta * delta)
+    return _split(units, shares)
+
+
+def mde_proportion(
+    baseline: float,
+    n_total: int,
+    weights: Sequence[float],
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> float:
+    """The relative lift `n_total` units detect: the root δ of δ = z·se(δ), where se depends on
+    δ through p_t(1 - p_t). Squared, the condition is a quadratic in δ with one positive root,
+    found by Brent's method on (0, 1 - p_c]."""
+    p_c = require_open_unit(baseline, "baseline")
+    units = require_int(n_total, "n_total", 1)
+    control_share, smallest_share, _ = _shares(weights)
+    z = _z_sum(alpha, power)
+
+    def shortfall(delta: float) -> float:
+        p_t = p_c + delta
+        se2 = (p_c * (1 - p_c) / control_share + p_t * (1 - p_t) / smallest_share) / units
+        return delta - z * math.sqrt(se2)
+
+    if shortfall(1 - p_c) <= 0:
+        raise StatsInputError("n_total", "is too small to detect even a rise to a rate of 1")
+    return optimize.brentq(shortfall, 0.0, 1 - p_c, xtol=1e-15, rtol=1e-12) / p_c
+
+
+def mde_mean(
+    baseline_mean: float,
+    std: float,
+    n_total: int,
+    weights: Sequence[float],
+    alpha: float = 0.05,
+    power: float = 0.8,
+    correlation: float = 0.0,
+) -> float:
+    """The relative lift `n_total` units detect: z·sigma√((1 - rho²)(1/w₀ + 1/w_min)/N) / |mean|."""
+    mean = _nonzero_mean(baseline_mean)
+    variance = _residual_variance(std, correlation)
+    units = require_int(n_total, "n_total", 1)
+    control_share, smallest_share, _ = _shares(weights)
+    se = math.sqrt(variance * (1 / control_share + 1 / smallest_share) / units)
+    return _z_sum(alpha, power) * se / mean
+
+
+def days_needed(n_total: int, daily_units: float) -> int:
+    """⌈n_total / daily_units⌉ days of traffic."""
+    units = require_int(n_total, "n_total", 0)
+    return math.ceil(units / require_positive(daily_units, "daily_units"))
+
+
+def required_sample_reachable(n_total: int, daily_units: float, max_duration_days: int) -> bool:
+    """The sample-size gate: can `n_total` units arrive within `max_duration_days`?"""
+    limit = require_int(max_duration_days, "max_duration_days", 1)
+    return days_needed(n_total, daily_units) <= limit
+
+
+def _z_sum(alpha: float, power: float) -> float:
+    alpha = require_open_unit(alpha, "alpha")
+    power = require_open_unit(power, "power")
+    return float(special.ndtri(1 - alpha / 2) + special.ndtri(power))
+
+
+def _shares(weights: Sequence[float]) -> tuple[float, float, tuple[float, ...]]:
+    """(control share, smallest treatment share, all shares)."""
+    if isinstance(weights, Sequence) and len(weights) < 2:
+        raise StatsInputError("weights", "needs a control and at least one treatment")
+    shares = normalized_weights(weights, len(weights))
+    return shares[0], min(shares[1:]), shares
+
+
+def _split(units: float, shares: tuple[float, ...]) -> SampleSize:
+    """Round every arm up (the 1e-9 absorbs rounding in N·w) so each keeps its power."""
+    per_variant = tuple(math.ceil(units * share - 1e-9) for share in shares)
+    return SampleSize(n_per_variant=per_variant, n_total=sum(per_variant))
+
+
+def _nonzero_mean(baseline_mean: float) -> float:
+    mean = abs(require_real(baseline_mean, "baseline_mean"))
+    if mean == 0:
+        raise StatsInputError("baseline_mean", "must be non-zero for a relative effect")
+    return mean
+
+
+def _residual_variance(std: float, correlation: float) -> float:
+    """sigma²(1 - rho²): the variance CUPED leaves with a covariate of correlation rho."""
+    sigma = require_positive(std, "std")
+    rho = require_real(correlation, "correlation")
+    if not -1 < rho < 1:
+        raise StatsInputError("correlation", "must be strictly between -1 and 1")
+    return sigma * sigma * (1 - rho * rho)

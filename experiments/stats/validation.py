@@ -1,0 +1,76 @@
+"""The input error every statistics function raises, and the checks shared between modules."""
+
+import math
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+WEIGHT_SUM_TOLERANCE = 1e-6
+
+
+class StatsInputError(ValueError):
+    """Input the statistics cannot be computed from; `field` names it for an API's 400 answer.
+
+    Fields are dotted paths as the API's request spells them: `alpha`, `weights[2]`,
+    `variants[1].conversions`.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+    def within(self, prefix: str) -> "StatsInputError":
+        """The same error with its field nested under `prefix` (`n` → `variants[1].n`)."""
+        return StatsInputError(f"{prefix}.{self.field}", self.message)
+
+    def rerooted(self, roots: dict[str, str]) -> "StatsInputError":
+        """The same error with the first path segment renamed (`control.n` → `variants[0].n`)."""
+        root, dot, rest = self.field.partition(".")
+        return StatsInputError(roots.get(root, root) + dot + rest, self.message)
+
+
+def require_int(value: object, field: str, minimum: int) -> int:
+    """An integer (not a bool, not a float) of at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise StatsInputError(field, "must be an integer")
+    if value < minimum:
+        raise StatsInputError(field, f"must be at least {minimum}")
+    return int(value)
+
+
+def require_real(value: object, field: str) -> float:
+    """A finite real number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise StatsInputError(field, "must be a finite number")
+    return float(value)
+
+
+def require_positive(value: object, field: str) -> float:
+    """A finite number strictly above zero."""
+    number = require_real(value, field)
+    if number <= 0:
+        raise StatsInputError(field, "must be positive")
+    return number
+
+
+def require_open_unit(value: object, field: str) -> float:
+    """A probability strictly between 0 and 1 (alpha, power, a baseline rate)."""
+    number = require_real(value, field)
+    if not 0 < number < 1:
+        raise StatsInputError(field, "must be strictly between 0 and 1")
+    return number
+
+
+def normalized_weights(weights: Sequence[object], count: int) -> tuple[float, ...]:
+    """Allocation weights, one per variant, positive, summing to 1 within 1e-6; rescaled to 1."""
+    if isinstance(weights, str | bytes) or not isinstance(weights, Sequence):
+        raise StatsInputError("weights", "must be a list of numbers")
+    if len(weights) != count:
+        raise StatsInputError(
+            "weights", f"needs one weight per variant ({count}), got {len(weights)}"
+        )
+    values = [require_positive(w, f"weights[{i}]") for i, w in enumerate(weights)]
+    total = math.fsum(values)
+    if abs(total - 1) > WEIGHT_SUM_TOLERANCE:
+        raise StatsInputError("weights", f"must sum to 1, got {total:.9g}")
+    return tuple(w / total for w in values)

@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from experiments.stats.cuped import cuped
+from experiments.stats.frequentist import welch_test
+from experiments.stats.validation import StatsInputError
+from experiments.tests.factories import correlated, mean_stats
+
+
+def _ols(ys, xs):
+    """OLS of y on an intercept, treatment dummies and the centred covariate, on raw rows."""
+    y = np.concatenate(ys)
+    x = np.concatenate(xs)
+    dummies = [
+        np.concatenate([np.full(len(v), float(g == k)) for g, v in enumerate(ys)])
+        for k in range(1, len(ys))
+    ]
+    design = np.column_stack([np.ones_like(y), *dummies, x - x.mean()])
+    return sm.OLS(y, design).fit()
+
+
+def test_adjusted_effect_and_standard_error_match_ols_on_raw_data():
+    rng = np.random.default_rng(3)
+    y_c, x_c = correlated(rng, 20_000, 0.7)
+    y_t, x_t = correlated(rng, 20_000, 0.7, shift=0.05)
+    adjusted = cuped([mean_stats(y_c, x_c), mean_stats(y_t, x_t)])
+    result = welch_test(adjusted.arms[0], adjusted.arms[1])
+    fit = _ols([y_c, y_t], [x_c, x_t])
+    assert adjusted.cuped_applied
+    assert adjusted.theta == pytest.approx(fit.params[2], rel=1e-9)
+    assert result.lift_abs == pytest.approx(fit.params[1], rel=1e-8)
+    assert result.se_abs == pytest.approx(fit.bse[1], rel=0.01)
+
+
+def test_theta_is_pooled_over_all_variants_like_ols_with_variant_dummies():
+    rng = np.random.default_rng(4)
+    arms = [
+        correlated(rng, n, rho, shift)
+        for n, rho, shift in [(3000, 0.2, 0.0), (5000, 0.8, 1.0), (4000, 0.5, -2.0)]
+    ]
+    adjusted = cuped([mean_stats(y, x) for y, x in arms])
+    fit = _ols([y for y, _ in arms], [x for _, x in arms])
+    assert adjusted.theta == pytest.approx(fit.params[3], rel=1e-9)
+    for k in (1, 2):
+        effect = adjusted.arms[k].mean - adjusted.arms[0].mean
+        assert effect == pytest.approx(fit.params[k], rel=1e-8)
+
+
+@pytest.mark.parametrize("rho", [0.3, 0.6, 0.9])
+def test_variance_reduction_is_about_rho_squared(rho):
+    rng = np.random.default_rng(int(rho * 10))
+    adjusted = cuped([mean_stats(*correlated(rng, 50_000, rho)) for _ in range(2)])
+    for arm in adjusted.arms:
+        assert arm.variance_reduction == pytest.approx(rho * rho, abs=0.01)
+        assert arm.raw_variance == pytest.approx(4.0, rel=0.03)
+
+
+def test_covariate_without_variance_falls_back_to_the_raw_metric():
+    rng = np.random.default_rng(8)
+    ys = [rng.normal(10, 2, 1000), rng.normal(10.3, 2, 1000)]
+    adjusted = cuped([mean_stats(y, np.full(len(y), 3.7)) for y in ys])
+    assert adjusted.theta == 0
+    assert not adjusted.cuped_applied
+    for arm, y in zip(adjusted.arms, ys, strict=True):
+        assert arm.mean == pytest.approx(y.mean(), rel=1e-12)
+        assert arm.variance == pytest.approx(np.var(y, ddof=1), rel=1e-9)
+        assert arm.variance_reduction == 0
+    raw = welch_test(mean_stats(ys[0]), mean_stats(ys[1]))
+    assert welch_test(*adjusted.arms).p_value == pytest.approx(raw.p_value, rel=1e-9)
+
+
+def test_a_variant_without_the_covariate_is_named():
+    rng = np.random.default_rng(1)
+    y, x = correlated(rng, 100, 0.5)
+    with pytest.raises(StatsInputError) as caught:
+        cuped([mean_stats(y, x), mean_stats(y)])
+    assert caught.value.field == "variants[1].pre_sum"
+
+
+pairs = st.lists(
+    st.tuples(st.integers(-100, 100), st.integers(-100, 100)), min_size=3, max_size=30
+).map(lambda rows: (np.array([r[0] for r in rows], float), np.array([r[1] for r in rows], float)))
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(pairs, pairs, st.floats(0.01, 100), st.floats(0.01, 100))
+def test_scaling_metric_and_covariate_leaves_the_p_value_unchanged(a, b, y_scale, x_scale):
+    def run(ys, xs):
+        adjusted = cuped([mean_stats(ys[0], xs[0]), mean_stats(ys[1], xs[1])])
+        return welch_test(*adjusted.arms)
+
+    try:
+        plain = run((a[0], b[0]), (a[1], b[1]))
+        scaled = run((a[0] * y_scale, b[0] * y_scale), (a[1] * x_scale, b[1] * x_scale))
+    except StatsInputError:
+        assume(False)
+    assert scaled.p_value == pytest.approx(plain.p_value, rel=1e-6, abs=1e-9)
+    assert scaled.lift_rel == pytest.approx(plain.lift_rel, rel=1e-6, abs=1e-9)

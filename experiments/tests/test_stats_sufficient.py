@@ -1,0 +1,96 @@
+import math
+
+import numpy as np
+import pytest
+
+from experiments.stats.sufficient import MeanStats, ProportionStats
+from experiments.stats.validation import StatsInputError
+from experiments.tests.factories import mean_stats
+
+
+def test_moments_match_numpy_on_raw_data():
+    rng = np.random.default_rng(7)
+    y = rng.lognormal(1, 1, 5000)
+    x = y * 0.3 + rng.gamma(2, 2, 5000)
+    stats = mean_stats(y, x)
+    assert stats.mean == pytest.approx(y.mean(), rel=1e-12)
+    assert stats.variance == pytest.approx(np.var(y, ddof=1), rel=1e-9)
+    assert stats.pre_mean == pytest.approx(x.mean(), rel=1e-12)
+    assert stats.pre_variance == pytest.approx(np.var(x, ddof=1), rel=1e-9)
+    assert stats.covariance == pytest.approx(np.cov(x, y, ddof=1)[0, 1], rel=1e-9)
+    assert stats.has_covariate
+    assert not mean_stats(y).has_covariate
+
+
+def test_proportion_rate_and_bernoulli_variance():
+    stats = ProportionStats(n=400, conversions=100)
+    assert stats.mean == 0.25
+    assert stats.bernoulli_variance == pytest.approx(0.25 * 0.75)
+
+
+def test_constant_metric_rounding_reads_as_zero_variance():
+    # Σy² - (Σy)²/n of a constant is pure rounding noise; it must clamp to 0, not be rejected.
+    y = np.full(100_001, 0.1)
+    stats = MeanStats(n=len(y), sum=math.fsum(y), sum_squares=float(sum(v * v for v in y)))
+    assert stats.variance == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"n": 1, "conversions": 0}, "n"),
+        ({"n": 10.0, "conversions": 1}, "n"),
+        ({"n": True, "conversions": 1}, "n"),
+        ({"n": 10, "conversions": 11}, "conversions"),
+        ({"n": 10, "conversions": -1}, "conversions"),
+        ({"n": 10, "conversions": 2.5}, "conversions"),
+    ],
+)
+def test_proportion_validation_names_the_field(kwargs, field):
+    with pytest.raises(StatsInputError) as caught:
+        ProportionStats(**kwargs)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"n": 1, "sum": 1.0, "sum_squares": 1.0}, "n"),
+        ({"n": 10, "sum": float("nan"), "sum_squares": 1.0}, "sum"),
+        ({"n": 10, "sum": 1.0, "sum_squares": float("inf")}, "sum_squares"),
+        ({"n": 10, "sum": 100.0, "sum_squares": 999.0}, "sum_squares"),
+        ({"n": 10, "sum": 1.0, "sum_squares": 1.0, "pre_sum": 1.0}, "pre_sum_squares"),
+        (
+            {"n": 10, "sum": 1.0, "sum_squares": 1.0, "pre_sum": 1.0, "pre_sum_squares": 1.0},
+            "sum_products",
+        ),
+        (
+            {
+                "n": 10,
+                "sum": 10.0,
+                "sum_squares": 20.0,
+                "pre_sum": 10.0,
+                "pre_sum_squares": 5.0,
+                "sum_products": 10.0,
+            },
+            "pre_sum_squares",
+        ),
+        (
+            # var(y) = var(x) = 10/9 but Σ(x-x̄)(y-ȳ) = 30: a correlation of 3.
+            {
+                "n": 10,
+                "sum": 10.0,
+                "sum_squares": 20.0,
+                "pre_sum": 10.0,
+                "pre_sum_squares": 20.0,
+                "sum_products": 40.0,
+            },
+            "sum_products",
+        ),
+    ],
+)
+def test_mean_validation_names_the_field(kwargs, field):
+    with pytest.raises(StatsInputError) as caught:
+        MeanStats(**kwargs)
+    assert caught.value.field == field
+    assert isinstance(caught.value, ValueError)

@@ -1,0 +1,31 @@
+import hashlib
+import secrets
+
+from django.db import models
+
+
+class ServiceToken(models.Model):
+    """An API token for an app (a service account), with its own narrow scopes.
+
+    Only a hash is stored; the token itself is shown once, when it is created.
+    """
+
+    SCOPES = ("assignment:read", "consent:read", "consent:write")
+
+    name = models.CharField(max_length=100, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @staticmethod
+    def generate() -> str:
+        return "pst_" + secrets.token_urlsafe(32)

@@ -1,0 +1,58 @@
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from portal.permissions import has_role
+from portal.roles import Role, data_scope
+from warehouse import params as query_params
+from warehouse import selectors, services
+from warehouse.models import QueryRun
+from warehouse.serializers import QuerySubmitSerializer, cached_payload, run_payload
+from warehouse.sql import SqlError
+
+
+@extend_schema(request=QuerySubmitSerializer, responses={200: dict, 202: dict})
+@api_view(["POST"])
+@permission_classes([IsAuthenticated, has_role(Role.ADMIN)])
+def query_submit(request):
+    """Run canonical (Athena-dialect) SQL: 200 with the result if ready soon, else 202."""
+    serializer = QuerySubmitSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        values = query_params.decode(data["params"])
+        submission = services.query_submit(
+            sql=data["sql"],
+            params=values,
+            scope=data_scope(request.user),
+            user=request.user,
+            engine=data.get("engine"),
+            label=data["label"],
+            force_refresh=data["force_refresh"],
+        )
+    except query_params.ParamError as err:
+        return Response({err.field: [err.message]}, status=400)
+    except SqlError as err:
+        return Response({"sql": [str(err)]}, status=400)
+    except services.DataAccessDenied as err:
+        raise PermissionDenied(str(err)) from None
+    if submission.cached is not None:
+        return Response(cached_payload(submission.cached))
+    run = selectors.run_wait(run_id=submission.run.pk, timeout_s=settings.QUERY_WAIT_SECONDS)
+    return Response(
+        run_payload(run, selectors.run_result(run)), status=200 if run.is_finished else 202
+    )
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+def run_detail(request, run_id: int):
+    """A query run's status and statistics, with its result once it succeeded."""
+    run = get_object_or_404(QueryRun, pk=run_id)
+    if not selectors.run_visible(run, data_scope(request.user)):
+        raise PermissionDenied("You do not have access to the data this run read.")
+    return Response(run_payload(run, selectors.run_result(run)))

@@ -1,0 +1,42 @@
+"""Engines by name, built from settings on each call (an engine holds no open connection)."""
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from warehouse.engines.base import Engine
+
+ENGINE_NAMES = ("duckdb", "athena", "redshift", "postgres")
+
+
+def get_engine(name: str | None = None) -> Engine:
+    """The engine called ``name``, or the configured default (settings.WAREHOUSE)."""
+    name = name or settings.WAREHOUSE
+    # Engine modules are imported on demand: each pulls in its own client library.
+    if name == "duckdb":
+        from warehouse.engines.duckdb import DuckDBEngine
+
+        return DuckDBEngine(
+            root=settings.LAKE_ROOT,
+            threads=settings.DUCKDB_THREADS,
+            memory_limit=settings.DUCKDB_MEMORY_LIMIT,
+            timeout_s=settings.QUERY_TIME_LIMIT_SECONDS,
+        )
+    if name == "postgres":
+        from warehouse.engines.postgres import PostgresEngine
+
+        if not settings.WAREHOUSE_POSTGRES_URL:
+            raise ImproperlyConfigured(
+                "WAREHOUSE_POSTGRES_URL is required for the postgres engine."
+            )
+        return PostgresEngine(settings.WAREHOUSE_POSTGRES_URL, settings.QUERY_TIME_LIMIT_SECONDS)
+    if name == "athena":
+        from warehouse.engines.athena import AthenaEngine
+
+        return AthenaEngine.from_settings()
+    if name == "redshift":
+        from warehouse.engines.redshift import RedshiftEngine
+
+        return RedshiftEngine.from_settings()
+    raise ValueError(
+        f"unknown warehouse engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}"
+    )

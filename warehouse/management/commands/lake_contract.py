@@ -1,0 +1,86 @@
+"""Print the lake table contract as Markdown, or write it to docs/lake_contract.md (--write)."""
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from warehouse.lake.contract import TABLES, Layer, Table
+from warehouse.lake.storage import atomic_path
+
+DOC_PATH = Path("docs") / "lake_contract.md"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _codes(names: tuple[str, ...]) -> str:
+    return ", ".join(f"`{n}`" for n in names) if names else "none"
+
+
+def _table_section(t: Table) -> list[str]:
+    partition = f"`{t.partition_column}`" if t.partition_column else "unpartitioned"
+    lines = [
+        f"### `{t.name}`",
+        "",
+        t.description,
+        "",
+        f"- Layer: {t.layer.value} · Access: **{t.access.value}** · Partitioned by: {partition}"
+        f" · Written by: {t.writer}",
+        f"- Identity columns (DSAR erasure scans these): {_codes(t.identity_columns)}",
+        "",
+        "| column | type | description |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| `{c.name}` | {c.type} | {_cell(c.description)} |" for c in t.columns]
+    return [*lines, ""]
+
+
+def render_contract() -> str:
+    """The contract document, generated from ``TABLES`` only (a test keeps the file in step)."""
+    lines = [
+        "# Lake table contract",
+        "",
+        "Generated from `warehouse/lake/contract.py` by `manage.py lake_contract --write`; "
+        "do not edit by hand.",
+        "",
+        "Files: `<root>/<layer>/<table>/event_dt=YYYY-MM-DD/*.parquet` (Hive partitioning) or "
+        "`<root>/<layer>/<table>/*.parquet` for unpartitioned tables. Types are Athena (Trino) "
+        "names; timestamps are UTC without time zone. Queries on partitioned tables must filter "
+        "on the partition column. Restricted tables (access other than general) are readable "
+        "only by their role.",
+        "",
+        "| table | layer | access | partitioned by | written by |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| [`{t.name}`](#{t.name}) | {t.layer.value} | {t.access.value} | "
+        f"{t.partition_column or '-'} | {t.writer} |"
+        for t in TABLES.values()
+    ]
+    lines.append("")
+    for layer in Layer:
+        lines += [f"## {layer.value.capitalize()}", ""]
+        for t in TABLES.values():
+            if t.layer == layer:
+                lines += _table_section(t)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+class Command(BaseCommand):
+    help = "Print the lake table contract as Markdown, or write docs/lake_contract.md."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--write", action="store_true", help=f"write {DOC_PATH} atomically")
+
+    def handle(self, *args: Any, write: bool, **options: Any) -> None:
+        text = render_contract()
+        if not write:
+            self.stdout.write(text, ending="")
+            return
+        path = Path(settings.BASE_DIR) / DOC_PATH
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+        self.stdout.write(f"Wrote {path}.")

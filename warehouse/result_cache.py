@@ -1,0 +1,43 @@
+"""Results of query runs in the shared cache (Redis in production, files under var/ embedded).
+
+The key holds everything that can change an answer: engine, SQL version, bound parameters, the
+requester's data-access scope and the lake watermark. New data therefore means new keys; the old
+entries are never read again and age out with the TTL.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from hashlib import sha256
+
+import pandas as pd
+from django.conf import settings
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    frame: pd.DataFrame
+    run_id: int
+    cached_at: datetime
+    watermark: str
+    data_as_of: str | None
+
+
+def cache_key(*, engine: str, sql_hash: str, params: dict, scope: str, watermark: str) -> str:
+    material = json.dumps([engine, sql_hash, params, scope, watermark], sort_keys=True)
+    return "qr:" + sha256(material.encode()).hexdigest()[:40]
+
+
+def get(key: str) -> CachedResult | None:
+    return cache.get(key)
+
+
+def put(key: str, result: CachedResult) -> None:
+    cache.set(key, result, timeout=settings.RESULT_CACHE_TTL_SECONDS)
+
+
+def frame_payload(frame: pd.DataFrame) -> dict:
+    """A JSON-ready {columns, rows} form of a result; dates as ISO strings, NaN as null."""
+    split = json.loads(frame.to_json(orient="split", date_format="iso", index=False))
+    return {"columns": split["columns"], "rows": split["data"]}

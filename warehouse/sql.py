@@ -1,0 +1,191 @@
+"""Canonical SQL: parsed once in the Athena (Trino) dialect, analysed, and translated per engine.
+
+Pure functions over sqlglot trees; no Django and no I/O. Parameters are named placeholders
+(``:start``) that each engine binds through its driver; values never enter the SQL text.
+"""
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from hashlib import sha256
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+from sqlglot.optimizer.scope import traverse_scope
+
+SOURCE_DIALECT = "trino"
+BINDABLE_TYPES = (str, int, float, bool, date, datetime, type(None))
+
+
+class SqlError(ValueError):
+    """Canonical SQL that cannot be run: unparseable, not a query, or wrongly parameterised."""
+
+
+class QueryRefused(SqlError):
+    """Valid SQL that a rule forbids (for example a partitioned table read without a filter)."""
+
+
+@dataclass(frozen=True)
+class CanonicalSql:
+    text: str
+    tree: exp.Expression
+    version_hash: str
+    tables: frozenset[str]
+    placeholders: frozenset[str]
+
+
+@lru_cache(maxsize=512)
+def parse(sql: str) -> CanonicalSql:
+    try:
+        statements = sqlglot.parse(sql, read=SOURCE_DIALECT)
+    except ParseError as err:
+        detail = err.errors[0] if err.errors else {}
+        where = f" (line {detail['line']}, column {detail['col']})" if "line" in detail else ""
+        raise SqlError(f"SQL does not parse{where}: {detail.get('description', err)}") from None
+    statements = [s for s in statements if s is not None]
+    if len(statements) != 1:
+        raise SqlError(f"Expected exactly one statement, got {len(statements)}.")
+    tree = statements[0]
+    if not isinstance(tree, exp.Query):
+        raise SqlError(f"Only SELECT queries may run; got {tree.key.upper()}.")
+    return CanonicalSql(
+        text=sql,
+        tree=tree,
+        version_hash=sha256(tree.sql(dialect=SOURCE_DIALECT).encode()).hexdigest()[:16],
+        tables=frozenset(tables_read(tree)),
+        placeholders=frozenset(p.name for p in tree.find_all(exp.Placeholder)),
+    )
+
+
+def tables_read(tree: exp.Expression) -> set[str]:
+    """Names of the physical tables a query reads (CTE names excluded), lower-cased."""
+    names: set[str] = set()
+    for scope in traverse_scope(tree):
+        for source in scope.sources.values():
+            if isinstance(source, exp.Table):
+                names.add(source.name.lower())
+    return names
+
+
+def check_partition_filters(tree: exp.Expression, partitioned: Mapping[str, str]) -> None:
+    """Refuse a read of a partitioned table whose scope does not filter on the partition column.
+
+    The cost rule of the plan: a full scan of a partitioned table is never what anyone wants to
+    pay for. A filter counts when the partition column of that table (qualified by its alias, or
+    unqualified) appears in the WHERE clause or the JOIN condition of the scope that reads it.
+    """
+    for scope in traverse_scope(tree):
+        for alias, source in scope.sources.items():
+            if not isinstance(source, exp.Table):
+                continue
+            column = partitioned.get(source.name.lower())
+            if column is None:
+                continue
+            if not _filters_on(scope.expression, alias, column):
+                raise QueryRefused(
+                    f"Query reads partitioned table {source.name} without a filter on "
+                    f"{column}; add a {column} range to the WHERE clause."
+                )
+
+
+def _filters_on(select: exp.Expression, alias: str, column: str) -> bool:
+    conditions = [select.args.get("where")]
+    conditions += [join.args.get("on") for join in select.args.get("joins") or []]
+    for condition in filter(None, conditions):
+        for col in condition.find_all(exp.Column):
+            if col.name.lower() == column and col.table in ("", alias):
+                return True
+    return False
+
+
+def check_params(canonical: CanonicalSql, params: Mapping[str, object]) -> None:
+    missing = canonical.placeholders - params.keys()
+    if missing:
+        raise SqlError(f"Missing value for parameter :{sorted(missing)[0]}.")
+    extra = params.keys() - canonical.placeholders
+    if extra:
+        raise SqlError(f"Unknown parameter {sorted(extra)[0]!r}: the SQL has no such placeholder.")
+    for name, value in params.items():
+        if not isinstance(value, BINDABLE_TYPES):
+            raise SqlError(f"Parameter {name!r} has unsupported type {type(value).__name__}.")
+
+
+def _count_if_as_count(node: exp.Expression) -> exp.Expression:
+    # Trino's count_if is a bigint and 0 over no rows. DuckDB's COUNT_IF is a HUGEINT and NULL
+    # over no rows, as is SUM(CASE ...), sqlglot's rendering for PostgreSQL.
+    if isinstance(node, exp.CountIf):
+        return exp.Count(this=exp.If(this=node.this, true=exp.Literal.number(1)))
+    return node
+
+
+def _postgres_compatible(node: exp.Expression) -> exp.Expression:
+    # PostgreSQL has no approximate distinct; an exact count is the faithful substitute.
+    if isinstance(node, exp.ApproxDistinct):
+        return exp.Count(this=exp.Distinct(expressions=[node.this]))
+    return node
+
+
+def _redshift_modulo(node: exp.Expression) -> exp.Expression:
+    # redshift-connector %-formats the statement and rejects a bare % outside quotes.
+    if isinstance(node, exp.Mod):
+        return exp.Anonymous(this="MOD", expressions=[node.this, node.expression])
+    return node
+
+
+def _postgres_types(node: exp.Expression) -> exp.Expression:
+    # json_extract_path_text takes json; the lake keeps JSON documents in varchar columns.
+    if isinstance(node, exp.JSONExtractScalar):
+        node.set("this", exp.cast(node.this, "json"))
+        return node
+    # PostgreSQL rounds to n places only numerics; round(double, n) does not exist.
+    if isinstance(node, exp.Round) and node.args.get("decimals") is not None:
+        node.set("this", exp.cast(node.this, "numeric"))
+        return node
+    # date_trunc(unit, date) resolves to the timestamptz overload, which truncates in the
+    # session time zone; truncating a plain timestamp matches DuckDB (and Trino's values).
+    if isinstance(node, exp.TimestampTrunc):
+        node.set("this", exp.cast(node.this, "timestamp"))
+        return node
+    # sqlglot writes date_add with a non-literal amount as INTERVAL '<name> DAY', losing it.
+    if isinstance(node, exp.DateAdd) and not node.expression.is_number:
+        unit = exp.var(node.unit or "DAY")
+        step = exp.Interval(this=exp.Literal.string("1"), unit=unit)
+        return exp.Add(this=node.this, expression=exp.Mul(this=node.expression, expression=step))
+    return node
+
+
+def _pyformat(tree: exp.Expression, dialect: str, names: frozenset[str]) -> str:
+    """SQL for drivers that %-format the whole statement (psycopg, pyathena): placeholders
+    become %(name)s and every other % is doubled, including any inside string literals."""
+    # A random marker cannot already occur in the SQL, so no literal is mistaken for a parameter.
+    marker = f"p{secrets.token_hex(8)}"
+    marked = tree.transform(
+        lambda n: exp.Var(this=f"{marker}{n.name}{marker}") if isinstance(n, exp.Placeholder) else n
+    )
+    text = marked.sql(dialect=dialect).replace("%", "%%")
+    for name in names:
+        text = text.replace(f"{marker}{name}{marker}", f"%({name})s")
+    return text
+
+
+def translate(canonical: CanonicalSql, dialect: str) -> str:
+    """The canonical query in ``dialect``, with placeholders in that engine's binding style.
+
+    For postgres and athena the result is a pyformat template: pass the parameters as a dict,
+    even an empty one, so that the driver turns %% back into %.
+    """
+    tree = canonical.tree
+    if dialect in ("duckdb", "postgres", "redshift"):
+        tree = tree.transform(_count_if_as_count)
+    if dialect in ("postgres", "redshift"):
+        tree = tree.transform(_postgres_compatible)
+    if dialect == "postgres":
+        tree = tree.transform(_postgres_types)
+    if dialect == "redshift":
+        tree = tree.transform(_redshift_modulo)
+    if dialect in ("postgres", "athena"):
+        return _pyformat(tree, dialect, canonical.placeholders)
+    return tree.sql(dialect=dialect)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from warehouse import api, views
+
+urlpatterns = [
+    path("runs/", views.run_list, name="run-list"),
+    path("api/queries", api.query_submit, name="api-query-submit"),
+    path("api/runs/<int:run_id>", api.run_detail, name="api-run-detail"),
+]

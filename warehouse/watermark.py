@@ -1,0 +1,16 @@
+"""The data watermark of the active warehouse: changes whenever the data does."""
+
+from django.conf import settings
+from django.core.cache import cache
+
+from warehouse.lake.storage import Watermark, read_watermark
+
+REMOTE_KEY = "warehouse:watermark:{engine}"
+
+
+def current(engine: str) -> Watermark:
+    # The embedded lake records its own watermark on every publish. Remote warehouses are told
+    # through the cache by whatever loads them (`manage.py warehouse_watermark`).
+    if engine == "duckdb":
+        return read_watermark(settings.LAKE_ROOT)
+    return cache.get(REMOTE_KEY.format(engine=engine)) or Watermark("remote", None)
