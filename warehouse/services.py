@@ -53,8 +53,12 @@ def query_submit(
     engine: str | None = None,
     label: str = "",
     force_refresh: bool = False,
+    enqueue: bool = True,
 ) -> Submission:
-    """Serve from the cache, join an identical run in flight, or queue a new run."""
+    """Serve from the cache, join an identical run in flight, or queue a new run.
+
+    ``enqueue=False`` is for callers that run the query themselves (see query_run_sync).
+    """
     engine = engine or settings.WAREHOUSE
     canonical = parse(sql)
     check_params(canonical, params)
@@ -89,7 +93,8 @@ def query_submit(
                 force_refresh=force_refresh,
                 requested_by=user if user is not None and user.is_authenticated else None,
             )
-            transaction.on_commit(lambda: _enqueue(run.pk))
+            if enqueue:
+                transaction.on_commit(lambda: _enqueue(run.pk))
     except IntegrityError:
         # Lost the race to an identical request: wait on its run instead.
         in_flight = _in_flight(key)
@@ -110,8 +115,11 @@ def _enqueue(run_id: int) -> None:
 
 
 def query_run_execute(*, run_id: int) -> QueryRun | None:
-    """Run a queued query on its engine and cache the result. Returns None if not runnable."""
-    started = QueryRun.objects.filter(pk=run_id, status__in=QueryRun.IN_FLIGHT).update(
+    """Run a queued query on its engine and cache the result. Returns None if not runnable.
+
+    Only a queued run starts: a run already running elsewhere is never run twice.
+    """
+    started = QueryRun.objects.filter(pk=run_id, status=QueryRun.Status.QUEUED).update(
         status=QueryRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
     )
     if not started:
@@ -171,3 +179,42 @@ def query_runs_fail_stale() -> int:
         finished_at=timezone.now(),
         error="The run did not finish in time; its worker may have died. Run it again.",
     )
+
+
+class QueryFailed(Exception):
+    def __init__(self, run: QueryRun):
+        super().__init__(run.error or f"query run {run.pk} did not finish")
+        self.run = run
+
+
+def query_run_sync(
+    *,
+    sql: str,
+    params: Mapping[str, Any],
+    scope: frozenset[Access],
+    label: str = "",
+    engine: str | None = None,
+    force_refresh: bool = False,
+) -> CachedResult:
+    """For jobs already on a worker: the result now, from the cache, an identical run in flight,
+    or a run executed in this process. Recorded as a query run like any other."""
+    submission = query_submit(
+        sql=sql,
+        params=params,
+        scope=scope,
+        engine=engine,
+        label=label,
+        force_refresh=force_refresh,
+        enqueue=False,
+    )
+    if submission.cached is not None:
+        return submission.cached
+    run = query_run_execute(run_id=submission.run.pk)
+    if run is None:  # someone else is running it: wait for theirs
+        from warehouse.selectors import run_wait
+
+        run = run_wait(run_id=submission.run.pk, timeout_s=settings.QUERY_TIME_LIMIT_SECONDS + 30)
+    cached = result_cache.get(run.cache_key) if run.status == QueryRun.Status.SUCCEEDED else None
+    if cached is None:
+        raise QueryFailed(run)
+    return cached

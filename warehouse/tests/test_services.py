@@ -134,3 +134,22 @@ def test_stale_runs_are_failed_not_left_running(lake_settings):
     fresh.refresh_from_db()
     assert run.status == QueryRun.Status.FAILED and "did not finish" in run.error
     assert fresh.status == QueryRun.Status.QUEUED
+
+
+def test_sync_run_records_a_run_and_reuses_the_cache(
+    lake_settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as enqueued:
+        first = services.query_run_sync(sql=FUNNEL_SQL, params=WINDOW, scope=GENERAL, label="job")
+    assert enqueued == []  # ran here, not on another worker
+    run = QueryRun.objects.get()
+    assert run.status == QueryRun.Status.SUCCEEDED and run.label == "job"
+    assert first.run_id == run.pk and len(first.frame) == 7
+    again = services.query_run_sync(sql=FUNNEL_SQL, params=WINDOW, scope=GENERAL)
+    assert again.run_id == run.pk and QueryRun.objects.count() == 1
+
+
+def test_sync_run_raises_with_the_engine_message(lake_settings):
+    sql = "SELECT CAST(step AS integer) AS n FROM fact_funnel_events WHERE event_dt = :d"
+    with pytest.raises(services.QueryFailed, match="Could not convert string"):
+        services.query_run_sync(sql=sql, params={"d": WINDOW["end"]}, scope=GENERAL)
