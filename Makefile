@@ -25,10 +25,14 @@ demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_lake
 	$(PY) manage.py demo_users
+	$(PY) manage.py demo_experiments
+	$(PY) manage.py pipeline_health --days 90
 	$(PY) manage.py demo
 
 test: $(STAMP)
 	$(TEST_ENV) $(PY) manage.py check
+	$(TEST_ENV) $(PY) manage.py metrics validate
+	$(TEST_ENV) $(PY) manage.py schemas check
 	$(TEST_ENV) $(PY) -m pytest
 
 lint: $(STAMP)

@@ -22,6 +22,7 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ["VAR_DIR"] = str(BENCH_VAR)
     os.environ["LAKE_ROOT"] = str(BENCH_LAKE)
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
     import django
 
     django.setup()

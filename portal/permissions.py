@@ -14,3 +14,12 @@ def has_role(*roles: Role) -> type[BasePermission]:
 
     HasRole.__name__ = "HasRole_" + "_".join(roles)
     return HasRole
+
+
+class IsPortalUser(BasePermission):
+    """The API default: a logged-in person. Service tokens pass only where a view names their
+    scope explicitly (assignment, consent), never through this default."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and hasattr(user, "groups"))

@@ -105,8 +105,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so that Celery worker processes started by the tests share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_portal.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Sessions read through the cache (Redis in production): no database query per request.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Broker and cache: Redis when REDIS_URL is set; otherwise embedded and shared through var/.
 REDIS_URL = env_optional("REDIS_URL")
@@ -230,7 +231,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "portal.authentication.ServiceTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.IsPortalUser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -238,7 +239,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Metrics, experiments, privacy and pipeline health.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["portal.permissions.IsPortalUser"],
 }
 
 EMAIL_BACKEND = env_str(
@@ -265,3 +266,88 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- metrics ---
+METRICS_DIR = BASE_DIR / "analytics" / "metrics"
+METRICS_MAX_WINDOW_DAYS = env_int("METRICS_MAX_WINDOW_DAYS", 400)
+
+# --- metrics (pages, API, dashboard warming) ---
+# Celery beat warms every dashboard tile daily at this hour (UTC) and checks for a moved lake
+# watermark this often.
+METRICS_WARM_HOUR_UTC = env_int("METRICS_WARM_HOUR_UTC", 5)
+METRICS_WARM_CHECK_SECONDS = env_int("METRICS_WARM_CHECK_SECONDS", 300)
+
+# --- privacy ---
+# Key of the DSAR tombstones and of the hashes the audit log keeps instead of erased ids.
+# Changing it breaks "was this id erased?" look-ups of earlier requests.
+PRIVACY_HASH_KEY = env_str("PRIVACY_HASH_KEY", SECRET_KEY)
+PRIVACY_DSAR_DUE_DAYS = env_int("PRIVACY_DSAR_DUE_DAYS", 30)
+# A running erasure whose heartbeat is older than this may be taken over by a re-run.
+PRIVACY_DSAR_STALE_SECONDS = env_int("PRIVACY_DSAR_STALE_SECONDS", 120)
+PRIVACY_DSAR_TIME_LIMIT_SECONDS = env_int("PRIVACY_DSAR_TIME_LIMIT_SECONDS", 3600)
+PRIVACY_CONSENT_CACHE_SECONDS = env_int("PRIVACY_CONSENT_CACHE_SECONDS", 3600)
+# Marketing pixels the apps may fire for an identity with marketing consent.
+PRIVACY_MARKETING_PIXELS = env_list("PRIVACY_MARKETING_PIXELS", ("google_ads", "meta"))
+# Retention of lake partitions in months: per layer, and per table (RETENTION_TABLE_MONTHS,
+# e.g. "fact_sfw_checks=13,raw_events=13") overriding its layer; 0 keeps a table forever. The
+# consent log is kept by default: consent at any time is proven by its latest change.
+PRIVACY_RETENTION_LAYER_MONTHS = {
+    "bronze": env_int("RETENTION_BRONZE_MONTHS", 25),
+    "silver": env_int("RETENTION_SILVER_MONTHS", 36),
+    "gold": env_int("RETENTION_GOLD_MONTHS", 36),
+}
+PRIVACY_RETENTION_TABLE_MONTHS: dict[str, int] = {}
+for _item in env_list("RETENTION_TABLE_MONTHS", ("consent_changes=0",)):
+    _table, _, _months = _item.partition("=")
+    if not _table.strip() or not _months.strip().isdigit():
+        raise ImproperlyConfigured(
+            f"RETENTION_TABLE_MONTHS items must be table=months (0: forever), got {_item!r}."
+        )
+    PRIVACY_RETENTION_TABLE_MONTHS[_table.strip()] = int(_months)
+for _layer, _months in PRIVACY_RETENTION_LAYER_MONTHS.items():
+    if _months < 1:
+        raise ImproperlyConfigured(f"RETENTION_{_layer.upper()}_MONTHS must be at least 1.")
+PRIVACY_RETENTION_HOUR_UTC = env_int("PRIVACY_RETENTION_HOUR_UTC", 3)
+
+# --- pipeline ---
+# The event schema registry: <dir>/<event name>/v<major>.<minor>.json (docs/pipeline.md).
+PIPELINE_SCHEMA_DIR = Path(env_str("PIPELINE_SCHEMA_DIR", str(BASE_DIR / "analytics" / "schemas")))
+# Budgets and thresholds of the health checks; each can be overridden in the admin
+# (Pipeline > Threshold overrides). Buckets with fewer events than min_bucket_events are shown
+# but not judged; a bucket is provisional until settle_minutes after it closed.
+PIPELINE_THRESHOLDS = {
+    "loss_min_ratio": env_float("PIPELINE_LOSS_MIN_RATIO", 0.95),
+    "loss_warn_ratio": env_float("PIPELINE_LOSS_WARN_RATIO", 0.98),
+    "lag_silver_p95_budget_s": env_float("PIPELINE_LAG_SILVER_P95_BUDGET_S", 300.0),
+    "lag_gold_p95_budget_s": env_float("PIPELINE_LAG_GOLD_P95_BUDGET_S", 1800.0),
+    "warn_share": env_float("PIPELINE_WARN_SHARE", 0.8),
+    "min_bucket_events": env_int("PIPELINE_MIN_BUCKET_EVENTS", 200),
+    "volume_low_ratio": env_float("PIPELINE_VOLUME_LOW_RATIO", 0.5),
+    "volume_high_ratio": env_float("PIPELINE_VOLUME_HIGH_RATIO", 2.0),
+    "volume_min_events": env_int("PIPELINE_VOLUME_MIN_EVENTS", 50),
+    "volume_weeks": env_int("PIPELINE_VOLUME_WEEKS", 4),
+    "volume_min_weeks": env_int("PIPELINE_VOLUME_MIN_WEEKS", 2),
+    "dead_letter_max_rate": env_float("PIPELINE_DEAD_LETTER_MAX_RATE", 0.01),
+    "freshness_stream_budget_min": env_float("PIPELINE_FRESHNESS_STREAM_BUDGET_MIN", 60.0),
+    "freshness_daily_budget_h": env_float("PIPELINE_FRESHNESS_DAILY_BUDGET_H", 30.0),
+    "settle_minutes": env_int("PIPELINE_SETTLE_MINUTES", 180),
+    "alert_window_hours": env_int("PIPELINE_ALERT_WINDOW_HOURS", 48),
+}
+# Freshness: stream tables are judged by their newest processed time, daily tables by their
+# newest partition; other tables are shown without a budget.
+PIPELINE_FRESHNESS_STREAM_TABLES = env_list(
+    "PIPELINE_FRESHNESS_STREAM_TABLES", ("raw_events", "events", "fact_funnel_events")
+)
+PIPELINE_FRESHNESS_DAILY_TABLES = env_list(
+    "PIPELINE_FRESHNESS_DAILY_TABLES",
+    (
+        "fact_bookings", "fact_availability_snapshots", "fact_messages_sent", "fact_promo_spend",
+        "fact_seo_landings", "fact_sfw_checks", "fact_experiment_exposures", "support_tickets",
+        "consent_changes",
+    ),
+)  # fmt: skip
+# Celery beat recomputes the last PIPELINE_HEALTH_DAYS days this often; the daily triage digest
+# of new dead-letter reasons is an alert at PIPELINE_DIGEST_HOUR_UTC (emailed to ALERT_EMAILS).
+PIPELINE_HEALTH_DAYS = env_int("PIPELINE_HEALTH_DAYS", 3)
+PIPELINE_HEALTH_INTERVAL_SECONDS = env_int("PIPELINE_HEALTH_INTERVAL_SECONDS", 600)
+PIPELINE_DIGEST_HOUR_UTC = env_int("PIPELINE_DIGEST_HOUR_UTC", 7)

@@ -6,7 +6,7 @@ entries are never read again and age out with the TTL.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import sha256
 
@@ -22,10 +22,21 @@ class CachedResult:
     cached_at: datetime
     watermark: str
     data_as_of: str | None
+    # The JSON form, built once when the result is cached, so cache hits only copy it out.
+    payload: dict = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payload", frame_payload(self.frame))
+
+
+# Bumped whenever CachedResult changes shape, so a deploy never reads entries it can't use.
+FORMAT_VERSION = 2
 
 
 def cache_key(*, engine: str, sql_hash: str, params: dict, scope: str, watermark: str) -> str:
-    material = json.dumps([engine, sql_hash, params, scope, watermark], sort_keys=True)
+    material = json.dumps(
+        [FORMAT_VERSION, engine, sql_hash, params, scope, watermark], sort_keys=True
+    )
     return "qr:" + sha256(material.encode()).hexdigest()[:40]
 
 

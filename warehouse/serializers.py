@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from warehouse import result_cache
 from warehouse.engines.registry import ENGINE_NAMES
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
@@ -21,7 +20,7 @@ def cached_payload(cached: CachedResult) -> dict:
         "from_cache": True,
         "cached_at": cached.cached_at.isoformat(),
         "data_as_of": cached.data_as_of,
-        "result": result_cache.frame_payload(cached.frame),
+        "result": cached.payload,
     }
 
 
@@ -43,5 +42,5 @@ def run_payload(run: QueryRun, cached: CachedResult | None) -> dict:
         "error": run.error or None,
         "cached_at": cached.cached_at.isoformat() if cached else None,
         "data_as_of": cached.data_as_of if cached else None,
-        "result": result_cache.frame_payload(cached.frame) if cached else None,
+        "result": cached.payload if cached else None,
     }

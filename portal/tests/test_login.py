@@ -25,7 +25,7 @@ def test_home_shows_roles_and_scope(client, django_user_model):
     client.force_login(user_with_role("finance"))
     body = client.get("/").content.decode()
     assert "Your roles: finance." in body
-    assert "finance, general" in body
+    assert "finance_view, general" in body
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ a result frame and run statistics out."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import pandas as pd
@@ -49,9 +50,21 @@ class Engine(Protocol):
         ...
 
 
+def checked_sql(sql: str) -> CanonicalSql:
+    """Parsed, with the partition rule checked; cached, since the same SQL comes back often.
+    (A refusal raises and is not cached.)"""
+    return _checked_sql(sql, frozenset(partitioned_tables().items()))
+
+
+@lru_cache(maxsize=512)
+def _checked_sql(sql: str, partitioned: frozenset[tuple[str, str]]) -> CanonicalSql:
+    canonical = parse(sql)
+    check_partition_filters(canonical.tree, dict(partitioned))
+    return canonical
+
+
 def prepare(sql: str, params: Mapping[str, Any], dialect: str) -> tuple[CanonicalSql, str]:
     """Every engine's first step: parse, check parameters and the partition rule, translate."""
-    canonical = parse(sql)
+    canonical = checked_sql(sql)
     check_params(canonical, params)
-    check_partition_filters(canonical.tree, partitioned_tables())
     return canonical, translate(canonical, dialect)

@@ -24,6 +24,10 @@ from warehouse.engines.base import (
     prepare,
 )
 from warehouse.lake import contract, storage
+from warehouse.lake import views as lake_views
+
+# Where the tables under a contract view are defined (see _define_views).
+VIEW_BASE_SCHEMA = "view_base"
 
 
 def _literal(value: str) -> str:
@@ -147,19 +151,35 @@ class DuckDBEngine:
         }
 
     def _define_views(self, con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
-        for name in names:
-            try:
-                table = contract.table(name)
-            except contract.UnknownTable:
-                raise WarehouseError(f"table {name} is not in the lake contract") from None
-            # Listed here rather than globbed by DuckDB, whose * also matches the .tmp-* files
-            # of writers that have not published yet.
-            files = storage.data_files(self.root, table)
-            if not files:
-                raise WarehouseError(f"table {name} has no data in the lake at {self.root}")
-            scan = parquet_scan_sql(files, table)
-            # Safe to format: the name is a contract table's, the paths are quoted literals.
-            con.execute(f'CREATE VIEW "{table.name}" AS SELECT * FROM {scan}')  # noqa: S608
+        try:
+            relations = [contract.table(name) for name in names]
+        except contract.UnknownTable as err:
+            raise WarehouseError(f"table {err.args[0]} is not in the lake contract") from None
+        views = [r for r in relations if r.is_view]
+        if views:
+            # The views' tables live in a schema of their own, so that the query, which reads
+            # only what check_access let through, sees a view and not the tables under it.
+            con.execute(f"CREATE SCHEMA {VIEW_BASE_SCHEMA}")
+            for name in sorted(set().union(*(lake_views.bases(v) for v in views))):
+                self._define_table(con, contract.table(name), schema=VIEW_BASE_SCHEMA)
+        for relation in relations:
+            if relation.is_view:
+                query = lake_views.view_query(relation, self.dialect, VIEW_BASE_SCHEMA)
+                con.execute(f'CREATE VIEW "{relation.name}" AS {query}')
+            else:
+                self._define_table(con, relation)
+
+    def _define_table(
+        self, con: duckdb.DuckDBPyConnection, table: contract.Table, schema: str = "main"
+    ) -> None:
+        # Listed here rather than globbed by DuckDB, whose * also matches the .tmp-* files
+        # of writers that have not published yet.
+        files = storage.data_files(self.root, table)
+        if not files:
+            raise WarehouseError(f"table {table.name} has no data in the lake at {self.root}")
+        scan = parquet_scan_sql(files, table)
+        # Safe to format: the names are the contract's, the paths are quoted literals.
+        con.execute(f'CREATE VIEW {schema}."{table.name}" AS SELECT * FROM {scan}')  # noqa: S608
 
     def _lock_down(self, con: duckdb.DuckDBPyConnection) -> None:
         # The query may read the lake and nothing else, and may not change these settings.

@@ -17,6 +17,7 @@ from pyarrow import csv
 
 from warehouse.engines.duckdb import parquet_scan_sql
 from warehouse.lake import contract, storage
+from warehouse.lake import views as lake_views
 
 BATCH_ROWS = 100_000
 # Trino base type -> PostgreSQL type; parameters such as decimal(p, s) are kept.
@@ -93,10 +94,25 @@ def _load_table(conn: psycopg.Connection, root: Path, table: contract.Table, sch
                     new, sql.Identifier(table.partition_column)
                 )
             )
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(final))
+        # CASCADE drops the contract views over the old table; they are recreated below, in the
+        # same transaction, so readers never find them missing.
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(final))
         conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(new, sql.Identifier(table.name)))
+        _create_views(conn, schema, lake_views.views_over(table.name))
     conn.execute(sql.SQL("ANALYZE {}").format(final))
     return rows
+
+
+def _create_views(conn: psycopg.Connection, schema: str, views: Iterable[contract.Table]) -> None:
+    """Create each view whose tables are all loaded (the others follow with their last table)."""
+    for view in views:
+        loaded = all(
+            conn.execute("SELECT to_regclass(%s)", [f'"{schema}"."{name}"']).fetchone()[0]
+            for name in lake_views.bases(view)
+        )
+        if loaded:
+            # The SQL comes from the contract's view definition; it holds no values.
+            conn.execute(lake_views.create_view_sql(view, "postgres", schema).encode())
 
 
 def _csv_chunks(root: Path, table: contract.Table) -> Iterator[bytes]:

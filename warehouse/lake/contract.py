@@ -15,12 +15,20 @@ class Layer(StrEnum):
 
 
 class Access(StrEnum):
-    """Who may read a table. Restricted tables are read only through their role's views."""
+    """Who may read a table or view.
+
+    A restricted table (support, finance, privacy) is read by admins only; the role it belongs
+    to reads it through views that keep the columns that role needs, and a view carries its own
+    class (support_view, finance_view, privacy_view). portal.roles maps roles to classes.
+    """
 
     GENERAL = "general"
     SUPPORT = "support"
     FINANCE = "finance"
     PRIVACY = "privacy"
+    SUPPORT_VIEW = "support_view"
+    FINANCE_VIEW = "finance_view"
+    PRIVACY_VIEW = "privacy_view"
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,11 @@ class Table:
     # Columns holding identity_id or user_id values (DSAR erasure scans these).
     identity_columns: tuple[str, ...] = ()
     access: Access = Access.GENERAL
-    # "pipeline": loaded by the data pipeline (and the demo lake); "portal": written by the portal.
+    # "pipeline": loaded by the data pipeline (and the demo lake); "portal": written by the portal;
+    # "view": a view, defined by ``definition``.
     writer: str = "pipeline"
+    # Views only: canonical (Trino) SQL over contract tables (see warehouse.lake.views).
+    definition: str | None = None
     column_names: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +63,12 @@ class Table:
             raise ValueError(f"{self.name}: identity columns {sorted(missing)} are not columns")
         if self.partition_column and self.partition_column not in names:
             raise ValueError(f"{self.name}: partition column {self.partition_column} missing")
+        if (self.definition is None) == (self.writer == "view"):
+            raise ValueError(f"{self.name}: a view has a definition and writer 'view'")
+
+    @property
+    def is_view(self) -> bool:
+        return self.definition is not None
 
 
 class UnknownTable(KeyError):
@@ -540,13 +557,157 @@ _TABLES: tuple[Table, ...] = (
 TABLES: dict[str, Table] = {t.name: t for t in _TABLES}
 
 
+def _view(
+    name: str, access: Access, description: str, columns: tuple, definition: str, ids=()
+) -> Table:
+    return Table(
+        name=name,
+        layer=Layer.GOLD,
+        description=description,
+        columns=_cols(*columns),
+        identity_columns=ids,
+        access=access,
+        writer="view",
+        definition=definition,
+    )
+
+
+# --- Views: how the support, finance and privacy roles read restricted tables. Each keeps the
+# columns its role needs and none of the others (no user ids for support and finance).
+_VIEWS: tuple[Table, ...] = (
+    _view(
+        "finance_cases_v",
+        Access.FINANCE_VIEW,
+        "Refunds, disputes and chargebacks in one list, with amounts, currency and outcomes.",
+        (
+            ("case_kind", "varchar", "refund, dispute or chargeback."),
+            ("case_id", "varchar", "refund_id, dispute_id or chargeback_id."),
+            ("booking_id", "varchar", "The booking concerned (fact_bookings)."),
+            ("amount_cents", "bigint", "Amount refunded, disputed or charged back."),
+            ("currency", "varchar", "Currency of the booking; null if the booking is unknown."),
+            (
+                "outcome",
+                "varchar",
+                "Refunds: refunded or processing; disputes and chargebacks: won, lost, pending.",
+            ),
+            ("reason", "varchar", "Refund reason; null for disputes and chargebacks."),
+            ("card_country", "varchar", "Chargebacks: country of the card; null otherwise."),
+            ("opened_ts", "timestamp", "Requested (refund), opened (dispute), received (cb)."),
+            ("closed_ts", "timestamp", "Refunded, closed or resolved; null while open."),
+            _event_dt("date of opened_ts"),
+        ),
+        """
+        WITH cases AS (
+            SELECT 'refund' AS case_kind, refund_id AS case_id, booking_id, amount_cents,
+                   CASE WHEN refunded_ts IS NULL THEN 'processing' ELSE 'refunded' END
+                       AS outcome,
+                   reason, CAST(NULL AS varchar) AS card_country,
+                   requested_ts AS opened_ts, refunded_ts AS closed_ts, event_dt
+            FROM fin_refunds
+            UNION ALL
+            SELECT 'dispute', dispute_id, booking_id, amount_cents, outcome,
+                   CAST(NULL AS varchar), CAST(NULL AS varchar), opened_ts, closed_ts, event_dt
+            FROM fin_disputes
+            UNION ALL
+            SELECT 'chargeback', chargeback_id, booking_id, amount_cents, outcome,
+                   CAST(NULL AS varchar), card_country, received_ts, resolved_ts, event_dt
+            FROM fin_chargebacks
+        ),
+        currencies AS (SELECT DISTINCT booking_id, currency FROM fact_bookings)
+        SELECT c.case_kind, c.case_id, c.booking_id, c.amount_cents, b.currency, c.outcome,
+               c.reason, c.card_country, c.opened_ts, c.closed_ts, c.event_dt
+        FROM cases c LEFT JOIN currencies b ON b.booking_id = c.booking_id
+        """,
+    ),
+    _view(
+        "support_tickets_v",
+        Access.SUPPORT_VIEW,
+        "Support tickets with response and resolution times and SLA breach; no requester ids.",
+        (
+            ("ticket_id", "varchar", "Unique ticket id."),
+            ("channel", "varchar", "email, chat or web_form."),
+            ("category", "varchar", "account, booking, refund, safety, dmca or other."),
+            ("priority", "varchar", "low, normal, high or urgent."),
+            ("created_ts", "timestamp", "When the ticket was opened (UTC)."),
+            ("first_response_ts", "timestamp", "First answer; null if none yet."),
+            ("resolved_ts", "timestamp", "When resolved; null while open."),
+            ("auto_resolved", "boolean", "Resolved by automation without an agent."),
+            ("sla_due_ts", "timestamp", "First response is due by then (by priority)."),
+            ("first_response_minutes", "double", "created_ts to first_response_ts; nullable."),
+            ("resolution_minutes", "double", "created_ts to resolved_ts; nullable."),
+            (
+                "sla_breached",
+                "boolean",
+                "First response after sla_due_ts; null while unanswered or sla_due_ts is null.",
+            ),
+            _event_dt("date of created_ts"),
+        ),
+        """
+        SELECT ticket_id, channel, category, priority, created_ts, first_response_ts,
+               resolved_ts, auto_resolved, sla_due_ts,
+               (to_unixtime(first_response_ts) - to_unixtime(created_ts)) / 60.0
+                   AS first_response_minutes,
+               (to_unixtime(resolved_ts) - to_unixtime(created_ts)) / 60.0 AS resolution_minutes,
+               first_response_ts > sla_due_ts AS sla_breached,
+               event_dt
+        FROM support_tickets
+        """,
+    ),
+    _view(
+        "support_dmca_notices_v",
+        Access.SUPPORT_VIEW,
+        "Copyright (DMCA) notices and their handling, with the cycle time.",
+        (
+            ("notice_id", "varchar", "Unique notice id."),
+            ("listing_id", "varchar", "Listing the notice is about."),
+            ("claimant", "varchar", "Rights holder (organisation name)."),
+            ("received_ts", "timestamp", "When the notice arrived (UTC)."),
+            ("actioned_ts", "timestamp", "When it was decided; null while open."),
+            ("action", "varchar", "takedown, counter_notice or rejected; null while open."),
+            ("cycle_hours", "double", "received_ts to actioned_ts; null while open."),
+            _event_dt("date of received_ts"),
+        ),
+        """
+        SELECT notice_id, listing_id, claimant, received_ts, actioned_ts, action,
+               (to_unixtime(actioned_ts) - to_unixtime(received_ts)) / 3600.0 AS cycle_hours,
+               event_dt
+        FROM support_dmca_notices
+        """,
+    ),
+    _view(
+        "consent_changes_v",
+        Access.PRIVACY_VIEW,
+        "Consent changes per identity (the privacy team's view; no user ids).",
+        (
+            ("change_id", "varchar", "Unique change id."),
+            ("identity_id", "varchar", "Identity whose consent changed."),
+            ("flag", "varchar", "marketing, analytics or personalization."),
+            ("value", "boolean", "New value."),
+            ("source", "varchar", "banner, settings or api."),
+            ("changed_ts", "timestamp", "When it changed (UTC)."),
+            _event_dt("date of changed_ts"),
+        ),
+        """
+        SELECT change_id, identity_id, flag, value, source, changed_ts, event_dt
+        FROM consent_changes
+        """,
+        ids=("identity_id",),
+    ),
+)
+
+VIEWS: dict[str, Table] = {v.name: v for v in _VIEWS}
+
+
 def table(name: str) -> Table:
+    """A table or view of the contract by name (case-insensitive)."""
+    key = name.lower()
     try:
-        return TABLES[name.lower()]
+        return TABLES[key] if key in TABLES else VIEWS[key]
     except KeyError:
         raise UnknownTable(name) from None
 
 
 def partitioned_tables() -> dict[str, str]:
-    """Table name -> partition column, for the tables that are partitioned."""
-    return {t.name: t.partition_column for t in TABLES.values() if t.partition_column}
+    """Table or view name -> partition column, for those that are partitioned."""
+    relations = [*TABLES.values(), *VIEWS.values()]
+    return {t.name: t.partition_column for t in relations if t.partition_column}

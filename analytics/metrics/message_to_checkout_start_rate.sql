@@ -1,0 +1,38 @@
+-- slug: message_to_checkout_start_rate
+-- title: Message → checkout start
+-- description: Checkouts started per message sent to a listing owner. Numerator: funnel step
+--   checkout_start; denominator: funnel step message; both counted from fact_funnel_events
+--   by the UTC date of the event (an aggregate funnel step ratio). Split or filtered by
+--   listing_kind of the listing messaged or booked.
+-- owner: marketplace-analytics
+-- area: marketplace_health
+-- unit: ratio
+-- format: percent
+-- grains: day, week, month
+-- dimensions: listing_kind
+-- higher_is_better: true
+-- version: 1
+-- timezone: UTC
+-- history: 1: First canonical definition.
+SELECT
+    CAST(
+        CASE :grain
+            WHEN 'week' THEN date_trunc('week', event_dt)
+            WHEN 'month' THEN date_trunc('month', event_dt)
+            ELSE event_dt
+        END AS DATE
+    ) AS period,
+    CASE :split_by
+        WHEN 'listing_kind' THEN coalesce(listing_kind, 'unknown')
+        ELSE 'all'
+    END AS dimension_value,
+    CAST(count_if(step = 'checkout_start') AS DOUBLE)
+        / nullif(count_if(step = 'message'), 0) AS value,
+    count_if(step = 'checkout_start') AS numerator,
+    count_if(step = 'message') AS denominator
+FROM fact_funnel_events
+WHERE event_dt BETWEEN :start AND :end
+    AND step IN ('message', 'checkout_start')
+    AND (:listing_kind = '*' OR listing_kind = :listing_kind)
+GROUP BY 1, 2
+ORDER BY 1, 2

@@ -1,0 +1,252 @@
+"""Experiments: results of an experiment with 10 million exposed units end to end on the embedded
+engine, the statistics on sufficient statistics, and the assignment API.
+
+The 50M-event lake has far fewer exposed units per experiment, so this suite writes its own
+exposures (var/bench/experiments-lake, built once and reused): 10M units over 28 days, 50/50,
+plus re-exposures and crawler rows the query must drop. Each timing is quoted against a
+baseline measured in the same run: the same SQL on a bare DuckDB connection, and the pure
+assignment function.
+"""
+
+import datetime
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+import pyarrow as pa
+
+from bench import common
+
+UNITS = int(os.environ.get("BENCH_EXPERIMENT_UNITS", 10_000_000))
+DAYS = 28
+FIRST_DAY = datetime.date(2026, 1, 1)
+KEY = "bench_10m"
+LAKE = common.BENCH_VAR / "experiments-lake"
+MARKER = LAKE / "_bench_exposures.json"
+REPEAT = 5
+STATS_REPEAT = 200
+ASSIGNMENT_REQUESTS = 3_000
+REEXPOSED, CRAWLERS = 0.01, 0.005  # shares of extra rows: later exposures, crawler visits
+
+
+def _build_lake() -> None:
+    """Write the exposures once: one Parquet file per day, vectorised with numpy and pyarrow."""
+    from warehouse.lake import contract, storage
+    from warehouse.lake.generate import USER_AGENTS, arrow_schema, make_ids
+
+    wanted = {"units": UNITS, "days": DAYS, "first_day": str(FIRST_DAY)}
+    if MARKER.exists() and json.loads(MARKER.read_text()) == wanted:
+        return
+    table = contract.table("fact_experiment_exposures")
+    schema = arrow_schema(table)
+    rng = np.random.default_rng(2026)
+    per_day = np.full(DAYS, UNITS // DAYS)
+    per_day[: UNITS % DAYS] += 1
+    first = 0
+    variants = pa.array(["control", "treatment"])
+    agents = pa.array([USER_AGENTS[2], USER_AGENTS[5]])  # a browser and Googlebot
+    for day, n in enumerate(per_day):
+        units = np.arange(first, first + n)
+        first += n
+        # Re-exposures of units first seen earlier (possibly under the other variant), and
+        # crawler visits: the query keeps first exposures of people only.
+        again = rng.integers(0, first, int(n * REEXPOSED))
+        bots = np.arange(UNITS + day * n, UNITS + day * n + int(n * CRAWLERS))
+        ident = np.concatenate([units, again, bots])
+        m = len(ident)
+        bot = np.arange(m) >= n + len(again)
+        variant = np.where(bot, 0, rng.random(m) < 0.5).astype(np.int32)
+        latent = rng.standard_normal(m)
+        pre = 25 * np.exp(0.6 * (0.8 * latent + 0.6 * rng.standard_normal(m)) - 0.18)
+        post = 25 * np.exp(0.6 * (0.8 * latent + 0.6 * rng.standard_normal(m)) - 0.18)
+        post *= 1 + 0.02 * variant
+        start = np.datetime64(FIRST_DAY + datetime.timedelta(days=day), "us").astype(np.int64)
+        columns = {
+            "experiment_key": pa.array([KEY]).take(pa.array(np.zeros(m, dtype=np.int32))),
+            "variant": variants.take(pa.array(variant)),
+            "identity_id": make_ids("idn_", ident, np.uint64(77)),
+            "user_id": pa.nulls(m, pa.string()),
+            "exposure_ts": pa.array(start + rng.integers(0, 86_400_000_000, m), pa.timestamp("us")),
+            "surface": pa.array(["search_results"]).take(pa.array(np.zeros(m, dtype=np.int32))),
+            "user_agent": agents.take(pa.array(bot.astype(np.int32))),
+            "pre_value": np.where(bot, 0.0, pre.round(2)),
+            "outcome_value": np.where(bot, 0.0, post.round(2)),
+            "converted": ~bot & (rng.random(m) < 0.07 * (1 + 0.03 * variant)),
+        }
+        day_table = pa.table(columns, schema=schema)
+        name = (FIRST_DAY + datetime.timedelta(days=day)).isoformat()
+        storage.write_parquet(
+            day_table, storage.partition_dir(LAKE, table, name) / "part-0.parquet"
+        )
+    storage.bump_watermark(LAKE, max_partition=str(FIRST_DAY + datetime.timedelta(days=DAYS - 1)))
+    MARKER.write_text(json.dumps(wanted))
+
+
+def _experiment():
+    from django.contrib.auth.models import User
+
+    from experiments import services
+    from experiments.models import Experiment
+
+    owner, _ = User.objects.get_or_create(username="bench-pm")
+    existing = Experiment.objects.filter(key=KEY).first()
+    if existing is not None:
+        return existing
+    draft = services.experiment_create(
+        user=owner,
+        owner=owner,
+        fields={
+            "key": KEY,
+            "name": "Bench: 10M units",
+            "hypothesis": "Benchmark.",
+            "targeted_surfaces": ["search_results"],
+            "primary_metric": "outcome_value",
+            "secondary_metrics": ["conversion"],
+            "guardrail_metrics": [],
+            "alpha": 0.05,
+            "power": 0.8,
+            "mde_rel": 0.01,
+            "baseline": 25.0,
+            "baseline_std": 16.5,
+            "expected_correlation": 0.6,
+            "max_duration_days": 60,
+            "expected_daily_units": UNITS // DAYS,
+        },
+        variants=[("control", 0.5), ("treatment", 0.5)],
+    )
+    started = datetime.datetime.combine(FIRST_DAY, datetime.time(), tzinfo=datetime.UTC)
+    return services.experiment_launch(experiment=draft, user=owner, started_at=started)
+
+
+def _direct(sql: str, params: dict) -> float:
+    """The baseline: the same translated SQL on a bare DuckDB connection over the same files."""
+    import duckdb
+
+    from warehouse.engines.duckdb import parquet_scan_sql
+    from warehouse.lake import contract, storage
+    from warehouse.sql import parse, translate
+
+    table = contract.table("fact_experiment_exposures")
+    scan = parquet_scan_sql(storage.data_files(LAKE, table), table)
+    translated = translate(parse(sql), "duckdb")
+
+    def once():
+        con = duckdb.connect(config={"threads": 2, "integer_division": True})
+        con.execute(f"CREATE VIEW fact_experiment_exposures AS SELECT * FROM {scan}")  # noqa: S608
+        con.execute(translated, params).fetchall()
+        con.close()
+
+    once()
+    return common.median_time(once, REPEAT)[0]
+
+
+def _results(experiment) -> dict:
+    from django.core.cache import cache
+
+    from experiments import queries
+    from experiments.results import results_compute
+
+    window = experiment.analysis_window(datetime.datetime.now(datetime.UTC).date())
+    sql, params = queries.exposure_stats(KEY, *window)
+    direct_s = _direct(sql, params)
+
+    samples, computation = [], None
+    for _ in range(REPEAT):
+        cache.clear()  # every run cold: the warehouse query runs again
+        started = time.perf_counter()
+        computation = results_compute(experiment_id=experiment.pk)
+        samples.append(time.perf_counter() - started)
+    assert computation.status == "succeeded", computation.error
+    units = sum(t["units"] for t in computation.totals.values())
+    end_to_end = statistics.median(samples)
+    return {
+        "exposed_units": units,
+        "direct_duckdb_s": round(direct_s, 3),
+        "end_to_end_s": round(end_to_end, 3),
+        "end_to_end_ratio": round(end_to_end / direct_s, 3),
+    }, computation
+
+
+def _statistics(experiment, computation) -> dict:
+    from experiments.analysis import analyse
+    from experiments.results import experiment_setup
+    from experiments.stats import compare
+    from experiments.stats.sufficient import ProportionStats
+    from warehouse.selectors import run_result
+
+    rows = run_result(computation.query_run).frame.to_dict("records")
+    setup = experiment_setup(experiment)
+    today = datetime.datetime.now(datetime.UTC).date()
+    analyse(setup, rows, today)
+    whole, _ = common.median_time(lambda: analyse(setup, rows, today), STATS_REPEAT)
+    totals = computation.totals
+    arms = [
+        (name, ProportionStats(n=t["units"], conversions=t["conversions"]))
+        for name, t in totals.items()
+    ]
+    rate, _ = common.median_time(lambda: compare("proportion", arms, [0.5, 0.5]), STATS_REPEAT)
+    return {
+        "analysis_ms": round(whole * 1000, 3),
+        "proportion_compare_ms": round(rate * 1000, 3),
+        "day_rows": len(rows),
+    }
+
+
+def _assignment(experiment) -> dict:
+    from django.test import Client
+
+    from experiments.assignment import assign
+    from portal.models import ServiceToken
+
+    token = ServiceToken.generate()
+    ServiceToken.objects.filter(name="bench-assignment").delete()
+    ServiceToken.objects.create(
+        name="bench-assignment", token_hash=ServiceToken.hash(token), scopes=["assignment:read"]
+    )
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_USER_AGENT="bench/1.0")
+    url = f"/api/experiments/{KEY}/assignment"
+    for i in range(50):  # warm: config cached, token's last use recorded
+        assert client.get(url, {"unit": f"warm-{i}"}).status_code == 200
+    samples = []
+    started_all = time.perf_counter()
+    for i in range(ASSIGNMENT_REQUESTS):
+        started = time.perf_counter()
+        response = client.get(url, {"unit": f"idn_{i}"})
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    total = time.perf_counter() - started_all
+    config = experiment.assignment_config()
+    pure, _ = common.median_time(lambda: assign(config, "idn_1", "bench/1.0"), 2_000)
+    median = statistics.median(samples)
+    return {
+        "median_ms": round(median * 1000, 3),
+        "p95_ms": round(sorted(samples)[int(len(samples) * 0.95)] * 1000, 3),
+        "requests_per_s": round(ASSIGNMENT_REQUESTS / total, 1),
+        "pure_assign_us": round(pure * 1e6, 2),
+        "ratio_to_pure": round(median / pure, 1),
+        "client": "django.test.Client in process (one thread)",
+    }
+
+
+def run() -> dict:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    _build_lake()
+    build_s = time.perf_counter() - started
+    settings.WAREHOUSE = "duckdb"
+    settings.LAKE_ROOT = LAKE
+    experiment = _experiment()
+    results, computation = _results(experiment)
+    return {
+        "lake": str(LAKE),
+        "lake_build_s": round(build_s, 1),
+        "results": results,
+        "statistics": _statistics(experiment, computation),
+        "assignment": _assignment(experiment),
+        "targets": {"results_s_max": 5, "statistics_ms_max": 5, "assignment_median_ms_max": 2},
+    }

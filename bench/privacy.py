@@ -1,0 +1,141 @@
+"""Privacy: a DSAR erasure of one identity on the 50M-event lake, and consent look-ups.
+
+The erasure rewrites files of var/bench-lake in place (the ids are synthetic): each run erases
+the next identity that still has a booking on the lake's last day, so runs never repeat one.
+Its baseline is one DuckDB pass over the id columns of every table holding ids (the least any
+erasure must read). Consent look-ups go through the whole Django/DRF stack with a service
+token, against a plain cache read.
+"""
+
+import statistics
+import time
+
+from bench import common
+
+CONSENT_LOOKUPS = 300
+
+
+def _next_subject() -> tuple[str, str]:
+    """The first identity (by id) with a booking on the lake's last day: it is not erased yet,
+    since an erased identity's bookings carry a tombstone instead."""
+    import duckdb
+
+    from warehouse.engines.duckdb import parquet_scan_sql
+    from warehouse.lake import contract, storage
+
+    table = contract.table("fact_bookings")
+    last = storage.data_files(common.BENCH_LAKE, table)[-1]
+    con = duckdb.connect()
+    try:
+        row = con.execute(
+            f"SELECT identity_id, user_id FROM {parquet_scan_sql([last], table)} "  # noqa: S608
+            "WHERE identity_id LIKE 'idn%' ORDER BY identity_id LIMIT 1"
+        ).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        raise SystemExit("no identity left to erase on the bench lake's last day")
+    return row[0], row[1]
+
+
+def _scan_baseline(ids: list[str]) -> float:
+    from warehouse.lake import erasure
+
+    con = erasure.connect()
+    started = time.perf_counter()
+    for table in erasure.erasable_tables():
+        erasure.scan(con, common.BENCH_LAKE, table, ids)
+    con.close()
+    return time.perf_counter() - started
+
+
+def _dsar(identity_id: str, user_id: str) -> dict:
+    from django.contrib.auth.models import Group, User
+
+    from privacy import dsar_job, services
+
+    group, _ = Group.objects.get_or_create(name="privacy")
+    filer, approver = (
+        User.objects.get_or_create(username=name)[0] for name in ("bench-priv-a", "bench-priv-b")
+    )
+    for user in (filer, approver):
+        user.groups.add(group)
+    dsar = services.dsar_file(
+        identity_id=identity_id, user_id=user_id, reason="bench", requester=filer
+    )
+    services.dsar_approve(request_id=dsar.pk, approver=approver)
+    services.dsar_queue(request_id=dsar.pk, enqueue=False)
+    started = time.perf_counter()
+    done = dsar_job.dsar_execute(request_id=dsar.pk)
+    seconds = time.perf_counter() - started
+    if done.status != "completed":
+        raise SystemExit(f"DSAR {dsar.pk} failed: {done.error}")
+    tables = list(done.tables.all())
+    return {
+        "seconds": round(seconds, 2),
+        "rows_changed": done.rows_changed,
+        "files_with_ids": sum(t.files_with_ids for t in tables),
+        "files_rewritten": done.files_rewritten,
+        "files_in_lake": sum(t.files_total for t in tables),
+        "slowest_tables": {
+            t.table: round(t.duration_s, 2) for t in sorted(tables, key=lambda t: -t.duration_s)[:4]
+        },
+    }
+
+
+def _consent() -> dict:
+    from django.core.cache import cache
+    from django.test import Client
+
+    from portal.models import ServiceToken
+    from privacy import services
+
+    token = ServiceToken.generate()
+    ServiceToken.objects.update_or_create(
+        name="bench-consent",
+        defaults={"token_hash": ServiceToken.hash(token), "scopes": ["consent:read"]},
+    )
+    identity = "idn_bench_consent"
+    services.consent_set(
+        identity_id=identity, flags={"marketing": True}, source="api", actor="bench"
+    )
+    client = Client()
+    header = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    client.get(f"/api/consent/{identity}", **header)  # warm: cached from here on
+    samples = []
+    for _ in range(CONSENT_LOOKUPS):
+        started = time.perf_counter()
+        response = client.get(f"/api/consent/{identity}", **header)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    key = f"privacy:consent:{identity}"
+    baseline, _ = common.median_time(lambda: cache.get(key), CONSENT_LOOKUPS)
+    median = statistics.median(samples)
+    return {
+        "median_ms": round(median * 1000, 3),
+        "p95_ms": round(sorted(samples)[int(len(samples) * 0.95) - 1] * 1000, 3),
+        "cache_get_median_ms": round(baseline * 1000, 3),
+        "ratio_to_cache_get": round(median / baseline, 1),
+    }
+
+
+def run() -> dict:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    identity_id, user_id = _next_subject()
+    baseline = _scan_baseline([identity_id, user_id])
+    dsar = _dsar(identity_id, user_id)
+    return {
+        "dsar": {
+            **dsar,
+            "scan_baseline_s": round(baseline, 2),
+            "ratio_to_scan": round(dsar["seconds"] / baseline, 2),
+        },
+        "consent_lookup": _consent(),
+        "targets": {
+            "dsar_s_max": 30,
+            "files_rewritten_equals_files_with_ids": True,
+            "consent_median_ms_max": 5,
+        },
+    }

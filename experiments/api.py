@@ -1,0 +1,202 @@
+import datetime
+
+from django.conf import settings
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import api_view, permission_classes, renderer_classes
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from experiments import queries, selectors, serializers
+from experiments.assignment import assign
+from experiments.catalogue import titles_for
+from experiments.models import KEY_VALIDATOR
+from experiments.outcomes import baseline_from_row
+from experiments.roles import READ_ROLES
+from experiments.stats import StatsInputError
+from portal.authentication import has_token_scope
+from portal.permissions import has_role
+from portal.roles import data_scope
+from warehouse import selectors as warehouse_selectors
+from warehouse import services as warehouse_services
+from warehouse import watermark
+
+ASSIGNMENT_SCOPE = "assignment:read"
+MAX_UNIT_LENGTH = 200
+BASELINE_DAYS, MAX_BASELINE_DAYS = 28, 90
+
+readers = has_role(*READ_ROLES)
+
+
+def _bad(err: StatsInputError) -> Response:
+    return Response({err.field: [err.message]}, status=400)
+
+
+@extend_schema(request=dict, responses={200: dict})
+@api_view(["POST"])
+@permission_classes([readers])
+def stats_compare(request):
+    """Compare variants from their sufficient statistics (proportions or means, CUPED when the
+    covariate sums are given)."""
+    try:
+        result = serializers.compare_request(request.data)
+    except StatsInputError as err:
+        return _bad(err)
+    return Response(serializers.compare_payload(result))
+
+
+@extend_schema(request=dict, responses={200: dict})
+@api_view(["POST"])
+@permission_classes([readers])
+def stats_mde(request):
+    """Sample size and days for an MDE, or the MDE of a sample; with a curve of both."""
+    try:
+        result, curve = serializers.mde_request(request.data)
+    except StatsInputError as err:
+        return _bad(err)
+    return Response(serializers.mde_payload(result, curve))
+
+
+@extend_schema(responses={200: dict, 202: dict})
+@api_view(["GET"])
+@permission_classes([readers])
+def stats_baseline(request):
+    """Baseline rate, mean, standard deviation, pre-period correlation and daily traffic of
+    experiment units over the last `days` days of data (all experiments, or `experiment_key`).
+    200 with the numbers when ready, 202 while the query runs (ask again)."""
+    key = request.query_params.get("experiment_key", "")
+    if key and not KEY_VALIDATOR.regex.match(key):
+        return Response({"experiment_key": [KEY_VALIDATOR.message]}, status=400)
+    try:
+        days = int(request.query_params.get("days", BASELINE_DAYS))
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_BASELINE_DAYS:
+        return Response(
+            {"days": [f"must be a whole number from 1 to {MAX_BASELINE_DAYS}"]}, status=400
+        )
+    experiment = selectors.experiment_get(key) if key else None
+    control = experiment.variant_names[0] if experiment else "control"
+    end = _last_day_of_data()
+    start = end - datetime.timedelta(days=days - 1)
+    sql, params = queries.baseline(start, end, key, control)
+    try:
+        submission = warehouse_services.query_submit(
+            sql=sql,
+            params=params,
+            scope=data_scope(request.user),
+            user=request.user,
+            label="experiment baseline",
+        )
+    except warehouse_services.DataAccessDenied as err:
+        raise PermissionDenied(str(err)) from None
+    cached = submission.cached
+    if cached is None:
+        run = warehouse_selectors.run_wait(
+            run_id=submission.run.pk, timeout_s=settings.QUERY_WAIT_SECONDS
+        )
+        if not run.is_finished:
+            return Response({"status": run.status, "run_id": run.pk}, status=202)
+        cached = warehouse_selectors.run_result(run)
+        if cached is None:
+            return Response(
+                {"status": run.status, "run_id": run.pk, "error": run.error}, status=502
+            )
+    baseline = baseline_from_row(cached.frame.iloc[0].to_dict())
+    return Response(
+        {
+            "status": "succeeded",
+            "run_id": cached.run_id,
+            "experiment_key": key or None,
+            "window": {"start": start.isoformat(), "end": end.isoformat(), "days": days},
+            "baseline": {
+                "days_with_data": baseline.days,
+                "daily_units": baseline.daily_units,
+                "control_units": baseline.control_units,
+                "conversion_rate": baseline.conversion_rate,
+                "mean": baseline.mean,
+                "std": baseline.std,
+                "correlation": baseline.correlation,
+            },
+        }
+    )
+
+
+def _last_day_of_data() -> datetime.date:
+    mark = watermark.current(settings.WAREHOUSE).max_partition
+    if mark:
+        return datetime.date.fromisoformat(mark)
+    return datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
+
+
+@extend_schema(operation_id="experiments_list", responses={200: dict})
+@api_view(["GET"])
+@permission_classes([readers])
+def experiment_list(request):
+    return Response([serializers.experiment_payload(e) for e in selectors.experiment_list()])
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+@permission_classes([readers])
+def experiment_detail(request, key: str):
+    experiment = _experiment(key)
+    payload = serializers.experiment_payload(experiment)
+    payload["changes"] = [
+        serializers.change_payload(c) for c in selectors.experiment_changes(experiment)
+    ]
+    return Response(payload)
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+@permission_classes([readers])
+def experiment_results(request, key: str):
+    """The latest results: per metric and variant, lift with intervals, p-value, P(beat),
+    SRM, time to decision and the decision lines."""
+    experiment = _experiment(key)
+    try:
+        selectors.results_readable(data_scope(request.user))
+    except warehouse_services.DataAccessDenied as err:
+        raise PermissionDenied(str(err)) from None
+    computation = selectors.latest_success(experiment)
+    latest = selectors.latest_computation(experiment)
+    failure = latest if latest is not None and latest != computation else None
+    titles = titles_for([slug for slug, _ in experiment.metrics()])
+    return Response(serializers.results_payload(experiment, computation, failure, titles))
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+@renderer_classes([JSONRenderer])
+@permission_classes([has_token_scope(ASSIGNMENT_SCOPE) | readers])
+def assignment(request, key: str):
+    """The unit's variant. Known crawlers (by `user_agent`, else the User-Agent header) and
+    every unit of an experiment that is not running get control."""
+    unit = request.query_params.get("unit", "")
+    if not unit or len(unit) > MAX_UNIT_LENGTH:
+        return Response(
+            {"unit": [f"is required, at most {MAX_UNIT_LENGTH} characters"]}, status=400
+        )
+    config = selectors.assignment_config(key)
+    if config is None:
+        raise Http404
+    user_agent = request.query_params.get("user_agent") or request.META.get("HTTP_USER_AGENT")
+    result = assign(config, unit, user_agent)
+    return Response(
+        {
+            "experiment": key,
+            "unit": unit,
+            "variant": result.variant,
+            "reason": result.reason,
+            "bucket": result.bucket,
+        }
+    )
+
+
+def _experiment(key: str):
+    experiment = selectors.experiment_get(key)
+    if experiment is None:
+        raise Http404
+    return experiment

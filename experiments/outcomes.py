@@ -1,0 +1,163 @@
+"""Experiment outcome metrics, and the sufficient statistics of each variant from the rows of
+analytics/experiments/exposure_stats.sql (one row per variant and day of first exposure).
+
+Pure: rows in, dataclasses out. Unit-level rows never get here; a variant's day rows are summed
+(with fsum, so the order of days does not change the sums).
+"""
+
+import datetime
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from experiments.stats import MeanStats, ProportionStats
+
+MetricType = Literal["proportion", "mean"]
+
+
+@dataclass(frozen=True)
+class OutcomeMetric:
+    slug: str
+    title: str
+    metric_type: MetricType
+    description: str
+
+
+# Both are read from fact_experiment_exposures; higher is better for both.
+OUTCOME_METRICS: dict[str, OutcomeMetric] = {
+    m.slug: m
+    for m in (
+        OutcomeMetric(
+            "conversion",
+            "Conversion",
+            "proportion",
+            "Share of exposed units that booked within 28 days of their first exposure "
+            "(the `converted` flag); Bayesian beta-binomial alongside the two-proportion test.",
+        ),
+        OutcomeMetric(
+            "outcome_value",
+            "Activity value",
+            "mean",
+            "Mean activity value in the 28 days after first exposure (`outcome_value`), "
+            "CUPED-adjusted with the same measure in the 28 days before (`pre_value`).",
+        ),
+    )
+}
+
+_SUMS = ("value_sum", "value_sum_squares", "pre_sum", "pre_sum_squares", "sum_products")
+
+
+@dataclass(frozen=True)
+class VariantTotals:
+    units: int
+    conversions: int
+    value_sum: float
+    value_sum_squares: float
+    pre_sum: float
+    pre_sum_squares: float
+    sum_products: float
+
+
+@dataclass(frozen=True)
+class DailyExposures:
+    """Units first exposed per day, and their running total, of one variant."""
+
+    days: tuple[datetime.date, ...]
+    units: tuple[int, ...]
+    cumulative: tuple[int, ...]
+
+
+def totals_by_variant(rows: Iterable[Mapping[str, Any]]) -> dict[str, VariantTotals]:
+    by_variant: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_variant.setdefault(str(row["variant"]), []).append(row)
+    return {
+        variant: VariantTotals(
+            units=sum(int(r["units"]) for r in day_rows),
+            conversions=sum(int(r["conversions"]) for r in day_rows),
+            **{name: math.fsum(float(r[name]) for r in day_rows) for name in _SUMS},
+        )
+        for variant, day_rows in by_variant.items()
+    }
+
+
+def daily_exposures(rows: Iterable[Mapping[str, Any]]) -> dict[str, DailyExposures]:
+    by_variant: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_variant.setdefault(str(row["variant"]), []).append(row)
+    result = {}
+    for variant, day_rows in by_variant.items():
+        day_rows = sorted(day_rows, key=lambda r: r["event_dt"])
+        result[variant] = DailyExposures(
+            days=tuple(_as_date(r["event_dt"]) for r in day_rows),
+            units=tuple(int(r["units"]) for r in day_rows),
+            cumulative=tuple(int(r["cumulative_units"]) for r in day_rows),
+        )
+    return result
+
+
+def metric_stats(metric: OutcomeMetric, totals: VariantTotals) -> ProportionStats | MeanStats:
+    """The statistics `experiments.stats.compare` reads for this metric."""
+    if metric.metric_type == "proportion":
+        return ProportionStats(n=totals.units, conversions=totals.conversions)
+    return MeanStats(
+        n=totals.units,
+        sum=totals.value_sum,
+        sum_squares=totals.value_sum_squares,
+        pre_sum=totals.pre_sum,
+        pre_sum_squares=totals.pre_sum_squares,
+        sum_products=totals.sum_products,
+    )
+
+
+def _as_date(value: Any) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(str(value)[:10])
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the MDE calculator can be filled with, from analytics/experiments/baseline.sql."""
+
+    days: int
+    daily_units: float | None
+    control_units: int
+    conversion_rate: float | None
+    mean: float | None
+    std: float | None
+    correlation: float | None
+
+
+def baseline_from_row(row: Mapping[str, Any]) -> Baseline:
+    """Rate, mean, standard deviation and pre-period correlation of the control units; None
+    where the window has too few units (fewer than 2) to say."""
+    days, units, n = (
+        int(row["days_with_data"] or 0),
+        int(row["units"] or 0),
+        int(row["control_units"] or 0),
+    )
+    daily = units / days if days else None
+    if n < 2:
+        return Baseline(days, daily, n, None, None, None, None)
+    stats = MeanStats(
+        n=n,
+        sum=float(row["value_sum"]),
+        sum_squares=float(row["value_sum_squares"]),
+        pre_sum=float(row["pre_sum"]),
+        pre_sum_squares=float(row["pre_sum_squares"]),
+        sum_products=float(row["sum_products"]),
+    )
+    spread = math.sqrt(stats.variance * stats.pre_variance)
+    return Baseline(
+        days=days,
+        daily_units=daily,
+        control_units=n,
+        conversion_rate=int(row["conversions"]) / n,
+        mean=stats.mean,
+        std=math.sqrt(stats.variance),
+        correlation=stats.covariance / spread if spread > 0 else 0.0,
+    )

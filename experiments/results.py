@@ -1,0 +1,275 @@
+"""The results job: sufficient statistics from the warehouse, statistics in Python, snapshots
+in the portal database, the gold table in the lake, and SRM and guardrail alerts.
+
+Runs on a Celery worker (hourly for running experiments, or on demand). A failed query is
+recorded as a failed computation and the job can simply run again.
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from alerts.services import alert_raise, alert_resolve
+from experiments import queries, selectors
+from experiments.analysis import Analysis, Setup, analyse, decision_lines
+from experiments.catalogue import metric_title, titles_for
+from experiments.lake import experiment_results_write
+from experiments.models import Experiment, ResultComputation, ResultSnapshot
+from warehouse.services import QueryFailed, query_run_sync
+
+SOURCE = "experiments"
+
+
+def results_compute(
+    *, experiment_id: int, today: datetime.date | None = None
+) -> ResultComputation | None:
+    """Compute and store the experiment's results now; None for a draft (nothing to read)."""
+    experiment = Experiment.objects.prefetch_related("variants").get(pk=experiment_id)
+    now = timezone.now()
+    today = today or now.date()
+    window = experiment.analysis_window(today)
+    if window is None:
+        return None
+    sql, params = queries.exposure_stats(experiment.key, *window)
+    try:
+        result = query_run_sync(
+            sql=sql,
+            params=params,
+            scope=queries.JOB_SCOPE,
+            label=f"experiment results: {experiment.key}",
+        )
+    except QueryFailed as err:
+        return results_fail(experiment_id=experiment.pk, error=str(err), run=err.run)
+    setup = experiment_setup(experiment)
+    analysis = analyse(setup, result.frame.to_dict("records"), today)
+    snapshots = _snapshots(experiment, analysis, now)
+    rows = [_lake_row(experiment, s) for s in snapshots if not s.error]
+    content_hash = _content_hash(rows)
+    lake_status = _lake_write(experiment, rows, content_hash, today)
+    with transaction.atomic():
+        computation = ResultComputation.objects.create(
+            experiment=experiment,
+            computed_at=now,
+            status=ResultComputation.Status.SUCCEEDED,
+            query_run_id=result.run_id,
+            window_start=window[0],
+            window_end=window[1],
+            data_as_of=result.data_as_of or "",
+            totals={name: dataclasses.asdict(t) for name, t in analysis.totals.items()},
+            exposures={
+                name: {"days": [d.isoformat() for d in e.days], "cumulative": list(e.cumulative)}
+                for name, e in analysis.exposures.items()
+            },
+            srm_p_value=analysis.srm.p_value if analysis.srm else None,
+            srm_alert=bool(analysis.srm and analysis.srm.srm_alert),
+            days_remaining=analysis.progress.days_remaining,
+            decision_date=analysis.progress.decision_date,
+            decision=decision_lines(
+                setup, analysis, titles_for([slug for slug, _ in setup.metrics])
+            ),
+            warnings=list(analysis.warnings),
+            lake_status=lake_status,
+            content_hash=content_hash,
+        )
+        for snapshot in snapshots:
+            snapshot.computation = computation
+        ResultSnapshot.objects.bulk_create(snapshots)
+        _alerts(experiment, analysis)
+    return computation
+
+
+def results_fail(*, experiment_id: int, error: str, run=None) -> ResultComputation:
+    """Record a computation that did not finish; the page shows it next to the last good one."""
+    return ResultComputation.objects.create(
+        experiment_id=experiment_id,
+        computed_at=timezone.now(),
+        status=ResultComputation.Status.FAILED,
+        error=error[:10_000],
+        query_run=run,
+    )
+
+
+def experiment_setup(experiment: Experiment) -> Setup:
+    planned = experiment.planned_n_per_variant
+    return Setup(
+        variants=experiment.variant_names,
+        weights=experiment.weights,
+        alpha=experiment.alpha,
+        metrics=tuple(experiment.metrics()),
+        planned_n_per_variant=tuple(planned) if planned else None,
+        running=experiment.is_running,
+    )
+
+
+def _snapshots(
+    experiment: Experiment, analysis: Analysis, now: datetime.datetime
+) -> list[ResultSnapshot]:
+    treatments = experiment.variant_names[1:]
+    control = experiment.variant_names[0]
+    snapshots = []
+    for metric in analysis.metrics:
+        common: dict[str, Any] = {
+            "experiment": experiment,
+            "metric": metric.slug,
+            "metric_type": metric.metric_type or "",
+            "role": metric.role,
+            "computed_at": now,
+            "control_mean": metric.means.get(control),
+            "time_to_decision_days": analysis.progress.days_remaining,
+        }
+        if metric.result is None:
+            snapshots += [
+                ResultSnapshot(variant=name, error=metric.error or "", **common)
+                for name in treatments
+            ]
+            continue
+        for c in metric.result.comparisons:
+            snapshots.append(
+                ResultSnapshot(
+                    variant=c.variant,
+                    variant_mean=metric.means.get(c.variant),
+                    lift_abs=c.lift_abs,
+                    lift_rel=c.lift_rel,
+                    ci_low=c.ci_abs[0],
+                    ci_high=c.ci_abs[1],
+                    ci_rel_low=c.ci_rel[0],
+                    ci_rel_high=c.ci_rel[1],
+                    p_value=c.p_value,
+                    prob_beat_control=c.prob_beat_control,
+                    credible_rel_low=c.credible_interval_rel[0]
+                    if c.credible_interval_rel
+                    else None,
+                    credible_rel_high=c.credible_interval_rel[1]
+                    if c.credible_interval_rel
+                    else None,
+                    expected_loss=c.expected_loss,
+                    variance_reduction=c.variance_reduction,
+                    theta=metric.result.theta,
+                    guardrail_breached=c.variant in metric.breached,
+                    **common,
+                )
+            )
+    return snapshots
+
+
+def _lake_row(experiment: Experiment, s: ResultSnapshot) -> dict[str, Any]:
+    days = s.time_to_decision_days
+    return {
+        "experiment_key": experiment.key,
+        "variant": s.variant,
+        "metric": s.metric,
+        "lift_abs": s.lift_abs,
+        "lift_rel": s.lift_rel,
+        "ci_low": s.ci_low,
+        "ci_high": s.ci_high,
+        "p_value": s.p_value,
+        "prob_beat_control": s.prob_beat_control,
+        "time_to_decision_days": float(days) if days is not None else None,
+        # The lake's timestamps are UTC without a time zone.
+        "computed_at": s.computed_at.astimezone(datetime.UTC).replace(tzinfo=None),
+    }
+
+
+def _content_hash(rows: list[dict[str, Any]]) -> str:
+    """What the lake file would hold, but for the time of computation. Numbers are rounded to
+    12 significant digits: a parallel warehouse sum of doubles varies in its last bits."""
+    content = [
+        {
+            k: f"{v:.12g}" if isinstance(v, float) else v
+            for k, v in row.items()
+            if k != "computed_at"
+        }
+        for row in rows
+    ]
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _lake_write(
+    experiment: Experiment, rows: list[dict[str, Any]], content_hash: str, today: datetime.date
+) -> str:
+    """Write the day's file unless the same rows were written today already: each write bumps
+    the lake's watermark, which makes every cached result of the portal stale."""
+    if settings.WAREHOUSE != "duckdb":
+        return (
+            f"not written: with WAREHOUSE={settings.WAREHOUSE} the portal writes no lake "
+            "(fact_experiment_result is loaded by the data pipeline there); results are kept "
+            "in the portal database"
+        )
+    if not rows:
+        return "not written: no metric could be computed yet"
+    previous = (
+        experiment.computations.filter(
+            status=ResultComputation.Status.SUCCEEDED, lake_status__startswith="written"
+        )
+        .values("computed_at", "content_hash")
+        .first()
+    )
+    if (
+        previous
+        and previous["content_hash"] == content_hash
+        and previous["computed_at"].date() == today
+    ):
+        return "written (unchanged since the last write today)"
+    try:
+        path = experiment_results_write(
+            root=settings.LAKE_ROOT, experiment_key=experiment.key, day=today, rows=rows
+        )
+    except OSError as err:
+        return f"failed: {err}"
+    return f"written to {path}"
+
+
+def _alerts(experiment: Experiment, analysis: Analysis) -> None:
+    """One alert per breach: raised (or updated) while it lasts, resolved on recovery."""
+    link = f"/experiments/{experiment.key}/results/"
+    srm_key = selectors.srm_alert_key(experiment)
+    if analysis.srm is not None and analysis.srm.srm_alert:
+        expected = {
+            name: round(sum(analysis.units.values()) * w)
+            for name, w in zip(experiment.variant_names, experiment.weights, strict=True)
+        }
+        alert_raise(
+            key=srm_key,
+            source=SOURCE,
+            severity="alarm",
+            title=f"Sample ratio mismatch in experiment {experiment.key}",
+            detail=(
+                f"Units per variant {analysis.units} do not fit the configured weights "
+                f"(expected about {expected}); chi-square p = {analysis.srm.p_value:.2g}. "
+                "Results cannot be trusted until the cause is found."
+            ),
+            values={"p_value": analysis.srm.p_value, "units": analysis.units},
+            link=link,
+        )
+    elif analysis.srm is not None:
+        alert_resolve(key=srm_key)
+    for metric in analysis.metrics:
+        if metric.role != "guardrail" or metric.result is None:
+            continue
+        for c in metric.result.comparisons:
+            key = selectors.guardrail_alert_key(experiment, metric.slug, c.variant)
+            if c.variant not in metric.breached:
+                alert_resolve(key=key)
+                continue
+            alert_raise(
+                key=key,
+                source=SOURCE,
+                severity="alarm",
+                title=(
+                    f"Guardrail {metric_title(metric.slug)} breached by {c.variant} "
+                    f"in experiment {experiment.key}"
+                ),
+                detail=(
+                    f"{c.variant} is significantly worse than control: lift "
+                    f"{c.lift_rel * 100:+.2f}% (interval {c.ci_rel[0] * 100:+.2f}% to "
+                    f"{c.ci_rel[1] * 100:+.2f}%), p = {c.p_value:.2g}."
+                ),
+                values={"lift_rel": c.lift_rel, "p_value": c.p_value},
+                link=link,
+            )

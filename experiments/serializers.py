@@ -1,0 +1,269 @@
+"""Request bodies of the statistics API into `experiments.stats` arguments, and the JSON forms
+of what the experiments API answers. The statistics validate the numbers themselves and name
+the offending field the way the request spells it (StatsInputError)."""
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from experiments import stats
+from experiments.catalogue import metric_title
+from experiments.models import Experiment, ExperimentChange, ResultComputation
+from experiments.stats import StatsInputError
+from experiments.stats.validation import normalized_weights, require_int
+
+COMPARE_FIELDS = frozenset({"metric_type", "alpha", "weights", "variants"})
+MDE_FIELDS = frozenset(
+    {
+        "metric_type",
+        "baseline",
+        "alpha",
+        "power",
+        "weights",
+        "mde_rel",
+        "n_per_variant",
+        "daily_units",
+        "std",
+        "correlation",
+    }
+)
+# How the statistics name what the MDE request calls otherwise.
+_MDE_RENAMES = {"baseline_mean": "baseline", "n_total": "n_per_variant"}
+# MDEs of the chart of sample size against MDE, as multiples of the requested one.
+CURVE_FACTORS = tuple(0.5 * 4 ** (i / 15) for i in range(16))
+
+
+def _object(body: object, allowed: frozenset[str]) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise StatsInputError("body", "must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise StatsInputError(unknown[0], "is not a field of this request")
+    return body
+
+
+def compare_request(body: object) -> stats.CompareResult:
+    data = _object(body, COMPARE_FIELDS)
+    variants = data.get("variants")
+    pairs: object = variants
+    if isinstance(variants, list):
+        pairs = []
+        for i, item in enumerate(variants):
+            if not isinstance(item, Mapping):
+                raise StatsInputError(f"variants[{i}]", "must be an object with a name")
+            pairs.append((item.get("name"), {k: v for k, v in item.items() if k != "name"}))
+    return stats.compare(
+        data.get("metric_type"), pairs, data.get("weights"), data.get("alpha", 0.05)
+    )
+
+
+def compare_payload(result: stats.CompareResult) -> dict[str, Any]:
+    return {
+        "metric_type": result.metric_type,
+        "alpha": result.alpha,
+        "srm_p_value": result.srm_p_value,
+        "srm_alert": result.srm_alert,
+        "theta": result.theta,
+        "cuped_applied": result.cuped_applied,
+        "comparisons": [
+            {
+                "variant": c.variant,
+                "lift_abs": c.lift_abs,
+                "lift_rel": c.lift_rel,
+                "ci_abs": list(c.ci_abs),
+                "ci_rel": list(c.ci_rel),
+                "p_value": c.p_value,
+                "variance_reduction": c.variance_reduction,
+                "prob_beat_control": c.prob_beat_control,
+                "credible_interval_rel": _pair(c.credible_interval_rel),
+                "expected_loss": c.expected_loss,
+            }
+            for c in result.comparisons
+        ],
+    }
+
+
+def mde_request(body: object) -> tuple[stats.MdeResult, list[dict[str, Any]]]:
+    """The sample for `mde_rel`, or the MDE of `n_per_variant`; with the curve of sample size
+    against MDE around the answer (the points the statistics can size)."""
+    data = _object(body, MDE_FIELDS)
+    if ("mde_rel" in data) == ("n_per_variant" in data):
+        raise StatsInputError("mde_rel", "give exactly one of mde_rel and n_per_variant")
+    common = {
+        "metric_type": data.get("metric_type"),
+        "baseline": data.get("baseline"),
+        "weights": data.get("weights"),
+        "daily_units": data.get("daily_units"),
+        "alpha": data.get("alpha", 0.05),
+        "power": data.get("power", 0.8),
+        "std": data.get("std"),
+        "correlation": data.get("correlation", 0.0),
+    }
+    try:
+        if "mde_rel" in data:
+            result = stats.mde(**common, mde_rel=data["mde_rel"])
+        else:
+            n_total = _n_total(data["n_per_variant"], data.get("weights"))
+            result = stats.mde(**common, n_total=n_total)
+    except StatsInputError as err:
+        root, dot, rest = err.field.partition(".")
+        raise StatsInputError(_MDE_RENAMES.get(root, root) + dot + rest, err.message) from None
+    curve = []
+    for factor in CURVE_FACTORS:
+        try:
+            point = stats.mde(**common, mde_rel=result.mde_rel * factor)
+        except StatsInputError:
+            continue  # e.g. a lift that would take a rate beyond 1
+        curve.append({"mde_rel": point.mde_rel, "n_total": point.n_total, "days": point.days})
+    return result, curve
+
+
+def _n_total(value: object, weights: object) -> int:
+    """n_per_variant: one count for every variant (equal weights), or a list in weight order
+    that splits like the weights (within 1%)."""
+    if not isinstance(weights, list):
+        raise StatsInputError("weights", "must be a list of numbers")
+    shares = normalized_weights(weights, len(weights))
+    if isinstance(value, list):
+        counts = [require_int(n, f"n_per_variant[{i}]", 1) for i, n in enumerate(value)]
+        if len(counts) != len(shares):
+            raise StatsInputError("n_per_variant", "needs one count per weight")
+        total = sum(counts)
+        for i, (n, share) in enumerate(zip(counts, shares, strict=True)):
+            if abs(n - total * share) > max(1.0, 0.01 * total * share):
+                raise StatsInputError(f"n_per_variant[{i}]", "does not split like the weights")
+        return total
+    count = require_int(value, "n_per_variant", 1)
+    if max(shares) - min(shares) > 1e-9:
+        raise StatsInputError(
+            "n_per_variant", "give a list in weight order when the weights differ"
+        )
+    return count * len(shares)
+
+
+def mde_payload(result: stats.MdeResult, curve: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "n_per_variant": list(result.n_per_variant),
+        "n_total": result.n_total,
+        "days": result.days,
+        "mde_rel": result.mde_rel,
+        "curve": curve,
+    }
+
+
+def experiment_payload(experiment: Experiment) -> dict[str, Any]:
+    return {
+        "key": experiment.key,
+        "name": experiment.name,
+        "hypothesis": experiment.hypothesis,
+        "owner": experiment.owner.get_username(),
+        "status": experiment.status,
+        "unit": experiment.unit,
+        "targeted_surfaces": experiment.targeted_surfaces,
+        "variants": [{"name": v.name, "weight": v.weight} for v in experiment.ordered_variants()],
+        "primary_metric": experiment.primary_metric,
+        "secondary_metrics": experiment.secondary_metrics,
+        "guardrail_metrics": experiment.guardrail_metrics,
+        "plan": {
+            "alpha": experiment.alpha,
+            "power": experiment.power,
+            "mde_rel": experiment.mde_rel,
+            "baseline": experiment.baseline,
+            "baseline_std": experiment.baseline_std,
+            "expected_correlation": experiment.expected_correlation,
+            "max_duration_days": experiment.max_duration_days,
+            "expected_daily_units": experiment.expected_daily_units,
+            "planned_n_per_variant": experiment.planned_n_per_variant,
+            "planned_days": experiment.planned_days,
+        },
+        "started_at": _iso(experiment.started_at),
+        "killed_at": _iso(experiment.killed_at),
+        "kill_reason": experiment.kill_reason or None,
+        "concluded_at": _iso(experiment.concluded_at),
+        "conclusion": experiment.conclusion or None,
+        "url": experiment.get_absolute_url(),
+    }
+
+
+def change_payload(change: ExperimentChange) -> dict[str, Any]:
+    return {
+        "at": change.at.isoformat(),
+        "by": change.by.get_username() if change.by else None,
+        "action": change.action,
+        "changes": change.changes,
+        "note": change.note or None,
+    }
+
+
+def results_payload(
+    experiment: Experiment,
+    computation: ResultComputation | None,
+    failure: ResultComputation | None,
+    titles: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The latest successful computation; `last_failure` when a newer one failed."""
+    payload: dict[str, Any] = {"experiment": experiment.key, "status": experiment.status}
+    if failure is not None:
+        payload["last_failure"] = {"at": failure.computed_at.isoformat(), "error": failure.error}
+    if computation is None:
+        payload |= {"computed_at": None, "metrics": [], "decision": []}
+        return payload
+    metrics: dict[str, dict[str, Any]] = {}
+    for s in computation.snapshots.all():
+        metric = metrics.setdefault(
+            s.metric,
+            {
+                "metric": s.metric,
+                "title": metric_title(s.metric, titles),
+                "role": s.role,
+                "metric_type": s.metric_type or None,
+                "control_mean": s.control_mean,
+                "theta": s.theta,
+                "error": s.error or None,
+                "comparisons": [],
+            },
+        )
+        if s.error:
+            continue
+        metric["comparisons"].append(
+            {
+                "variant": s.variant,
+                "variant_mean": s.variant_mean,
+                "lift_abs": s.lift_abs,
+                "lift_rel": s.lift_rel,
+                "ci_abs": [s.ci_low, s.ci_high],
+                "ci_rel": [s.ci_rel_low, s.ci_rel_high],
+                "p_value": s.p_value,
+                "variance_reduction": s.variance_reduction,
+                "prob_beat_control": s.prob_beat_control,
+                "credible_interval_rel": _pair((s.credible_rel_low, s.credible_rel_high)),
+                "expected_loss": s.expected_loss,
+                "guardrail_breached": s.guardrail_breached,
+            }
+        )
+    return payload | {
+        "computed_at": computation.computed_at.isoformat(),
+        "data_as_of": computation.data_as_of or None,
+        "window": [_iso(computation.window_start), _iso(computation.window_end)],
+        "query_run_id": computation.query_run_id,
+        "units": {name: t["units"] for name, t in computation.totals.items()},
+        "srm": {"p_value": computation.srm_p_value, "alert": computation.srm_alert},
+        "time_to_decision": {
+            "days_remaining": computation.days_remaining,
+            "decision_date": _iso(computation.decision_date),
+        },
+        "decision": computation.decision,
+        "warnings": computation.warnings,
+        "metrics": list(metrics.values()),
+        "lake": computation.lake_status,
+    }
+
+
+def _pair(values) -> list[float] | None:
+    if values is None or any(v is None or not math.isfinite(v) for v in values):
+        return None
+    return list(values)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,340 @@
+"""Writes of the experiments app: setup, launch (past the gate and the compliance check), the
+kill-switch and conclusion. Every change is logged with its field diffs, and every change that
+can move an assignment republishes the experiment's assignment config to the cache."""
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from alerts.services import alert_resolve
+from experiments import selectors
+from experiments.assignment import BUCKETS, bucket_edges
+from experiments.catalogue import unknown_metrics
+from experiments.models import Experiment, ExperimentChange, GateOverride, Variant
+from experiments.outcomes import OUTCOME_METRICS
+from experiments.roles import can_override_gate
+from experiments.stats import StatsInputError
+from experiments.stats.power import required_sample_reachable
+from experiments.stats.validation import normalized_weights
+from experiments.tasks import compute_results
+
+# The fields a draft's form sets; the change log diffs these, plus variants and owner.
+EXPERIMENT_FIELDS = (
+    "key",
+    "name",
+    "hypothesis",
+    "targeted_surfaces",
+    "primary_metric",
+    "secondary_metrics",
+    "guardrail_metrics",
+    "alpha",
+    "power",
+    "mde_rel",
+    "baseline",
+    "baseline_std",
+    "expected_correlation",
+    "max_duration_days",
+    "expected_daily_units",
+)
+# Fields of the statistics' MDE API -> the experiment's field that holds them.
+_PLAN_FIELDS = {
+    "baseline": "baseline",
+    "baseline_mean": "baseline",
+    "std": "baseline_std",
+    "correlation": "expected_correlation",
+    "mde_rel": "mde_rel",
+    "alpha": "alpha",
+    "power": "power",
+    "weights": "variants",
+    "daily_units": "expected_daily_units",
+}
+RESERVED_KEYS = frozenset({"new", "mde"})  # paths under /experiments/
+_SURFACE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+class ExperimentError(ValidationError):
+    """A change the experiment refuses; ``field`` names what to change (a form field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__({field: [message]})
+        self.field = field
+        self.message = message
+
+
+# --------------------------------------------------------------------------- setup
+
+
+@transaction.atomic
+def experiment_create(
+    *, user, owner, fields: Mapping[str, Any], variants: Sequence[tuple[str, float]]
+) -> Experiment:
+    """A new draft; `fields` holds every name of EXPERIMENT_FIELDS."""
+    experiment = Experiment(owner=owner, **_only_fields(fields))
+    _validate(experiment, variants)
+    experiment.save()
+    _save_variants(experiment, variants)
+    _log(experiment, user, ExperimentChange.Action.CREATED, _diff({}, _state(experiment)))
+    _publish_assignment(experiment)
+    return experiment
+
+
+@transaction.atomic
+def experiment_update(
+    *, experiment: Experiment, user, owner, fields: Mapping[str, Any], variants
+) -> Experiment:
+    """Change a draft; running experiments keep their setup (their assignment depends on it)."""
+    experiment = _locked(experiment)
+    if not experiment.is_draft:
+        raise ExperimentError(
+            "status", f"only a draft can be edited; this one is {experiment.status}"
+        )
+    before = _state(experiment)
+    for name, value in _only_fields(fields).items():
+        setattr(experiment, name, value)
+    experiment.owner = owner
+    _validate(experiment, variants)
+    experiment.save()
+    _save_variants(experiment, variants)
+    changes = _diff(before, _state(experiment))
+    if changes:
+        _log(experiment, user, ExperimentChange.Action.EDITED, changes)
+        _publish_assignment(experiment)
+    return experiment
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@transaction.atomic
+def experiment_launch(
+    *, experiment: Experiment, user, override_reason: str = "", started_at: datetime | None = None
+) -> Experiment:
+    """Start a draft. Refused when it targets a protected surface (always), or when its planned
+    sample cannot arrive within the maximum duration (unless an admin overrides, in writing).
+    `started_at` backdates the launch (registering an experiment that already runs)."""
+    experiment = _locked(experiment)
+    if not experiment.is_draft:
+        raise ExperimentError(
+            "status", f"only a draft can be launched; this one is {experiment.status}"
+        )
+    protected = selectors.protected_surfaces_targeted(experiment)
+    if protected:
+        names = ", ".join(f"{p.slug} ({p.get_kind_display().lower()})" for p in protected)
+        raise ExperimentError(
+            "targeted_surfaces",
+            f"targets protected surfaces: {names}. Experiments never change legal texts or "
+            "consent components.",
+        )
+    plan = _plan(experiment)
+    reachable = required_sample_reachable(
+        plan.n_total, experiment.expected_daily_units, experiment.max_duration_days
+    )
+    reason = override_reason.strip()
+    if not reachable:
+        if not reason:
+            raise ExperimentError(
+                "max_duration_days",
+                f"the planned sample of {plan.n_total:,} units needs {plan.days} days at "
+                f"{experiment.expected_daily_units:,} units a day, more than the maximum "
+                f"duration of {experiment.max_duration_days} days. Raise the MDE or the "
+                "duration, or ask an admin to override with a written reason.",
+            )
+        if not can_override_gate(user):
+            raise ExperimentError("override_reason", "only an admin may override the gate")
+        GateOverride.objects.create(
+            experiment=experiment,
+            by=user,
+            reason=reason,
+            required_days=plan.days,
+            max_duration_days=experiment.max_duration_days,
+        )
+        _log(
+            experiment,
+            user,
+            ExperimentChange.Action.GATE_OVERRIDDEN,
+            {"required_days": [None, plan.days]},
+            note=reason,
+        )
+    before = _state(experiment)
+    experiment.status = Experiment.Status.RUNNING
+    experiment.started_at = started_at or timezone.now()
+    experiment.planned_n_per_variant = list(plan.n_per_variant)
+    experiment.planned_days = plan.days
+    experiment.save()
+    _log(experiment, user, ExperimentChange.Action.LAUNCHED, _diff(before, _state(experiment)))
+    _publish_assignment(experiment)
+    return experiment
+
+
+@transaction.atomic
+def experiment_kill(*, experiment: Experiment, user, reason: str) -> Experiment:
+    """The kill-switch: stop at once; from the commit on, everyone gets control."""
+    experiment = _locked(experiment)
+    if not experiment.is_running:
+        raise ExperimentError(
+            "status", f"only a running experiment can be killed; this one is {experiment.status}"
+        )
+    if not reason.strip():
+        raise ExperimentError("reason", "say why the experiment is killed")
+    before = _state(experiment)
+    experiment.status = Experiment.Status.STOPPED
+    experiment.killed_at = timezone.now()
+    experiment.killed_by = user
+    experiment.kill_reason = reason.strip()
+    experiment.save()
+    changes = _diff(before, _state(experiment))
+    _log(experiment, user, ExperimentChange.Action.KILLED, changes, note=experiment.kill_reason)
+    _publish_assignment(experiment)
+    return experiment
+
+
+@transaction.atomic
+def experiment_conclude(*, experiment: Experiment, user, conclusion: str) -> Experiment:
+    """Record the decision; a running experiment stops assigning. Its alerts close: nobody acts
+    on the split or guardrails of a concluded experiment any more."""
+    experiment = _locked(experiment)
+    if experiment.status not in (Experiment.Status.RUNNING, Experiment.Status.STOPPED):
+        raise ExperimentError(
+            "status",
+            f"only a running or stopped experiment can be concluded, not a {experiment.status} one",
+        )
+    if not conclusion.strip():
+        raise ExperimentError("conclusion", "write down the decision")
+    before = _state(experiment)
+    experiment.status = Experiment.Status.CONCLUDED
+    experiment.concluded_at = timezone.now()
+    experiment.conclusion = conclusion.strip()
+    experiment.save()
+    _log(
+        experiment,
+        user,
+        ExperimentChange.Action.CONCLUDED,
+        _diff(before, _state(experiment)),
+        note=experiment.conclusion,
+    )
+    for key in selectors.open_alert_keys(experiment):
+        alert_resolve(key=key)
+    _publish_assignment(experiment)
+    return experiment
+
+
+def experiment_results_request(*, experiment: Experiment) -> None:
+    """Queue a computation of the results now (once the request's transaction commits)."""
+    if experiment.started_at is None:
+        raise ExperimentError("status", "a draft has no results: launch it first")
+    transaction.on_commit(lambda: compute_results.delay(experiment.pk))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _locked(experiment: Experiment) -> Experiment:
+    return Experiment.objects.select_for_update().prefetch_related("variants").get(pk=experiment.pk)
+
+
+def _only_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(EXPERIMENT_FIELDS)
+    if unknown:
+        raise ExperimentError(sorted(unknown)[0], "is not a field of an experiment")
+    return {name: fields[name] for name in EXPERIMENT_FIELDS if name in fields}
+
+
+def _validate(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> None:
+    """What a form cannot check alone: variants, metrics, surfaces and a computable plan."""
+    if experiment.key in RESERVED_KEYS:
+        raise ExperimentError("key", f"{experiment.key!r} is reserved for a page")
+    names = [name for name, _ in variants]
+    if len(variants) < 2:
+        raise ExperimentError("variants", "needs a control and at least one treatment")
+    if len(set(names)) != len(names):
+        raise ExperimentError("variants", "variant names must differ")
+    try:
+        weights = normalized_weights([w for _, w in variants], len(variants))
+    except StatsInputError as err:
+        raise ExperimentError("variants", f"{err.field}: {err.message}") from None
+    edges = bucket_edges(weights)
+    if any(b <= a for a, b in zip((0, *edges), edges, strict=False)):
+        raise ExperimentError("variants", f"every weight must be at least 1/{BUCKETS:,}")
+    if experiment.primary_metric not in OUTCOME_METRICS:
+        raise ExperimentError(
+            "primary_metric",
+            f"must be an experiment outcome metric ({', '.join(OUTCOME_METRICS)}): the gate "
+            "sizes the experiment from its variance",
+        )
+    seen = {experiment.primary_metric}
+    for field in ("secondary_metrics", "guardrail_metrics"):
+        unknown = unknown_metrics(getattr(experiment, field))
+        if unknown:
+            raise ExperimentError(field, f"unknown metric: {unknown[0]}")
+        for slug in getattr(experiment, field):
+            if slug in seen:
+                raise ExperimentError(field, f"{slug} is named twice: give each metric one role")
+            seen.add(slug)
+    for surface in experiment.targeted_surfaces:
+        if not _SURFACE.match(surface):
+            raise ExperimentError("targeted_surfaces", f"{surface!r} is not a surface slug")
+    _plan(experiment, weights)
+
+
+def _plan(experiment: Experiment, weights: Sequence[float] | None = None):
+    try:
+        return experiment.plan(weights)
+    except StatsInputError as err:
+        field = _PLAN_FIELDS.get(err.field.split("[")[0], "mde_rel")
+        raise ExperimentError(field, err.message) from None
+
+
+def _save_variants(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> None:
+    Variant.objects.filter(experiment=experiment).delete()
+    Variant.objects.bulk_create(
+        Variant(experiment=experiment, name=name, weight=weight, order=i)
+        for i, (name, weight) in enumerate(variants)
+    )
+    # A prefetched set of the old variants would hide the new ones.
+    getattr(experiment, "_prefetched_objects_cache", {}).pop("variants", None)
+
+
+def _state(experiment: Experiment) -> dict[str, Any]:
+    """The logged state: JSON values of every field a person sets or a transition changes."""
+    state = {name: getattr(experiment, name) for name in EXPERIMENT_FIELDS}
+    state["variants"] = [[v.name, v.weight] for v in experiment.ordered_variants()]
+    state["owner"] = experiment.owner.get_username()
+    state["status"] = experiment.status
+    for name in ("started_at", "killed_at", "concluded_at"):
+        value = getattr(experiment, name)
+        state[name] = value.isoformat() if value else None
+    return state
+
+
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list]:
+    return {
+        name: [before.get(name), value]
+        for name, value in after.items()
+        if before.get(name) != value
+    }
+
+
+def _log(experiment, user, action, changes, note: str = "") -> None:
+    ExperimentChange.objects.create(
+        experiment=experiment,
+        by=user if getattr(user, "pk", None) else None,
+        action=action,
+        changes=changes,
+        note=note,
+    )
+
+
+def _publish_assignment(experiment: Experiment) -> None:
+    """Put the new config in the cache once the change is committed (a set, not a delete:
+    readers only ever `add`, so a reader holding an older row cannot overwrite it)."""
+    config = experiment.assignment_config()
+    key = selectors.assignment_cache_key(experiment.key)
+    transaction.on_commit(
+        lambda: cache.set(key, config, timeout=selectors.ASSIGNMENT_CACHE_SECONDS)
+    )

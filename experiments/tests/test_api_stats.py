@@ -1,0 +1,256 @@
+import math
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import stats as sps
+from statsmodels.stats import proportion as sm_proportion
+from statsmodels.stats.power import NormalIndPower
+
+from experiments.tests.builders import user
+
+pytestmark = pytest.mark.django_db
+
+ISSUE_COMPARE = {
+    "metric_type": "proportion",
+    "alpha": 0.05,
+    "weights": [0.5, 0.5],
+    "variants": [
+        {"name": "control", "n": 10000, "conversions": 1000},
+        {"name": "b", "n": 10000, "conversions": 1090},
+    ],
+}
+ISSUE_MDE = {
+    "metric_type": "proportion",
+    "baseline": 0.1,
+    "alpha": 0.05,
+    "power": 0.8,
+    "weights": [0.5, 0.5],
+    "mde_rel": 0.1,
+    "daily_units": 2000,
+}
+
+
+@pytest.fixture
+def analyst(client):
+    client.force_login(user("analyst"))
+    return client
+
+
+def post(client, path, body):
+    return client.post(path, body, content_type="application/json")
+
+
+def test_compare_proportions_as_the_issue_shows(analyst):
+    answer = post(analyst, "/api/stats/compare", ISSUE_COMPARE)
+    assert answer.status_code == 200, answer.json()
+    body = answer.json()
+    assert set(body) >= {"srm_p_value", "srm_alert", "theta", "comparisons"}
+    assert body["srm_p_value"] == pytest.approx(1.0) and body["srm_alert"] is False
+    assert body["theta"] is None
+    (b,) = body["comparisons"]
+    assert b["variant"] == "b"
+    reference = sm_proportion.test_proportions_2indep(
+        1090, 10000, 1000, 10000, method="wald", compare="diff"
+    )
+    interval = sm_proportion.confint_proportions_2indep(
+        1090, 10000, 1000, 10000, method="wald", compare="diff"
+    )
+    assert b["lift_abs"] == pytest.approx(0.009)
+    assert b["lift_rel"] == pytest.approx(0.09)
+    assert b["p_value"] == pytest.approx(reference.pvalue, rel=1e-9)
+    assert b["ci_abs"] == pytest.approx(list(interval), rel=1e-9)
+    # P(p_b > p_control) under uniform priors, by simulation.
+    rng = np.random.default_rng(0)
+    draws_c = rng.beta(1 + 1000, 1 + 9000, 400_000)
+    draws_b = rng.beta(1 + 1090, 1 + 8910, 400_000)
+    assert b["prob_beat_control"] == pytest.approx((draws_b > draws_c).mean(), abs=0.003)
+    ratio = draws_b / draws_c - 1
+    assert b["credible_interval_rel"] == pytest.approx(
+        list(np.quantile(ratio, [0.025, 0.975])), abs=0.003
+    )
+    assert b["expected_loss"] == pytest.approx(np.maximum(draws_c - draws_b, 0).mean(), rel=0.03)
+    assert b["variance_reduction"] is None
+
+
+def test_compare_means_with_cuped_matches_ols_and_welch_on_raw_rows(analyst):
+    rng = np.random.default_rng(7)
+    arms = {}
+    for name, shift, n in (("control", 0.0, 4_000), ("b", 0.3, 4_100), ("c", -0.1, 3_900)):
+        x = rng.normal(20, 4, n)
+        arms[name] = (0.7 * x + rng.normal(5 + shift, 3, n), x)
+    body = {
+        "metric_type": "mean",
+        "weights": [1 / 3, 1 / 3, 1 / 3],
+        "variants": [
+            {
+                "name": name,
+                "n": len(y),
+                "sum": float(y.sum()),
+                "sum_squares": float(y @ y),
+                "pre_sum": float(x.sum()),
+                "pre_sum_squares": float(x @ x),
+                "sum_products": float(x @ y),
+            }
+            for name, (y, x) in arms.items()
+        ],
+    }
+    answer = post(analyst, "/api/stats/compare", body).json()
+    y = np.concatenate([a[0] for a in arms.values()])
+    x = np.concatenate([a[1] for a in arms.values()])
+    groups = np.repeat(list(arms), [len(a[0]) for a in arms.values()])
+    design = np.column_stack([np.ones_like(y), groups == "b", groups == "c", x - x.mean()])
+    fit = sm.OLS(y, design.astype(float)).fit()
+    assert answer["theta"] == pytest.approx(fit.params[3], rel=1e-9)
+    adjusted = {name: yy - answer["theta"] * (xx - x.mean()) for name, (yy, xx) in arms.items()}
+    for comparison, column in zip(answer["comparisons"], (1, 2), strict=True):
+        name = comparison["variant"]
+        assert comparison["lift_abs"] == pytest.approx(fit.params[column], rel=1e-8)
+        welch = sps.ttest_ind(adjusted[name], adjusted["control"], equal_var=False)
+        assert comparison["p_value"] == pytest.approx(welch.pvalue, rel=1e-6)
+        raw = np.var(arms[name][0], ddof=1) / len(arms[name][0]) + np.var(
+            arms["control"][0], ddof=1
+        ) / len(arms["control"][0])
+        reduced = np.var(adjusted[name], ddof=1) / len(adjusted[name]) + np.var(
+            adjusted["control"], ddof=1
+        ) / len(adjusted["control"])
+        assert comparison["variance_reduction"] == pytest.approx(1 - reduced / raw, rel=1e-6)
+        assert comparison["prob_beat_control"] is None
+
+
+def test_mde_as_the_issue_shows(analyst):
+    answer = post(analyst, "/api/stats/mde", ISSUE_MDE)
+    assert answer.status_code == 200, answer.json()
+    body = answer.json()
+    # Unpooled two-proportion power (statsmodels, one tail at alpha/2) for 0.10 -> 0.11.
+    variance = (0.1 * 0.9 + 0.11 * 0.89) / 2
+    control = NormalIndPower().solve_power(
+        effect_size=0.01 / math.sqrt(variance), alpha=0.025, power=0.8, alternative="larger"
+    )
+    assert abs(body["n_per_variant"][0] - math.ceil(control)) <= 1
+    assert body["n_total"] == sum(body["n_per_variant"])
+    assert body["days"] == math.ceil(body["n_total"] / 2000)
+    assert body["mde_rel"] == pytest.approx(0.1)
+    sizes = [p["n_total"] for p in body["curve"]]
+    assert len(sizes) >= 10 and sizes == sorted(sizes, reverse=True)
+
+
+def test_mde_from_a_sample_round_trips(analyst):
+    forward = post(analyst, "/api/stats/mde", ISSUE_MDE).json()
+    backward = {k: v for k, v in ISSUE_MDE.items() if k != "mde_rel"}
+    answer = post(analyst, "/api/stats/mde", backward | {"n_per_variant": forward["n_per_variant"]})
+    assert answer.json()["mde_rel"] == pytest.approx(0.1, rel=1e-3)
+    single = post(
+        analyst, "/api/stats/mde", backward | {"n_per_variant": forward["n_per_variant"][0]}
+    )
+    assert single.json()["mde_rel"] == pytest.approx(0.1, rel=1e-3)
+
+
+def test_mde_of_a_mean_with_cuped(analyst):
+    body = {
+        "metric_type": "mean",
+        "baseline": 25.0,
+        "std": 16.0,
+        "correlation": 0.6,
+        "weights": [0.5, 0.5],
+        "mde_rel": 0.03,
+        "daily_units": 1000,
+    }
+    answer = post(analyst, "/api/stats/mde", body).json()
+    effect = 0.03 * 25 / (16 * math.sqrt(1 - 0.36))
+    n = NormalIndPower().solve_power(
+        effect_size=effect, alpha=0.025, power=0.8, alternative="larger"
+    )
+    assert abs(answer["n_per_variant"][0] - math.ceil(n)) <= 1
+
+
+def variants(second):
+    return [{"name": "control", "n": 100, "conversions": 10}, {"name": "b"} | second]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/stats/compare", ISSUE_COMPARE | {"weights": [0.5, 0.6]}, "weights"),
+        (
+            "/api/stats/compare",
+            ISSUE_COMPARE | {"variants": variants({"n": 1, "conversions": 0})},
+            "variants[1].n",
+        ),
+        (
+            "/api/stats/compare",
+            ISSUE_COMPARE | {"variants": variants({"n": 100, "conversions": 101})},
+            "variants[1].conversions",
+        ),
+        (
+            "/api/stats/compare",
+            {
+                "metric_type": "mean",
+                "weights": [0.5, 0.5],
+                "variants": [
+                    {"name": "control", "n": 10, "sum": 20.0, "sum_squares": 50.0},
+                    {"name": "b", "n": 10, "sum": 30.0, "sum_squares": 80.0},
+                ],
+            },
+            "variants[1].sum_squares",
+        ),
+        ("/api/stats/compare", ISSUE_COMPARE | {"alpha": 1.5}, "alpha"),
+        ("/api/stats/compare", ISSUE_COMPARE | {"alpha": 0}, "alpha"),
+        ("/api/stats/compare", ISSUE_COMPARE | {"metric_type": "ratio"}, "metric_type"),
+        (
+            "/api/stats/compare",
+            ISSUE_COMPARE | {"variants": [{"n": 5, "conversions": 1}] * 2},
+            "variants[0].name",
+        ),
+        ("/api/stats/compare", ISSUE_COMPARE | {"extra": 1}, "extra"),
+        ("/api/stats/compare", [1, 2], "body"),
+        ("/api/stats/mde", ISSUE_MDE | {"weights": [0.7, 0.7]}, "weights"),
+        ("/api/stats/mde", ISSUE_MDE | {"alpha": 1}, "alpha"),
+        ("/api/stats/mde", ISSUE_MDE | {"power": 0}, "power"),
+        ("/api/stats/mde", ISSUE_MDE | {"power": 1.2}, "power"),
+        ("/api/stats/mde", ISSUE_MDE | {"baseline": 1.2}, "baseline"),
+        ("/api/stats/mde", ISSUE_MDE | {"daily_units": 0}, "daily_units"),
+        ("/api/stats/mde", ISSUE_MDE | {"n_per_variant": 100}, "mde_rel"),
+        (
+            "/api/stats/mde",
+            {k: v for k, v in ISSUE_MDE.items() if k != "mde_rel"} | {"n_per_variant": 0},
+            "n_per_variant",
+        ),
+        (
+            "/api/stats/mde",
+            {k: v for k, v in ISSUE_MDE.items() if k != "mde_rel"} | {"n_per_variant": [100, 300]},
+            "n_per_variant[0]",
+        ),
+        (
+            "/api/stats/mde",
+            ISSUE_MDE | {"metric_type": "mean", "baseline": 0.0, "std": 1.0},
+            "baseline",
+        ),
+        ("/api/stats/mde", ISSUE_MDE | {"metric_type": "mean", "baseline": 3.0}, "std"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field(analyst, path, body, field):
+    answer = post(analyst, path, body)
+    assert answer.status_code == 400
+    assert field in answer.json(), answer.json()
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        ("analyst", 200),
+        ("pm", 200),
+        ("admin", 200),
+        ("support", 403),
+        ("finance", 403),
+        ("privacy", 403),
+    ],
+)
+def test_roles(client, role, status):
+    client.force_login(user(role))
+    assert post(client, "/api/stats/compare", ISSUE_COMPARE).status_code == status
+    assert post(client, "/api/stats/mde", ISSUE_MDE).status_code == status
+
+
+def test_anonymous_callers_are_refused(client):
+    assert post(client, "/api/stats/compare", ISSUE_COMPARE).status_code in (401, 403)

@@ -1,0 +1,77 @@
+import datetime
+
+import numpy as np
+import pytest
+
+from experiments.outcomes import (
+    OUTCOME_METRICS,
+    baseline_from_row,
+    daily_exposures,
+    metric_stats,
+    totals_by_variant,
+)
+from experiments.stats import MeanStats, ProportionStats
+
+D1, D2 = datetime.date(2026, 1, 1), datetime.date(2026, 1, 2)
+
+
+def row(variant, day, units, cumulative, conversions, y, x):
+    y, x = np.asarray(y, float), np.asarray(x, float)
+    return {
+        "variant": variant,
+        "event_dt": day,
+        "units": units,
+        "cumulative_units": cumulative,
+        "conversions": conversions,
+        "value_sum": y.sum(),
+        "value_sum_squares": y @ y,
+        "pre_sum": x.sum(),
+        "pre_sum_squares": x @ x,
+        "sum_products": x @ y,
+    }
+
+
+def test_day_rows_add_up_to_the_variant_statistics():
+    y1, x1, y2, x2 = [1.0, 2.0, 4.0], [1.0, 1.5, 3.0], [3.0, 5.0], [2.0, 2.5]
+    rows = [
+        row("control", D2, 2, 5, 1, y2, x2),
+        row("control", D1, 3, 3, 2, y1, x1),
+        row("b", D1, 3, 3, 0, y1, x1),
+    ]
+    totals = totals_by_variant(rows)
+    y, x = np.array(y1 + y2), np.array(x1 + x2)
+    control = totals["control"]
+    assert (control.units, control.conversions) == (5, 3)
+    assert control.value_sum == pytest.approx(y.sum())
+    assert control.sum_products == pytest.approx(x @ y)
+    assert metric_stats(OUTCOME_METRICS["conversion"], control) == ProportionStats(5, 3)
+    mean = metric_stats(OUTCOME_METRICS["outcome_value"], control)
+    assert isinstance(mean, MeanStats) and mean.has_covariate
+    assert mean.variance == pytest.approx(np.var(y, ddof=1))
+    series = daily_exposures(rows)["control"]
+    assert series.days == (D1, D2) and series.units == (3, 2) and series.cumulative == (3, 5)
+
+
+def test_baseline_is_the_control_rate_mean_spread_and_correlation():
+    rng = np.random.default_rng(1)
+    x = rng.normal(20, 5, 500)
+    y = 0.6 * x + rng.normal(0, 3, 500)
+    base = baseline_from_row(
+        row("control", D1, 500, 500, 35, y, x)
+        | {"days_with_data": 7, "units": 1_400, "control_units": 500}
+    )
+    assert base.daily_units == pytest.approx(200)
+    assert base.conversion_rate == pytest.approx(0.07)
+    assert base.mean == pytest.approx(y.mean())
+    assert base.std == pytest.approx(y.std(ddof=1))
+    assert base.correlation == pytest.approx(np.corrcoef(x, y)[0, 1])
+
+
+def test_baseline_of_an_empty_window_says_nothing():
+    empty = baseline_from_row(
+        {"days_with_data": 0, "units": 0, "control_units": 0, "conversions": 0}
+        | dict.fromkeys(
+            ("value_sum", "value_sum_squares", "pre_sum", "pre_sum_squares", "sum_products"), 0
+        )
+    )
+    assert empty.daily_units is None and empty.conversion_rate is None and empty.std is None

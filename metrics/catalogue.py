@@ -1,0 +1,89 @@
+"""The metrics catalogue: every definition file under settings.METRICS_DIR, parsed once per change.
+
+A file that cannot be used becomes a BrokenMetric (with file and line of each problem) rather
+than an exception, so the portal starts and shows it as broken.
+"""
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from metrics.definitions import AREAS, BrokenMetric, Metric, parse_definition
+
+__all__ = ["BrokenMetric", "Catalogue", "Metric", "UnknownMetric", "load_catalogue"]
+
+
+class UnknownMetric(KeyError):
+    pass
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    metrics: dict[str, Metric]  # by area (in AREAS order), then title
+    broken: dict[str, BrokenMetric]  # by slug
+
+    def get(self, slug: str) -> Metric:
+        try:
+            return self.metrics[slug]
+        except KeyError:
+            raise UnknownMetric(slug) from None
+
+    def by_area(self) -> dict[str, list[Metric]]:
+        areas: dict[str, list[Metric]] = {area: [] for area in AREAS}
+        for metric in self.metrics.values():
+            areas[metric.area].append(metric)
+        return areas
+
+
+_cache: dict[Path, tuple[tuple, Catalogue]] = {}
+_lock = threading.Lock()
+
+
+def load_catalogue(directory: Path | None = None) -> Catalogue:
+    """The catalogue of ``directory`` (default settings.METRICS_DIR).
+
+    Cheap to call on every request: files are parsed again only when one was added, removed or
+    changed (by name, size and modification time).
+    """
+    directory = Path(directory or settings.METRICS_DIR).resolve()
+    files = sorted(directory.glob("*.sql"))
+    signature = tuple((f.name, (s := f.stat()).st_mtime_ns, s.st_size) for f in files)
+    with _lock:
+        cached = _cache.get(directory)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    catalogue = _parse_all(files)
+    with _lock:
+        _cache[directory] = (signature, catalogue)
+    return catalogue
+
+
+def display_path(path: Path) -> str:
+    """How errors name a file: relative to the project when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _parse_all(files: list[Path]) -> Catalogue:
+    metrics: list[Metric] = []
+    broken: dict[str, BrokenMetric] = {}
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            broken[path.stem] = BrokenMetric(
+                slug=path.stem, path=path, errors=(f"{display_path(path)}: cannot read: {err}",)
+            )
+            continue
+        parsed = parse_definition(path, text, display=display_path(path))
+        if isinstance(parsed, Metric):
+            metrics.append(parsed)
+        else:
+            broken[parsed.slug] = parsed
+    area_rank = {area: i for i, area in enumerate(AREAS)}
+    metrics.sort(key=lambda m: (area_rank[m.area], m.title.lower(), m.slug))
+    return Catalogue(metrics={m.slug: m for m in metrics}, broken=broken)

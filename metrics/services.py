@@ -1,0 +1,83 @@
+"""Writes of the metrics app: a metric's data as a recorded, cached query run."""
+
+from collections.abc import Mapping
+from datetime import date
+
+from django.conf import settings
+
+from metrics.definitions import Metric
+from metrics.params import MetricInputError, MetricParams, metric_params, params_from_query
+from portal.roles import data_scope
+from warehouse.lake.contract import Access
+from warehouse.result_cache import CachedResult
+from warehouse.services import DataAccessDenied, Submission, query_run_sync, query_submit
+
+__all__ = [
+    "MetricInputError",
+    "MetricParams",
+    "metric_data_run_sync",
+    "metric_data_submit",
+    "parse_metric_params",
+]
+
+
+def parse_metric_params(metric: Metric, query_dict: Mapping[str, str]) -> MetricParams:
+    """Typed parameters from a request's strings (see metrics.params.params_from_query);
+    MetricInputError names the field that is wrong."""
+    return params_from_query(metric, query_dict, max_window_days=settings.METRICS_MAX_WINDOW_DAYS)
+
+
+def metric_label(metric: Metric) -> str:
+    return f"metric:{metric.slug}"
+
+
+def metric_data_submit(
+    *,
+    metric: Metric,
+    start: date,
+    end: date,
+    grain: str,
+    split_by: str | None = None,
+    filters: Mapping[str, str] | None = None,
+    user,
+    force_refresh: bool = False,
+) -> Submission:
+    """The metric over [start, end] by ``grain``: cached, joined to an identical run in flight,
+    or queued. Raises MetricInputError for bad parameters and DataAccessDenied when the user
+    may not read the data the metric's query reads."""
+    params = metric_params(
+        metric,
+        start=start,
+        end=end,
+        grain=grain,
+        split_by=split_by,
+        filters=filters,
+        max_window_days=settings.METRICS_MAX_WINDOW_DAYS,
+    )
+    scope = data_scope(user)
+    # Before any work; query_submit checks the tables the SQL reads again, the final word.
+    if not metric.readable_by(scope):
+        raise DataAccessDenied("You do not have access to the data this metric reads.")
+    return query_submit(
+        sql=metric.sql,
+        params=params.bind(metric),
+        scope=scope,
+        user=user,
+        label=metric_label(metric),
+        force_refresh=force_refresh,
+    )
+
+
+def metric_data_run_sync(
+    *, metric: Metric, params: MetricParams, engine: str | None = None, force_refresh: bool = False
+) -> CachedResult:
+    """The metric's result now, run in this process and recorded as a query run. For operators
+    (the `metrics run` command) and jobs: it reads with every access class."""
+    return query_run_sync(
+        sql=metric.sql,
+        params=params.bind(metric),
+        scope=frozenset(Access),
+        label=metric_label(metric),
+        engine=engine,
+        force_refresh=force_refresh,
+    )

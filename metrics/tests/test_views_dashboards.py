@@ -1,0 +1,125 @@
+"""Dashboard pages: which dashboards and tiles a user sees, and how each tile is wired."""
+
+import re
+from html import unescape
+
+import pytest
+
+from metrics.tests.ui_support import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def analyst(lake_settings, settings):
+    return client_for("analyst", settings)
+
+
+def tiles(page: str) -> dict[str, dict[str, str]]:
+    """data-* attributes of each tile, by metric slug."""
+    found = {}
+    for tag in re.findall(r"<section class=\"tile[^>]*data-tile[^>]*>", page):
+        attrs = {k: unescape(v) for k, v in re.findall(r'(data-[a-z-]+)="([^"]*)"', tag)}
+        found[attrs["data-metric"]] = attrs
+    return found
+
+
+def test_list_shows_the_dashboards_the_user_can_read(analyst, settings):
+    page = analyst.get("/dashboards/").content.decode()
+    assert re.findall(r'href="/dashboards/([a-z-]+)/"', page) == [
+        "marketplace-health",
+        "growth",
+        "quality-safety",
+    ]
+    support_page = client_for("support", settings).get("/dashboards/").content.decode()
+    assert 'href="/dashboards/support/"' in support_page
+    assert "5 tiles" in support_page
+
+
+def test_every_tile_loads_its_metric_for_the_default_window(analyst):
+    page = analyst.get("/dashboards/marketplace-health/").content.decode()
+    found = tiles(page)
+    assert len(found) == 13
+    ctr = found["search_to_view_ctr"]
+    assert ctr["data-url"] == (
+        "/api/metrics/search_to_view_ctr/data?start=2026-01-04&end=2026-01-31&grain=day"
+    )
+    assert ctr["data-previous-url"] == (
+        "/api/metrics/search_to_view_ctr/data?start=2025-12-07&end=2026-01-03&grain=day"
+    )
+    assert ctr["data-state"] == "waiting" and ctr["data-format"] == "percent"
+    assert 'href="/metrics/search_to_view_ctr/data.csv?start=2026-01-04' in unescape(page)
+    assert "Data as of 2026-01-31" in page
+
+
+def test_controls_change_every_tile(analyst):
+    query = {"start": "2026-01-18", "end": "2026-01-24", "grain": "week", "compare": "none"}
+    found = tiles(analyst.get("/dashboards/growth/", query).content.decode())
+    assert len(found) == 7
+    for slug, attrs in found.items():
+        assert attrs["data-url"] == (
+            f"/api/metrics/{slug}/data?start=2026-01-18&end=2026-01-24&grain=week"
+        )
+        assert "data-previous-url" not in attrs
+
+
+def test_presets_end_at_the_newest_data_and_keep_other_controls(analyst):
+    page = unescape(analyst.get("/dashboards/growth/", {"grain": "week"}).content.decode())
+    presets = re.findall(r'<a href="\?([^"]+)"( aria-current="true")?>(\d+)', page)
+    assert [(days, bool(current)) for _, current, days in presets] == [
+        ("7", False),
+        ("28", True),
+        ("90", False),
+    ]
+    assert presets[0][0] == "grain=week&start=2026-01-25&end=2026-01-31"
+
+
+def test_tiles_of_metrics_the_user_may_not_read_are_absent(lake_settings, settings):
+    """Hide, don't tease: a restricted tile is not shown, not even as a locked box."""
+    admin = client_for("admin", settings)
+    analyst = client_for("analyst", settings)
+    assert len(tiles(admin.get("/dashboards/support/").content.decode())) == 5
+    assert analyst.get("/dashboards/support/").status_code == 404
+
+
+def test_a_tile_whose_metric_is_broken_says_so(analyst, settings, tmp_path):
+    (tmp_path / "alert_ctr.sql").write_text("-- slug: alert_ctr\nSELECT 1\n")
+    settings.METRICS_DIR = tmp_path
+    for name in ("email_digest_ctr", "seo_nonbrand_clicks"):
+        (tmp_path / f"{name}.sql").write_text(
+            (settings.BASE_DIR / "analytics" / "metrics" / f"{name}.sql").read_text()
+        )
+    page = analyst.get("/dashboards/growth/").content.decode()
+    assert set(tiles(page)) == {"email_digest_ctr", "seo_nonbrand_clicks"}
+    assert page.count("data-broken-tile") == 5  # alert_ctr broken, four missing
+    assert "alert_ctr.sql:1: header is missing" in page
+    assert "No metric &#x27;promo_roas&#x27; in the catalogue." in page
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"start": "2026-02-30"}, "start"),
+        ({"start": "2026-01-20", "end": "2026-01-10"}, "end"),
+        ({"start": "2024-01-01", "end": "2026-01-31"}, "end"),
+        ({"grain": "year"}, "grain"),
+        ({"compare": "yes"}, "compare"),
+    ],
+)
+def test_bad_controls_are_400_naming_the_field(analyst, query, field):
+    response = analyst.get("/dashboards/growth/", query)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f"<strong>{field}</strong>" in page
+    assert not tiles(page)
+
+
+def test_unknown_dashboard_is_404(analyst):
+    assert analyst.get("/dashboards/nope/").status_code == 404
+
+
+def test_query_count(analyst, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        assert analyst.get("/dashboards/marketplace-health/").status_code == 200
+    with django_assert_max_num_queries(3):
+        assert analyst.get("/dashboards/").status_code == 200

@@ -1,0 +1,106 @@
+"""A metric's page: definition, SQL and its translations, lineage, history, runs, chart wiring."""
+
+import re
+from html import unescape
+
+import pytest
+
+from metrics.tests.ui_support import WINDOW, client_for, fetch_data
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def analyst(lake_settings, settings):
+    return client_for("analyst", settings)
+
+
+def tile_attrs(page: str) -> dict[str, str]:
+    tag = re.search(r"<section class=\"tile[^>]*>", page).group(0)
+    return {k: unescape(v) for k, v in re.findall(r'(data-[a-z-]+)="([^"]*)"', tag)}
+
+
+def test_shows_the_definition(analyst):
+    page = analyst.get("/metrics/search_to_view_ctr/").content.decode()
+    assert "<h1>Search → view CTR" in page
+    assert "marketplace-analytics" in page  # owner
+    assert "v1" in page and "First canonical definition." in page  # version and history
+    assert "FROM fact_funnel_events" in page  # canonical SQL
+    for engine in ("duckdb", "postgres", "redshift", "athena"):
+        assert f'data-engine="{engine}"' in page
+    assert "%(start)s" in unescape(page)  # the postgres translation, as the driver gets it
+    lineage = re.search(r'data-lineage-table="fact_funnel_events".*?</tr>', page, re.S).group(0)
+    assert "<code>step</code>" in lineage and "<code>event_dt</code>" in lineage
+
+
+def test_chart_defaults_to_the_last_28_days_of_data_compared_with_the_28_before(analyst):
+    attrs = tile_attrs(analyst.get("/metrics/search_to_view_ctr/").content.decode())
+    assert attrs["data-url"] == (
+        "/api/metrics/search_to_view_ctr/data?start=2026-01-04&end=2026-01-31&grain=day"
+    )
+    assert attrs["data-previous-url"] == (
+        "/api/metrics/search_to_view_ctr/data?start=2025-12-07&end=2026-01-03&grain=day"
+    )
+    assert attrs["data-format"] == "percent" and attrs["data-higher-is-better"] == "true"
+    assert attrs["data-shift-days"] == "28"
+
+
+def test_controls_carry_into_the_chart_and_csv_urls(lake_settings, settings):
+    support = client_for("support", settings)
+    query = {
+        **WINDOW,
+        "grain": "week",
+        "compare": "none",
+        "split_by": "channel",
+        "priority": "high",
+    }
+    page = support.get("/metrics/support_first_response_time/", query).content.decode()
+    attrs = tile_attrs(page)
+    expected = "start=2026-01-18&end=2026-01-31&grain=week&split_by=channel&priority=high"
+    assert attrs["data-url"] == f"/api/metrics/support_first_response_time/data?{expected}"
+    assert "data-previous-url" not in attrs
+    assert f'href="/metrics/support_first_response_time/data.csv?{expected}"' in unescape(page)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"start": "yesterday"}, "start"),
+        ({"start": "2026-01-31", "end": "2026-01-01"}, "end"),
+        ({"start": "2020-01-01", "end": "2026-01-31"}, "end"),
+        ({"grain": "hour"}, "grain"),
+    ],
+)
+def test_bad_controls_are_400_naming_the_field(analyst, query, field):
+    response = analyst.get("/metrics/search_to_view_ctr/", query)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'<p class="form-error" role="alert"><strong>{field}</strong>' in page
+    assert "data-tile" not in page
+
+
+def test_unknown_split_is_400(lake_settings, settings):
+    support = client_for("support", settings)
+    response = support.get("/metrics/sla_breach_count/", {"split_by": "category"})
+    assert response.status_code == 400
+    assert "<strong>split_by</strong>" in response.content.decode()
+
+
+def test_recent_runs_with_their_statistics(analyst):
+    body = fetch_data(analyst, "search_to_view_ctr", **WINDOW)
+    page = analyst.get("/metrics/search_to_view_ctr/").content.decode()
+    row = re.search(rf'<tr data-run="{body["run_id"]}">.*?</tr>', page, re.S).group(0)
+    assert "succeeded" in row and "2026-01-18 \u2013 2026-01-31 \u00b7 day" in row
+    assert re.search(r'<td class="num">14</td>', row)  # one row per day
+    assert re.search(r'<td class="num">[\d.]+\xa0(bytes|KB|MB)</td>', row)
+
+
+def test_restricted_metric_page_is_404(analyst):
+    assert analyst.get("/metrics/support_first_response_time/").status_code == 404
+    assert analyst.get("/metrics/no_such_metric/").status_code == 404
+
+
+def test_query_count(analyst, django_assert_max_num_queries):
+    fetch_data(analyst, "search_to_view_ctr", **WINDOW)
+    with django_assert_max_num_queries(4):  # session, user, roles, runs
+        assert analyst.get("/metrics/search_to_view_ctr/").status_code == 200

@@ -1,0 +1,260 @@
+"""Pages: the metrics catalogue, a metric's page, its CSV export, and the dashboards.
+
+Pages render definitions and controls; numbers arrive in the browser from the metric data API
+(static/metrics/dashboard.js), so a slow tile never holds up the page or another tile.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from metrics import selectors
+from metrics.catalogue import Metric, UnknownMetric, load_catalogue
+from metrics.dashboards import UnknownDashboard
+from metrics.definitions import AREAS
+from metrics.forms import WindowForm
+from metrics.params import MetricParams
+from metrics.selectors import TileView
+from metrics.serializers import translations
+from metrics.services import MetricInputError, metric_data_submit, parse_metric_params
+from metrics.windows import previous_window
+from portal.roles import data_scope
+from warehouse import selectors as run_selectors
+from warehouse import watermark
+from warehouse.lake import contract
+from warehouse.models import QueryRun
+from warehouse.services import DataAccessDenied
+
+METRIC_PAGE_DAYS = 28
+PRESET_DAYS = (7, 28, 90)
+
+
+@require_GET
+def metric_list(request):
+    q = request.GET.get("q", "").strip()
+    catalogue = load_catalogue()
+    metrics = selectors.metrics_visible(data_scope(request.user), q=q, catalogue=catalogue)
+    areas = [(title, [m for m in metrics if m.area == area]) for area, title in AREAS.items()]
+    broken = sorted(catalogue.broken.values(), key=lambda b: b.slug)
+    return render(
+        request,
+        "metrics/catalogue.html",
+        {"areas": areas, "q": q, "count": len(metrics), "broken": broken},
+    )
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Where a chart gets its numbers: the data API for the window (and the previous one)."""
+
+    page_url: str
+    url: str
+    previous_url: str | None
+    csv_url: str
+    start: str  # ISO dates: the template writes them as they are
+    end: str
+    shift_days: int
+    grain: str
+
+
+def _chart(metric: Metric, params: MetricParams, compare: bool) -> Chart:
+    query = {"start": params.start, "end": params.end, "grain": params.grain}
+    if params.split_by:
+        query["split_by"] = params.split_by
+    query.update(params.filters)
+    page = reverse("metric-detail", args=[metric.slug])
+    api = reverse("api-metric-data", args=[metric.slug])
+    previous_url = None
+    if compare:
+        before_start, before_end = previous_window(params.start, params.end)
+        previous_url = f"{api}?{urlencode({**query, 'start': before_start, 'end': before_end})}"
+    return Chart(
+        page_url=page,
+        url=f"{api}?{urlencode(query)}",
+        previous_url=previous_url,
+        # Pages live under the metric's page: no second reverse() per tile.
+        csv_url=f"{page}data.csv?{urlencode(query)}",
+        start=params.start.isoformat(),
+        end=params.end.isoformat(),
+        shift_days=params.days,
+        grain=params.grain,
+    )
+
+
+def _data_as_of() -> str | None:
+    return watermark.current(settings.WAREHOUSE).max_partition
+
+
+@require_GET
+def metric_detail(request, slug: str):
+    scope = data_scope(request.user)
+    try:
+        metric = selectors.metric_visible(slug, scope)
+    except UnknownMetric:
+        raise Http404("No such metric.") from None
+    form = WindowForm(
+        request.GET,
+        data_as_of=_data_as_of(),
+        days=METRIC_PAGE_DAYS,
+        grain="day" if "day" in metric.grains else metric.grains[0],
+        compare=True,
+        today=timezone.localdate(),
+        grains=metric.grains,
+    )
+    chart = error = None
+    split_by = request.GET.get("split_by", "")
+    filters = {name: request.GET.get(name, "") for name in metric.dimensions}
+    if form.is_valid():
+        query = {**form.cleaned_data, "split_by": split_by, **filters}
+        query.update(start=query["start"].isoformat(), end=query["end"].isoformat())
+        try:
+            chart = _chart(metric, parse_metric_params(metric, query), form.comparing)
+        except MetricInputError as err:
+            error = (err.field, err.message)
+    else:
+        error = form.first_error()
+    context = {
+        "metric": metric,
+        "form": form,
+        "split_by": split_by,
+        "filters": filters,
+        "chart": chart,
+        "error": error,
+        "translations": translations(metric),
+        "lineage": _lineage(metric),
+        "runs": selectors.metric_runs(metric, scope),
+    }
+    return render(request, "metrics/metric_detail.html", context, status=400 if error else 200)
+
+
+def _lineage(metric: Metric) -> list[tuple[contract.Table, list[str]]]:
+    return [(contract.table(name), sorted(columns)) for name, columns in metric.columns.items()]
+
+
+@require_GET
+def metric_data_csv(request, slug: str):
+    """The metric's data as CSV, by the same path (and access check) as the API; waits for the
+    run up to the query time limit."""
+    try:
+        metric = load_catalogue().get(slug)
+    except UnknownMetric:
+        raise Http404("No such metric.") from None
+    try:
+        params = parse_metric_params(metric, request.GET)
+        submission = metric_data_submit(
+            metric=metric,
+            start=params.start,
+            end=params.end,
+            grain=params.grain,
+            split_by=params.split_by,
+            filters=params.filters,
+            user=request.user,
+        )
+    except MetricInputError as err:
+        return _data_error(request, metric, f"{err.field}: {err.message}", status=400)
+    except DataAccessDenied as err:
+        return _data_error(request, metric, str(err), status=403)
+    cached = submission.cached
+    if cached is None:
+        run = run_selectors.run_wait(
+            run_id=submission.run.pk, timeout_s=settings.QUERY_TIME_LIMIT_SECONDS
+        )
+        cached = run_selectors.run_result(run)
+        if cached is None:
+            return _run_error(request, metric, run)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"{metric.slug}_{params.start}_{params.end}_{params.grain}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Data-As-Of"] = cached.data_as_of or ""
+    response["X-Query-Run"] = str(cached.run_id)
+    cached.frame.to_csv(response, index=False)
+    return response
+
+
+def _run_error(request, metric: Metric, run: QueryRun) -> HttpResponse:
+    if run.status == QueryRun.Status.FAILED:
+        return _data_error(request, metric, f"The query failed: {run.error}", status=502, run=run)
+    if run.status == QueryRun.Status.SUCCEEDED:
+        message = "The result expired from the cache before it could be sent; try again."
+        return _data_error(request, metric, message, status=503, run=run)
+    message = f"The query is still {run.status} after {settings.QUERY_TIME_LIMIT_SECONDS} s."
+    return _data_error(request, metric, message, status=504, run=run)
+
+
+def _data_error(request, metric: Metric, message: str, *, status: int, run=None):
+    context = {"metric": metric, "message": message, "run": run}
+    return render(request, "metrics/data_error.html", context, status=status)
+
+
+@require_GET
+def dashboard_list(request):
+    visible = selectors.dashboards_visible(data_scope(request.user))
+    return render(request, "metrics/dashboard_list.html", {"dashboards": visible})
+
+
+@dataclass(frozen=True)
+class TileCard:
+    view: TileView
+    chart: Chart | None
+
+
+@require_GET
+def dashboard_detail(request, slug: str):
+    try:
+        dashboard, tiles = selectors.dashboard_visible(slug, data_scope(request.user))
+    except UnknownDashboard:
+        raise Http404("No such dashboard.") from None
+    data_as_of = _data_as_of()
+    form = WindowForm(
+        request.GET,
+        data_as_of=data_as_of,
+        days=dashboard.default_days,
+        grain=dashboard.default_grain,
+        compare=dashboard.default_compare,
+        today=timezone.localdate(),
+    )
+    cards = []
+    if form.is_valid():
+        window = form.cleaned_data
+        for view in tiles:
+            chart = None
+            if view.metric is not None:
+                params = MetricParams(
+                    start=window["start"],
+                    end=window["end"],
+                    grain=view.grain(window["grain"]),
+                    split_by=view.tile.split_by,
+                )
+                chart = _chart(view.metric, params, form.comparing)
+            cards.append(TileCard(view=view, chart=chart))
+    error = None if form.is_valid() else form.first_error()
+    context = {
+        "dashboard": dashboard,
+        "form": form,
+        "error": error,
+        "cards": cards,
+        "presets": _presets(request, form, data_as_of),
+        "data_as_of": data_as_of,
+    }
+    return render(request, "metrics/dashboard_detail.html", context, status=400 if error else 200)
+
+
+def _presets(request, form: WindowForm, data_as_of: str | None) -> list[tuple[int, str, bool]]:
+    """Quick "last N days" links ending at the newest data, keeping the other controls."""
+    end = date.fromisoformat(data_as_of) if data_as_of else timezone.localdate()
+    chosen = form.cleaned_data if form.is_valid() else {}
+    links = []
+    for days in PRESET_DAYS:
+        start = end - timedelta(days=days - 1)
+        query = request.GET.copy()
+        query["start"], query["end"] = start.isoformat(), end.isoformat()
+        current = chosen.get("start") == start and chosen.get("end") == end
+        links.append((days, "?" + query.urlencode(), current))
+    return links

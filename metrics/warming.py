@@ -1,0 +1,99 @@
+"""Warming: compute every dashboard tile's default view before anyone opens the dashboard.
+
+A tile's default view is the dashboard's default window (ending at the lake's newest partition),
+grain and comparison window, exactly as the page asks for it, so the page then finds it cached.
+Results are cached per data-access scope, so each tile is warmed for every scope some active
+user has (one per combination of roles in use, not one per user) that may read it.
+"""
+
+import logging
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.utils import timezone
+
+from metrics.catalogue import Metric, load_catalogue
+from metrics.dashboards import DASHBOARDS
+from metrics.params import MetricParams, metric_params
+from metrics.services import metric_label
+from metrics.windows import default_window, effective_grain, previous_window
+from portal.roles import data_scope
+from warehouse import watermark
+from warehouse.lake.contract import Access
+from warehouse.services import query_submit
+from warehouse.sql import SqlError
+
+log = logging.getLogger(__name__)
+
+WARMED_KEY = "metrics:warmed-watermark:{engine}"
+
+
+def default_views(data_as_of: str | None) -> Iterator[tuple[Metric, MetricParams]]:
+    """Every dashboard tile's default view: its window and, when compared, the one before."""
+    catalogue = load_catalogue()
+    for dashboard in DASHBOARDS:
+        start, end = default_window(
+            data_as_of=data_as_of, days=dashboard.default_days, today=timezone.localdate()
+        )
+        windows = [(start, end)]
+        if dashboard.default_compare:
+            windows.append(previous_window(start, end))
+        for tile in dashboard.tiles:
+            metric = catalogue.metrics.get(tile.metric)
+            if metric is None:  # broken or missing: the page shows why; nothing to warm
+                continue
+            for window_start, window_end in windows:
+                yield (
+                    metric,
+                    metric_params(
+                        metric,
+                        start=window_start,
+                        end=window_end,
+                        grain=effective_grain(dashboard.default_grain, metric.grains),
+                        split_by=tile.split_by,
+                        max_window_days=settings.METRICS_MAX_WINDOW_DAYS,
+                    ),
+                )
+
+
+def scopes_in_use() -> set[frozenset[Access]]:
+    users = get_user_model().objects.filter(is_active=True)
+    return {scope for user in users if (scope := data_scope(user))}
+
+
+def dashboards_warm(*, force_refresh: bool = False) -> int:
+    """Queue (or find cached) every tile's default view for every scope in use; returns how many
+    were submitted. ``force_refresh`` recomputes even what is cached."""
+    mark = watermark.current(settings.WAREHOUSE)
+    scopes = scopes_in_use()
+    submitted = 0
+    for metric, params in default_views(mark.max_partition):
+        for scope in scopes:
+            if not metric.readable_by(scope):
+                continue
+            try:
+                query_submit(
+                    sql=metric.sql,
+                    params=params.bind(metric),
+                    scope=scope,
+                    label=metric_label(metric),
+                    force_refresh=force_refresh,
+                )
+            except SqlError as err:  # one bad definition must not stop the others warming
+                log.warning("not warming %s: %s", metric.slug, err)
+                continue
+            submitted += 1
+    return submitted
+
+
+def dashboards_warm_if_watermark_moved() -> int:
+    """Warm when the lake's watermark differs from the one last warmed; 0 when it did not."""
+    key = WARMED_KEY.format(engine=settings.WAREHOUSE)
+    token = watermark.current(settings.WAREHOUSE).token
+    if cache.get(key) == token:
+        return 0
+    submitted = dashboards_warm()
+    cache.set(key, token, timeout=None)
+    return submitted

@@ -1,0 +1,49 @@
+"""The checks' canonical SQL (analytics/pipeline/*.sql, Trino dialect, bound :name parameters)."""
+
+from functools import lru_cache
+
+from django.conf import settings
+
+from warehouse.lake import contract
+
+SQL_DIR = settings.BASE_DIR / "analytics" / "pipeline"
+
+# The timestamp that says how fresh a table is: when rows were processed where the table records
+# it, otherwise the newest event time of the table.
+FRESHNESS_COLUMNS = {
+    "raw_events": "ingest_ts",
+    "events": "silver_processed_ts",
+    "fact_funnel_events": "gold_processed_ts",
+    "dead_letter_events": "received_ts",
+    "fact_experiment_result": "computed_at",
+}
+
+
+@lru_cache(maxsize=32)
+def sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+@lru_cache(maxsize=8)
+def template(name: str) -> str:
+    """A .sql.tmpl file: canonical SQL once its {identifiers} are filled from the contract."""
+    return (SQL_DIR / f"{name}.sql.tmpl").read_text()
+
+
+def freshness_column(table: contract.Table) -> str | None:
+    """The column whose newest value dates the table; None if it has no timestamp at all."""
+    if table.name in FRESHNESS_COLUMNS:
+        return FRESHNESS_COLUMNS[table.name]
+    return next((c.name for c in table.columns if c.type == "timestamp"), None)
+
+
+def freshness_sql(tables: list[contract.Table]) -> str:
+    """One query for the freshness of ``tables``: the template of each, joined by UNION ALL."""
+    parts = []
+    for table in tables:
+        text = template("freshness" if table.partition_column else "freshness_unpartitioned")
+        body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+        newest = freshness_column(table) or "CAST(NULL AS timestamp)"
+        # Identifiers come from the contract, which names every table and column; never input.
+        parts.append(body.format(table=table.name, newest=newest))
+    return "\nUNION ALL\n".join(parts)

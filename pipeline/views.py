@@ -1,0 +1,127 @@
+"""Pipeline health pages. Every role may read them (all derive from general-access tables;
+freshness lists only the tables the reader may read); triage needs the admin or analyst role."""
+
+from datetime import timedelta
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from pipeline import charts, selectors, services
+from pipeline.forms import RangeForm, TriageForm
+from pipeline.models import Check, DeadLetterReason
+from portal.roles import Role, data_scope, user_roles
+from warehouse.lake.contract import Access
+
+CHART_DAYS = 14
+# Hourly points for at most the last two weeks: over longer ranges the days tell the story,
+# and a chart of thousands of hours is no more readable than one of its days.
+HOURLY_DAYS = 14
+TRIAGE_DAYS = 30
+TRIAGERS = frozenset({Role.ADMIN, Role.ANALYST})
+
+
+def readers(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if Access.GENERAL not in data_scope(request.user):
+            raise PermissionDenied("Your role does not give access to pipeline health.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def can_triage(user) -> bool:
+    return bool(user_roles(user) & TRIAGERS)
+
+
+def _reference():
+    """The time the stored health refers to: the last run's, else now."""
+    run = selectors.last_run()
+    return (run.as_of if run else timezone.now()), run
+
+
+@require_GET
+@readers
+def overview(request):
+    form = RangeForm(request.GET)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return HttpResponseBadRequest(f"{field}: {' '.join(errors)}")
+    days = form.cleaned_data["days"] or CHART_DAYS
+    as_of, run = _reference()
+    since = (as_of - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    hours_since = max(since, since + timedelta(days=days - HOURLY_DAYS))
+    th = selectors.thresholds()
+    states = {s.name: s for s in selectors.check_states()}
+    lag = selectors.lag_series(since, hours_since)
+    context = {
+        "run": run,
+        "days": days,
+        "hourly_days": min(days, HOURLY_DAYS),
+        "states": [(check, states.get(check.value)) for check in Check],
+        "loss_figure": charts.loss(selectors.loss_series(since, hours_since), th.loss_min_ratio),
+        "silver_figure": charts.lag(lag, "silver", th.lag_silver_p95_budget_s),
+        "gold_figure": charts.lag(lag, "gold", th.lag_gold_p95_budget_s),
+        "volume_figure": charts.volume(selectors.volume_by_day(since)),
+        "anomalies": selectors.volume_anomalies(since),
+        "rates": selectors.schema_change_rates(as_of.date())[:10],
+        "freshness": selectors.freshness_visible(data_scope(request.user)),
+        "untriaged": selectors.untriaged_count(),
+    }
+    return render(request, "pipeline/overview.html", context)
+
+
+@require_GET
+@readers
+def dead_letters(request):
+    as_of, _ = _reference()
+    context = {
+        "groups": selectors.dead_letter_groups(since=as_of - timedelta(days=TRIAGE_DAYS)),
+        "days": TRIAGE_DAYS,
+        "can_triage": can_triage(request.user),
+    }
+    return render(request, "pipeline/dead_letters.html", context)
+
+
+@require_POST
+@readers
+def dead_letter_triage(request, pk: int):
+    if not can_triage(request.user):
+        raise PermissionDenied("Only admins and analysts triage dead letters.")
+    group = get_object_or_404(DeadLetterReason, pk=pk)
+    form = TriageForm(request.POST)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        return HttpResponseBadRequest(f"{field}: {' '.join(errors)}")
+    services.dead_letter_triage(
+        reason_id=group.pk, user=request.user, note=form.cleaned_data["note"]
+    )
+    messages.success(request, f"Marked “{group.reason}” triaged.")
+    return redirect("pipeline-dead-letters")
+
+
+@require_GET
+@readers
+def schema_list(request):
+    as_of, _ = _reference()
+    context = {
+        "rates": selectors.schema_change_rates(as_of.date()),
+        "findings": selectors.schema_registry().findings(),
+    }
+    return render(request, "pipeline/schema_list.html", context)
+
+
+@require_GET
+@readers
+def schema_detail(request, event: str):
+    history = selectors.schema_history(event)
+    if history is None:
+        raise Http404("No such event in the schema registry.")
+    findings = [f for f in selectors.schema_registry().findings() if f.event == event]
+    context = {"event": event, "history": history, "findings": findings}
+    return render(request, "pipeline/schema_detail.html", context)

@@ -1,0 +1,352 @@
+"""The DSAR erasure job: replace a subject's ids by the request's tombstone everywhere the
+contract says ids live, verify by re-scanning, purge caches, and record it all.
+
+Targets: the embedded lake (Parquet files rewritten one by one, see warehouse.lake.erasure)
+and, when the warehouse is Athena, Redshift or PostgreSQL, UPDATE statements there (see
+warehouse.lake.erasure_sql). Every step can be repeated: a run killed anywhere is re-run from
+the files and tables that still hold the ids.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from privacy import selectors
+from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest, DsarTableResult
+from privacy.services import audit_log
+from privacy.signals import identity_erased
+from privacy.tombstone import tombstone as make_tombstone
+from warehouse.lake import erasure, erasure_sql, storage
+from warehouse.lake.contract import Table
+from warehouse.lake.storage import Watermark, bump_watermark
+from warehouse.models import QueryRun
+from warehouse.watermark import REMOTE_KEY
+
+log = logging.getLogger(__name__)
+
+LAKE = "lake"
+REMOTE_ENGINES = ("athena", "redshift", "postgres")
+WORKER = "dsar-job"
+State = DsarTableResult.State
+
+
+class ErasureIncomplete(Exception):
+    """The re-scan still found the ids."""
+
+
+def dsar_execute(*, request_id: int) -> DsarRequest | None:
+    """Run (or resume) the erasure of a queued request; None if it is not this run's to do.
+
+    A failure leaves the request failed, with its error, ready to be run again."""
+    if not _claim(request_id):
+        return None
+    request = DsarRequest.objects.get(pk=request_id)
+    audit_log(
+        action=AuditEvent.Action.DSAR_STARTED,
+        actor=WORKER,
+        request=request,
+        detail={"attempt": request.attempts, "targets": _targets()},
+    )
+    tomb = make_tombstone(settings.PRIVACY_HASH_KEY, request.pk)
+    try:
+        for target in _targets():
+            for table in erasure.erasable_tables():
+                DsarTableResult.objects.get_or_create(
+                    request=request, target=target, table=table.name
+                )
+            if target == LAKE:
+                _erase_lake(request, tomb)
+            else:
+                _erase_remote(request, tomb, target)
+        results = list(request.tables.all())
+        remaining = sum(r.remaining_rows or 0 for r in results)
+        if remaining:
+            where = sorted(f"{r.target}.{r.table}" for r in results if r.remaining_rows)
+            raise ErasureIncomplete(
+                f"{remaining} rows still hold the ids after erasure ({', '.join(where)}); "
+                "run the request again."
+            )
+        _erase_portal_records(request, tomb)
+        _purge_caches(request, tomb)
+        return _complete(request, results)
+    except Exception as err:
+        # Logged and recorded (status, error, audit); the request can be run again.
+        _fail(request, err)
+        return DsarRequest.objects.get(pk=request_id)
+
+
+def _targets() -> list[str]:
+    targets = []
+    root = Path(settings.LAKE_ROOT)
+    if any(storage.table_dir(root, t).is_dir() for t in erasure.erasable_tables()):
+        targets.append(LAKE)
+    if settings.WAREHOUSE in REMOTE_ENGINES:
+        targets.append(settings.WAREHOUSE)
+    return targets
+
+
+def _claim(request_id: int) -> bool:
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.PRIVACY_DSAR_STALE_SECONDS)
+    status = DsarRequest.Status
+    return bool(
+        DsarRequest.objects.filter(pk=request_id)
+        .filter(Q(status=status.QUEUED) | Q(status=status.RUNNING, heartbeat_at__lt=stale))
+        .update(
+            status=status.RUNNING,
+            attempts=F("attempts") + 1,
+            heartbeat_at=now,
+            started_at=Coalesce("started_at", now),
+            error="",
+        )
+    )
+
+
+def _beat(request: DsarRequest) -> None:
+    DsarRequest.objects.filter(pk=request.pk).update(heartbeat_at=timezone.now())
+
+
+def _result(request: DsarRequest, target: str, table: str) -> DsarTableResult:
+    return DsarTableResult.objects.get(request=request, target=target, table=table)
+
+
+@contextmanager
+def _timed(row: DsarTableResult) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        DsarTableResult.objects.filter(pk=row.pk).update(
+            duration_s=F("duration_s") + (time.monotonic() - started)
+        )
+
+
+# --- the embedded lake
+
+
+def _erase_lake(request: DsarRequest, tomb: str) -> None:
+    root = Path(settings.LAKE_ROOT)
+    ids = request.ids
+    with erasure.lake_lock(root, timeout_s=settings.PRIVACY_DSAR_STALE_SECONDS):
+        con = erasure.connect(settings.DUCKDB_THREADS)
+        try:
+            for table in erasure.erasable_tables():
+                row = _result(request, LAKE, table.name)
+                if row.state != State.DONE:
+                    with _timed(row):
+                        _erase_lake_table(request, row, root, table, ids, tomb, con)
+            # The proof: every file of every table read again.
+            for table in erasure.erasable_tables():
+                row = _result(request, LAKE, table.name)
+                with _timed(row):
+                    found = erasure.scan(con, root, table, ids, tomb)
+                _record(
+                    request,
+                    row,
+                    rows_changed=sum(f.tombstoned for f in found),
+                    files_rewritten=sum(1 for f in found if f.tombstoned),
+                    remaining=sum(f.matching for f in found),
+                )
+        finally:
+            con.close()
+
+
+def _erase_lake_table(
+    request: DsarRequest,
+    row: DsarTableResult,
+    root: Path,
+    table: Table,
+    ids: tuple[str, ...],
+    tomb: str,
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    erasure.remove_stale_rewrites(root, table)
+    DsarTableResult.objects.filter(pk=row.pk).update(
+        state=State.SCANNING, files_total=len(storage.data_files(root, table))
+    )
+    _beat(request)
+    # Files erased by an earlier, interrupted attempt hold the tombstone: they count as
+    # files that held the ids.
+    found = erasure.scan(con, root, table, ids, tomb)
+    todo = [f for f in found if f.matching]
+    DsarTableResult.objects.filter(pk=row.pk).update(
+        state=State.REWRITING,
+        files_with_ids=len(found),
+        files_rewritten=len(found) - len(todo),
+        rows_changed=sum(f.tombstoned for f in found),
+    )
+    _beat(request)
+
+    def rewrite(hit: erasure.FileCount) -> int:
+        return erasure.rewrite(hit.path, table, ids, tomb)
+
+    # pyarrow releases the GIL: files are rewritten in parallel, progress recorded here.
+    with ThreadPoolExecutor(max_workers=max(1, settings.DUCKDB_THREADS)) as pool:
+        for rows in pool.map(rewrite, todo):
+            DsarTableResult.objects.filter(pk=row.pk).update(
+                files_rewritten=F("files_rewritten") + 1, rows_changed=F("rows_changed") + rows
+            )
+            _beat(request)
+
+
+def _record(
+    request: DsarRequest,
+    row: DsarTableResult,
+    *,
+    rows_changed: int,
+    files_rewritten: int | None,
+    remaining: int,
+) -> None:
+    row.refresh_from_db()
+    row.rows_changed = rows_changed
+    if files_rewritten is not None:
+        row.files_rewritten = files_rewritten
+    row.remaining_rows = remaining
+    row.state = State.DONE if remaining == 0 else State.REWRITING
+    row.save()
+    audit_log(
+        action=AuditEvent.Action.DSAR_TABLE,
+        actor=WORKER,
+        request=request,
+        detail={
+            "target": row.target,
+            "table": row.table,
+            "rows_changed": row.rows_changed,
+            "files_rewritten": row.files_rewritten,
+            "remaining_rows": remaining,
+            "duration_s": round(row.duration_s, 3),
+        },
+    )
+    _beat(request)
+
+
+# --- remote warehouses
+
+
+def _erase_remote(request: DsarRequest, tomb: str, engine: str) -> None:
+    from privacy import remote
+
+    ids = request.ids
+    schema = remote.schema(engine)
+    followup: list[str] = []
+    with remote.session(engine) as session:
+        for table in erasure.erasable_tables():
+            row = _result(request, engine, table.name)
+            followup += erasure_sql.physical_followup(table, engine, schema)
+            if row.state == State.DONE:
+                continue
+            with _timed(row):
+                update = erasure_sql.update_statement(table, engine, schema, ids, tomb)
+                session.execute(update)
+                remaining = session.count(erasure_sql.count_statement(table, engine, schema, ids))
+                erased = session.count(erasure_sql.count_statement(table, engine, schema, [tomb]))
+            DsarTableResult.objects.filter(pk=row.pk).update(statements=[update.sql])
+            _record(request, row, rows_changed=erased, files_rewritten=None, remaining=remaining)
+    DsarRequest.objects.filter(pk=request.pk).update(physical_followup=followup)
+
+
+# --- the portal's own records and caches
+
+
+@transaction.atomic
+def _erase_portal_records(request: DsarRequest, tomb: str) -> None:
+    """Consent of the identity and query-run parameters naming the ids take the tombstone.
+
+    The one sanctioned change of the append-only consent history."""
+    if request.identity_id:
+        ConsentState.objects.filter(identity_id=request.identity_id).update(identity_id=tomb)
+        ConsentChange.objects.filter(identity_id=request.identity_id).update(identity_id=tomb)
+    for value in request.ids:
+        runs = QueryRun.objects.annotate(text=Cast("params", TextField())).filter(
+            text__contains=value
+        )
+        for run in runs:
+            params = {
+                name: {**spec, "value": tomb} if spec.get("value") == value else spec
+                for name, spec in run.params.items()
+            }
+            QueryRun.objects.filter(pk=run.pk).update(params=params)
+
+
+def _purge_caches(request: DsarRequest, tomb: str) -> None:
+    """Cached results may hold the ids or numbers computed from them: they go, and the data
+    watermark moves so that no cache key computed before the erasure is used again."""
+    since = timezone.now() - timedelta(seconds=settings.RESULT_CACHE_TTL_SECONDS + 3600)
+    keys = list(
+        QueryRun.objects.filter(queued_at__gte=since).values_list("cache_key", flat=True).distinct()
+    )
+    for start in range(0, len(keys), 500):
+        cache.delete_many(keys[start : start + 500])
+    root = Path(settings.LAKE_ROOT)
+    if root.is_dir():
+        bump_watermark(root)
+    for engine in REMOTE_ENGINES:
+        key = REMOTE_KEY.format(engine=engine)
+        if (mark := cache.get(key)) is not None:
+            cache.set(key, Watermark(f"{mark.version}+dsar{request.pk}", mark.max_partition), None)
+    if request.identity_id:
+        cache.delete(selectors.consent_cache_key(request.identity_id))
+    identity_erased.send(
+        sender=DsarRequest,
+        identity_id=request.identity_id,
+        user_id=request.user_id,
+        tombstone=tomb,
+    )
+
+
+def _complete(request: DsarRequest, results: list[DsarTableResult]) -> DsarRequest:
+    lake = [r for r in results if r.target == LAKE]
+    with transaction.atomic():
+        request = DsarRequest.objects.select_for_update().get(pk=request.pk)
+        request.status = DsarRequest.Status.COMPLETED
+        request.finished_at = timezone.now()
+        request.rows_changed = sum(r.rows_changed for r in results)
+        request.files_rewritten = sum(r.files_rewritten for r in lake)
+        request.remaining_rows = 0
+        # The proof is kept (hashes, counts, audit); the ids themselves are gone, from the
+        # reason too if someone typed them there.
+        for value in request.ids:
+            request.reason = request.reason.replace(value, "[erased id]")
+        request.identity_id = request.user_id = ""
+        request.save()
+        audit_log(
+            action=AuditEvent.Action.DSAR_VERIFIED,
+            actor=WORKER,
+            request=request,
+            detail={
+                "rows_changed": request.rows_changed,
+                "files_rewritten": request.files_rewritten,
+                "remaining_rows": 0,
+                "tables_scanned": len(results),
+                "note": "" if request.rows_changed else "No row held these ids; nothing changed.",
+            },
+        )
+    return request
+
+
+def _fail(request: DsarRequest, err: Exception) -> None:
+    message = str(err) if isinstance(err, ErasureIncomplete | erasure.LakeBusy) else repr(err)
+    for value in request.ids:  # an engine's message may quote a value
+        message = message.replace(value, "[erased id]")
+    log.exception("DSAR request %s failed", request.pk)
+    DsarRequest.objects.filter(pk=request.pk).update(
+        status=DsarRequest.Status.FAILED, finished_at=timezone.now(), error=message[:5000]
+    )
+    audit_log(
+        action=AuditEvent.Action.DSAR_FAILED,
+        actor=WORKER,
+        request=request,
+        detail={"error": message[:500]},
+    )

@@ -1,0 +1,101 @@
+import json
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from privacy import dsar_job, selectors, services
+from privacy.models import DsarRequest
+
+
+class Command(BaseCommand):
+    help = "File, approve, run and show DSAR erasure requests."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        file = sub.add_parser("file", help="file a request; prints its id")
+        file.add_argument("--identity-id", default="")
+        file.add_argument("--user-id", default="")
+        file.add_argument("--reason", required=True)
+        file.add_argument("--requester", required=True, help="user name of the privacy user")
+        approve = sub.add_parser("approve", help="approve a request filed by someone else")
+        approve.add_argument("request", type=int)
+        approve.add_argument("--by", required=True, help="user name of the approver")
+        run = sub.add_parser("run", help="run the erasure job, wait, print per-table results")
+        run.add_argument("request", type=int)
+        run.add_argument(
+            "--inline", action="store_true", help="run here instead of on a Celery worker"
+        )
+        run.add_argument("--timeout", type=float, default=3600, help="seconds to wait")
+        show = sub.add_parser("show", help="print a request")
+        show.add_argument("request", type=int)
+        show.add_argument("--json", action="store_true")
+
+    def handle(self, *args, action: str, **options):
+        try:
+            if action == "file":
+                dsar = services.dsar_file(
+                    identity_id=options["identity_id"],
+                    user_id=options["user_id"],
+                    reason=options["reason"],
+                    requester=_user(options["requester"]),
+                )
+                self.stdout.write(str(dsar.pk))
+                return
+            request_id = options["request"]
+            if not DsarRequest.objects.filter(pk=request_id).exists():
+                raise CommandError(f"no DSAR request {request_id}")
+            if action == "approve":
+                services.dsar_approve(request_id=request_id, approver=_user(options["by"]))
+                self.stdout.write(f"request {request_id} approved")
+            elif action == "run":
+                self._run(request_id, inline=options["inline"], timeout=options["timeout"])
+            else:
+                self._show(request_id, as_json=options["json"])
+        except ValidationError as err:
+            field, messages = next(iter(err.message_dict.items()))
+            raise CommandError(f"{field}: {' '.join(messages)}") from None
+        except services.DsarRefused as err:
+            raise CommandError(str(err)) from None
+
+    def _run(self, request_id: int, *, inline: bool, timeout: float) -> None:
+        dsar = services.dsar_queue(request_id=request_id, enqueue=not inline)
+        if inline and dsar.status == DsarRequest.Status.QUEUED:
+            dsar_job.dsar_execute(request_id=request_id)
+        deadline = time.monotonic() + timeout
+        while not (dsar := DsarRequest.objects.get(pk=request_id)).is_finished:
+            if time.monotonic() > deadline:
+                raise CommandError(f"request {request_id} is still {dsar.status}")
+            time.sleep(0.5)
+        summary = selectors.dsar_summary(selectors.dsar_detail(request_id=request_id))
+        for t in summary["tables"]:
+            self.stdout.write(
+                f"{t['target']}.{t['table']}\t{t['state']}\trows_changed={t['rows_changed']}"
+                f"\tfiles_rewritten={t['files_rewritten']}\tremaining={t['remaining_rows']}"
+                f"\t{t['duration_s']} s"
+            )
+        if dsar.status == DsarRequest.Status.FAILED:
+            raise CommandError(f"request {request_id} failed: {dsar.error}")
+        note = "" if dsar.rows_changed else " (no row held these ids; nothing changed)"
+        self.stdout.write(
+            f"request {request_id} completed: {dsar.rows_changed} rows changed, "
+            f"{dsar.files_rewritten} files rewritten, verified{note}"
+        )
+
+    def _show(self, request_id: int, *, as_json: bool) -> None:
+        summary = selectors.dsar_summary(selectors.dsar_detail(request_id=request_id))
+        if as_json:
+            self.stdout.write(json.dumps(summary, indent=2))
+            return
+        for key in ("id", "status", "requester", "approved_by", "due_date", "rows_changed"):
+            self.stdout.write(f"{key}: {summary[key]}")
+        for t in summary["tables"]:
+            self.stdout.write(f"  {t['target']}.{t['table']}: {t['state']}, {t['rows_changed']}")
+
+
+def _user(username: str):
+    try:
+        return get_user_model().objects.get(username=username)
+    except get_user_model().DoesNotExist:
+        raise CommandError(f"no user {username!r}") from None

@@ -1,0 +1,222 @@
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+# Identity and user ids as the lake writes them (idn_…, usr_…): no spaces, no separators that a
+# cache key or a URL would mangle.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+id_validator = RegexValidator(ID_PATTERN, "Use up to 128 letters, digits and _ . : -")
+
+
+class AppendOnly(models.Model):
+    """Rows are written once: saving an existing row or deleting one is refused.
+
+    The one sanctioned change is a DSAR erasure, which replaces ids with a tombstone through
+    a queryset update (privacy.services.dsar_erase_portal_records)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError(f"{type(self).__name__} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{type(self).__name__} rows are append-only")
+
+
+class ConsentFlag(models.TextChoices):
+    MARKETING = "marketing"
+    ANALYTICS = "analytics"
+    PERSONALIZATION = "personalization"
+
+
+class ConsentState(models.Model):
+    """The current consent of one identity: what the apps ask for, on the hot path."""
+
+    identity_id = models.CharField(max_length=128, unique=True, validators=[id_validator])
+    marketing = models.BooleanField(default=False)
+    analytics = models.BooleanField(default=False)
+    personalization = models.BooleanField(default=False)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.identity_id
+
+    def flags(self) -> dict[str, bool]:
+        return {flag: getattr(self, flag) for flag in ConsentFlag.values}
+
+
+class ConsentChange(AppendOnly):
+    """One change of one flag: the history behind ConsentState, never rewritten."""
+
+    class Source(models.TextChoices):
+        BANNER = "banner"
+        SETTINGS = "settings"
+        API = "api"
+        PRIVACY_TEAM = "privacy_team"
+        LAKE_IMPORT = "lake_import"
+
+    identity_id = models.CharField(max_length=128, db_index=True)
+    flag = models.CharField(max_length=32, choices=ConsentFlag.choices)
+    value = models.BooleanField()
+    source = models.CharField(max_length=32, choices=Source.choices)
+    actor = models.CharField(max_length=150, help_text="user name or service:<token name>")
+    changed_at = models.DateTimeField()
+    # Set for rows imported from the lake's consent_changes: makes the import idempotent.
+    lake_change_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        indexes = [models.Index(fields=["identity_id", "-changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.identity_id} {self.flag}={self.value}"
+
+
+class DsarRequest(models.Model):
+    """A data subject's erasure request: filed, approved by a second person, run, verified."""
+
+    class Status(models.TextChoices):
+        FILED = "filed"
+        APPROVED = "approved"
+        QUEUED = "queued"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    # The ids to erase; blanked once the erasure is verified (the keyed hash stays).
+    identity_id = models.CharField(max_length=128, blank=True, validators=[id_validator])
+    user_id = models.CharField(max_length=128, blank=True, validators=[id_validator])
+    # Keyed hashes of the ids (privacy.tombstone.id_hash): kept after the ids are blanked.
+    identity_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    user_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    reason = models.TextField()
+    # The privacy-team member who filed it; someone else must approve it.
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    due_date = models.DateField()
+    filed_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.FILED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Touched while the job works; a running request whose heartbeat stopped may be re-run.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    rows_changed = models.BigIntegerField(null=True, blank=True)
+    files_rewritten = models.IntegerField(null=True, blank=True)
+    remaining_rows = models.BigIntegerField(null=True, blank=True)
+    # What the warehouse still holds physically (old Iceberg snapshots, Redshift dead rows).
+    physical_followup = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-filed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(identity_id="", user_id="") | Q(status="completed"),
+                name="dsar_request_names_an_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"DSAR {self.pk} [{self.status}]"
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(i for i in (self.identity_id, self.user_id) if i)
+
+    @property
+    def subject_hash(self) -> str:
+        return self.identity_hash or self.user_hash
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+
+
+class DsarTableResult(models.Model):
+    """Progress and outcome of one request on one table (or one remote warehouse table)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SCANNING = "scanning"
+        REWRITING = "rewriting"
+        DONE = "done"
+
+    request = models.ForeignKey(DsarRequest, on_delete=models.CASCADE, related_name="tables")
+    target = models.CharField(max_length=32, help_text="lake, or the remote warehouse's name")
+    table = models.CharField(max_length=128)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    files_total = models.IntegerField(default=0)
+    files_with_ids = models.IntegerField(default=0)
+    files_rewritten = models.IntegerField(default=0)
+    rows_changed = models.BigIntegerField(default=0)
+    remaining_rows = models.BigIntegerField(null=True, blank=True)
+    duration_s = models.FloatField(default=0)
+    statements = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["target", "table"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "target", "table"], name="one_result_per_request_table"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target}.{self.table}: {self.state}"
+
+
+class AuditEvent(AppendOnly):
+    """The privacy audit log: DSAR steps and retention deletions, with who did them.
+
+    Holds no raw identity or user ids: a DSAR's subject appears as a keyed hash."""
+
+    class Action(models.TextChoices):
+        DSAR_FILED = "dsar.filed"
+        DSAR_APPROVED = "dsar.approved"
+        DSAR_STARTED = "dsar.started"
+        DSAR_TABLE = "dsar.table"
+        DSAR_VERIFIED = "dsar.verified"
+        DSAR_FAILED = "dsar.failed"
+        RETENTION_DROPPED = "retention.dropped"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    actor = models.CharField(max_length=150)
+    request = models.ForeignKey(
+        DsarRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="audit"
+    )
+    subject_hash = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} by {self.actor}"
+
+
+class PayloadScan(models.Model):
+    """One check of the lake's raw_events payload keys against the PII allowlist."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    start = models.DateField()
+    end = models.DateField()
+    run_id = models.BigIntegerField(null=True, blank=True)
+    # [{"event_name": ..., "key": ..., "events": n}], the PII-looking keys not on the allowlist.
+    violations = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"payload scan {self.start}..{self.end}: {len(self.violations)} violations"

@@ -1,0 +1,87 @@
+"""Connections to the remote warehouses for DSAR UPDATE statements (the engines only read)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from django.conf import settings
+
+from warehouse.lake.erasure_sql import Statement
+
+
+class Session(Protocol):
+    def execute(self, statement: Statement) -> None: ...
+
+    def count(self, statement: Statement) -> int: ...
+
+
+class _CursorSession:
+    def __init__(self, cursor) -> None:
+        self.cursor = cursor
+
+    def execute(self, statement: Statement) -> None:
+        self.cursor.execute(statement.sql, statement.params)
+
+    def count(self, statement: Statement) -> int:
+        self.cursor.execute(statement.sql, statement.params)
+        return int(self.cursor.fetchone()[0])
+
+
+# The schema `manage.py lake_to_postgres` loads and the PostgreSQL engine reads.
+POSTGRES_SCHEMA = "lake"
+
+
+def schema(engine: str) -> str | None:
+    """Where the lake tables live: the loader's schema, Athena's database, Redshift's default."""
+    if engine == "postgres":
+        return POSTGRES_SCHEMA
+    return {"athena": settings.ATHENA["database"], "redshift": None}[engine]
+
+
+@contextmanager
+def session(engine: str) -> Iterator[Session]:
+    if engine == "postgres":
+        import psycopg
+
+        with (
+            psycopg.connect(settings.WAREHOUSE_POSTGRES_URL, autocommit=True) as conn,
+            conn.cursor() as cursor,
+        ):
+            yield _CursorSession(cursor)
+    elif engine == "athena":
+        from pyathena import connect
+
+        conf = settings.ATHENA
+        conn = connect(
+            region_name=conf["region"],
+            work_group=conf["workgroup"],
+            s3_staging_dir=conf["s3_output"],
+            schema_name=conf["database"],
+            catalog_name=conf["catalog"],
+        )
+        try:
+            yield _CursorSession(conn.cursor())
+        finally:
+            conn.close()
+    elif engine == "redshift":
+        import redshift_connector
+
+        conf = settings.REDSHIFT
+        conn = redshift_connector.connect(
+            host=conf["host"],
+            port=conf["port"],
+            database=conf["database"],
+            user=conf["user"],
+            password=conf["password"],
+            ssl=conf["ssl"],
+            application_name="portal-dsar",
+        )
+        try:
+            conn.autocommit = True
+            cursor = conn.cursor()
+            cursor.paramstyle = "pyformat"
+            yield _CursorSession(cursor)
+        finally:
+            conn.close()
+    else:
+        raise ValueError(f"no DSAR session for engine {engine!r}")

@@ -1,0 +1,318 @@
+"""Writes of the privacy app: consent, DSAR requests, retention and payload checks.
+
+The DSAR erasure job itself is in privacy.dsar_job."""
+
+from collections.abc import Mapping
+from datetime import UTC, date, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from portal.roles import Role, user_roles
+from privacy import selectors
+from privacy.models import (
+    AuditEvent,
+    ConsentChange,
+    ConsentFlag,
+    ConsentState,
+    DsarRequest,
+    PayloadScan,
+    id_validator,
+)
+from privacy.pii import pii_violations
+from privacy.tombstone import id_hash
+from warehouse import services as warehouse
+from warehouse.lake import retention
+from warehouse.lake.contract import Access
+from warehouse.lake.storage import bump_watermark
+
+PRIVACY_ROLES = frozenset({Role.PRIVACY, Role.ADMIN})
+
+
+class DsarRefused(Exception):
+    """The request cannot take this step (who asks, or the state it is in)."""
+
+
+class SelfApproval(DsarRefused):
+    pass
+
+
+def audit_log(
+    *,
+    action: str,
+    actor: str,
+    request: DsarRequest | None = None,
+    detail: Mapping | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        request=request,
+        subject_hash=request.subject_hash if request else "",
+        detail=dict(detail or {}),
+    )
+
+
+# --- consent
+
+
+@transaction.atomic
+def consent_set(
+    *, identity_id: str, flags: Mapping[str, bool], source: str, actor: str
+) -> ConsentState:
+    """Set some consent flags of an identity; every flag set is appended to its history."""
+    unknown = sorted(set(flags) - set(ConsentFlag.values))
+    if unknown:
+        raise ValidationError({unknown[0]: ["Unknown consent flag."]})
+    now = timezone.now()
+    ConsentState.objects.get_or_create(identity_id=identity_id, defaults={"updated_at": now})
+    state = ConsentState.objects.select_for_update().get(identity_id=identity_id)
+    for flag, value in flags.items():
+        ConsentChange.objects.create(
+            identity_id=identity_id,
+            flag=flag,
+            value=value,
+            source=source,
+            actor=actor,
+            changed_at=now,
+        )
+        setattr(state, flag, value)
+    state.updated_at = now
+    state.save()
+    payload = selectors.consent_payload(state)
+    # A set rather than a delete once committed: a reader that fetched the old row cannot put
+    # it back (readers only add).
+    transaction.on_commit(
+        lambda: cache.set(
+            selectors.consent_cache_key(identity_id),
+            payload,
+            timeout=settings.PRIVACY_CONSENT_CACHE_SECONDS,
+        )
+    )
+    return state
+
+
+# --- DSAR requests
+
+
+def _is_privacy_user(user) -> bool:
+    return bool(user_roles(user) & PRIVACY_ROLES)
+
+
+@transaction.atomic
+def dsar_file(*, identity_id: str = "", user_id: str = "", reason: str, requester) -> DsarRequest:
+    """File an erasure request; due in PRIVACY_DSAR_DUE_DAYS days."""
+    identity_id, user_id, reason = identity_id.strip(), user_id.strip(), reason.strip()
+    if not identity_id and not user_id:
+        raise ValidationError({"identity_id": ["Give an identity_id, a user_id or both."]})
+    for field, value in (("identity_id", identity_id), ("user_id", user_id)):
+        if value:
+            try:
+                id_validator(value)
+            except ValidationError as err:
+                raise ValidationError({field: err.messages}) from None
+    if not reason:
+        raise ValidationError({"reason": ["Say why the data is erased."]})
+    if not _is_privacy_user(requester):
+        raise DsarRefused("Only the privacy team files erasure requests.")
+    key = settings.PRIVACY_HASH_KEY
+    request = DsarRequest.objects.create(
+        identity_id=identity_id,
+        user_id=user_id,
+        identity_hash=id_hash(key, identity_id) if identity_id else "",
+        user_hash=id_hash(key, user_id) if user_id else "",
+        reason=reason,
+        requester=requester,
+        due_date=timezone.now().date() + timedelta(days=settings.PRIVACY_DSAR_DUE_DAYS),
+    )
+    audit_log(
+        action=AuditEvent.Action.DSAR_FILED,
+        actor=requester.get_username(),
+        request=request,
+        detail={
+            "due_date": request.due_date.isoformat(),
+            "ids": [k for k, v in (("identity_id", identity_id), ("user_id", user_id)) if v],
+        },
+    )
+    return request
+
+
+@transaction.atomic
+def dsar_approve(*, request_id: int, approver) -> DsarRequest:
+    request = DsarRequest.objects.select_for_update().get(pk=request_id)
+    if not _is_privacy_user(approver):
+        raise DsarRefused("Only the privacy team approves erasure requests.")
+    if request.requester_id == approver.pk:
+        raise SelfApproval("A request must be approved by someone other than its requester.")
+    if request.status != DsarRequest.Status.FILED:
+        raise DsarRefused(f"Request {request.pk} is {request.status}, not awaiting approval.")
+    request.status = DsarRequest.Status.APPROVED
+    request.approved_by = approver
+    request.approved_at = timezone.now()
+    request.save(update_fields=["status", "approved_by", "approved_at"])
+    audit_log(
+        action=AuditEvent.Action.DSAR_APPROVED, actor=approver.get_username(), request=request
+    )
+    return request
+
+
+@transaction.atomic
+def dsar_queue(*, request_id: int, enqueue: bool = True) -> DsarRequest:
+    """Queue the erasure job of an approved request (again, after a failure or a dead worker).
+
+    Completed requests and runs alive elsewhere are left as they are."""
+    request = DsarRequest.objects.select_for_update().get(pk=request_id)
+    status = DsarRequest.Status
+    if request.status == status.FILED:
+        raise DsarRefused(f"Request {request.pk} has not been approved yet.")
+    if request.status == status.COMPLETED:
+        return request
+    if request.status == status.RUNNING and not selectors.dsar_is_stale(request):
+        return request
+    request.status = status.QUEUED
+    request.error = ""
+    request.save(update_fields=["status", "error"])
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(request.pk))
+    return request
+
+
+def _enqueue(request_id: int) -> None:
+    from privacy.tasks import dsar_run
+
+    dsar_run.delay(request_id)
+
+
+# --- retention
+
+
+def retention_apply(
+    *, actor: str, dry_run: bool = False, today: date | None = None
+) -> list[retention.ExpiredPartition]:
+    """Drop the lake partitions past their retention (or only list them, ``dry_run``).
+
+    Each drop is audited before it happens, so no deletion goes unrecorded."""
+    root = settings.LAKE_ROOT
+    expired = selectors.retention_expired(today=today)
+    if dry_run or not expired:
+        return expired
+    retention.remove_stale_trash(root)
+    for partition in expired:
+        audit_log(
+            action=AuditEvent.Action.RETENTION_DROPPED,
+            actor=actor,
+            detail={
+                "table": partition.table,
+                "layer": partition.layer,
+                "partition": partition.partition.isoformat(),
+                "files": partition.files,
+                "bytes": partition.bytes,
+                "retention_months": partition.months,
+                "cutoff": partition.cutoff.isoformat(),
+            },
+        )
+        retention.drop_partition(root, partition)
+    # Cached results computed with the dropped rows must not be served any more.
+    bump_watermark(root)
+    return expired
+
+
+# --- payload check
+
+PAYLOAD_KEYS_SQL = """
+WITH documents AS (
+    SELECT event_name, try(json_parse(payload)) AS document
+    FROM raw_events
+    WHERE event_dt BETWEEN :start AND :end
+)
+SELECT event_name, key, count(*) AS events
+FROM documents
+CROSS JOIN UNNEST(map_keys(CAST(document AS map(varchar, json)))) AS keys (key)
+GROUP BY event_name, key
+ORDER BY event_name, key
+"""
+
+
+def payload_scan_run(*, start: date, end: date) -> PayloadScan:
+    """Count the payload keys of raw_events per event name and keep the PII-looking keys that
+    are not on the allowlist. Runs its query through the warehouse (a recorded query run)."""
+    result = warehouse.query_run_sync(
+        sql=PAYLOAD_KEYS_SQL,
+        params={"start": start, "end": end},
+        scope=frozenset({Access.GENERAL}),
+        label="privacy: payload keys",
+    )
+    frame = result.frame
+    flagged = set(pii_violations(frame["key"].unique())) if len(frame) else set()
+    violations = [
+        {"event_name": row.event_name, "key": row.key, "events": int(row.events)}
+        for row in frame.itertuples(index=False)
+        if row.key in flagged
+    ]
+    return PayloadScan.objects.create(
+        start=start, end=end, run_id=result.run_id, violations=violations
+    )
+
+
+# --- consent history from the lake
+
+CONSENT_CHANGES_SQL = """
+SELECT change_id, identity_id, flag, value, source, changed_ts
+FROM consent_changes_v
+WHERE event_dt BETWEEN :start AND :end
+ORDER BY changed_ts, change_id
+"""
+IMPORT_BATCH = 5_000
+
+
+def consent_import_lake(*, start: date, end: date) -> int:
+    """Copy the lake's consent changes of [start, end] into the portal's history (once each:
+    re-importing skips what is there) and recompute the consent of the identities concerned.
+    Read through the privacy team's view, as a recorded query run. Returns rows read."""
+    result = warehouse.query_run_sync(
+        sql=CONSENT_CHANGES_SQL,
+        params={"start": start, "end": end},
+        scope=frozenset({Access.GENERAL, Access.PRIVACY_VIEW}),
+        label="privacy: consent import",
+    )
+    frame = result.frame
+    changes = [
+        ConsentChange(
+            identity_id=row.identity_id,
+            flag=row.flag,
+            value=bool(row.value),
+            source=row.source,
+            actor="lake:consent_changes",
+            changed_at=row.changed_ts.to_pydatetime().replace(tzinfo=UTC),
+            lake_change_id=row.change_id,
+        )
+        for row in frame.itertuples(index=False)
+        if row.flag in ConsentFlag.values and row.source in ConsentChange.Source.values
+    ]
+    identities = sorted(set(frame["identity_id"])) if len(frame) else []
+    with transaction.atomic():
+        ConsentChange.objects.bulk_create(changes, batch_size=IMPORT_BATCH, ignore_conflicts=True)
+        for begin in range(0, len(identities), IMPORT_BATCH):
+            _consent_states_rebuild(identities[begin : begin + IMPORT_BATCH])
+        keys = [selectors.consent_cache_key(i) for i in identities]
+        transaction.on_commit(lambda: cache.delete_many(keys))
+    return len(frame)
+
+
+def _consent_states_rebuild(identities: list[str]) -> None:
+    """Each identity's state from its whole history: the latest change of every flag."""
+    states: dict[str, ConsentState] = {}
+    history = ConsentChange.objects.filter(identity_id__in=identities).order_by("changed_at", "pk")
+    for change in history.only("identity_id", "flag", "value", "changed_at"):
+        state = states.setdefault(change.identity_id, ConsentState(identity_id=change.identity_id))
+        setattr(state, change.flag, change.value)
+        state.updated_at = change.changed_at
+    ConsentState.objects.bulk_create(
+        states.values(),
+        update_conflicts=True,
+        unique_fields=["identity_id"],
+        update_fields=[*ConsentFlag.values, "updated_at"],
+    )

@@ -1,0 +1,50 @@
+from datetime import date, timedelta
+
+from celery import shared_task
+from celery.schedules import crontab
+from django.conf import settings
+
+from portal.celery import app
+from privacy import dsar_job, services
+from privacy.forms import data_end
+
+
+@shared_task(
+    soft_time_limit=settings.PRIVACY_DSAR_TIME_LIMIT_SECONDS,
+    time_limit=settings.PRIVACY_DSAR_TIME_LIMIT_SECONDS + 60,
+)
+def dsar_run(request_id: int) -> None:
+    # Failures are recorded on the request (status, error, audit) by the job itself.
+    dsar_job.dsar_execute(request_id=request_id)
+
+
+@shared_task
+def retention_daily() -> int:
+    return len(services.retention_apply(actor="retention-job"))
+
+
+@shared_task
+def payload_scan(start: str, end: str) -> int:
+    scan = services.payload_scan_run(start=date.fromisoformat(start), end=date.fromisoformat(end))
+    return len(scan.violations)
+
+
+@shared_task
+def payload_scan_daily() -> int:
+    """The newest two days of raw events against the PII allowlist."""
+    end = data_end()
+    return payload_scan(str(end - timedelta(days=1)), str(end))
+
+
+@app.on_after_finalize.connect
+def _schedule(sender, **kwargs):
+    sender.add_periodic_task(
+        crontab(hour=settings.PRIVACY_RETENTION_HOUR_UTC, minute=0),
+        retention_daily.s(),
+        name="privacy: drop expired lake partitions",
+    )
+    sender.add_periodic_task(
+        crontab(hour=settings.PRIVACY_RETENTION_HOUR_UTC, minute=30),
+        payload_scan_daily.s(),
+        name="privacy: check payload keys against the PII allowlist",
+    )

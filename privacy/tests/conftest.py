@@ -1,0 +1,183 @@
+"""Fixtures of the privacy tests: lakes that may be changed, the lake as pandas frames, users."""
+
+import os
+import shutil
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.support.users import user_with_role
+from warehouse import services as warehouse
+from warehouse.lake import contract, storage
+from warehouse.lake.generate import arrow_schema
+from warehouse.models import QueryRun
+
+# PostgreSQL fixtures of the warehouse tests: a reachable server and a schema per session.
+from warehouse.tests.conftest import warehouse_pg_dsn, warehouse_pg_schema  # noqa: F401
+
+
+def link_copy(source: Path, target: Path) -> Path:
+    """A copy of a lake made of hard links: instant, and safe to erase in, because erasure
+    replaces files by rename (the original inode stays with the source lake)."""
+    shutil.copytree(source, target, copy_function=os.link)
+    return target
+
+
+def read_table(root: Path, name: str) -> pd.DataFrame:
+    """A lake table as one frame (the independent reference: pandas over the files), with
+    its partition column as a date and the file each row came from."""
+    table = contract.table(name)
+    parts = []
+    for path in storage.data_files(root, table):
+        frame = pq.ParquetFile(path).read().to_pandas()
+        if table.partition_column:
+            frame[table.partition_column] = pd.Timestamp(path.parent.name.split("=", 1)[1]).date()
+        frame["_file"] = str(path)
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture
+def lake_copy(small_lake: Path, tmp_path: Path, settings) -> Path:
+    """A private, changeable copy of the shared small lake, and the settings pointing at it."""
+    root = link_copy(small_lake, tmp_path / "lake")
+    settings.WAREHOUSE = "duckdb"
+    settings.LAKE_ROOT = root
+    return root
+
+
+# --- a lake with enough finance cases to filter: the small lake plus extra files per table
+
+EXTRA_FILE = "part-extra.parquet"
+
+
+def _write_extra(root: Path, name: str, frame: pd.DataFrame) -> None:
+    table = contract.table(name)
+    schema = arrow_schema(table)
+    for day, rows in frame.groupby("event_dt"):
+        data = pa.Table.from_pandas(
+            rows.drop(columns="event_dt"), schema=schema, preserve_index=False
+        )
+        storage.write_parquet(data, storage.partition_dir(root, table, str(day)) / EXTRA_FILE)
+
+
+def add_finance_cases(root: Path, seed: int = 5) -> None:
+    """Refunds, disputes and chargebacks on the lake's bookings, plus a few on bookings the lake
+    does not have (their currency is unknown); some open, in every outcome."""
+    bookings = read_table(root, "fact_bookings")
+    rng = np.random.default_rng(seed)
+    first = bookings["event_dt"].min()
+    last = bookings["event_dt"].max()
+
+    def cases(prefix: str, n: int) -> pd.DataFrame:
+        known = bookings.sample(n - 3, replace=True, random_state=int(rng.integers(1e6)))
+        booking_ids = [*known["booking_id"], *(f"bkg_missing_{prefix}{i}" for i in range(3))]
+        users = [*known["user_id"], *(f"usr_missing_{i}" for i in range(3))]
+        days = [first + timedelta(days=int(d)) for d in rng.integers(0, (last - first).days, n)]
+        opened = [
+            datetime.combine(d, datetime.min.time()) + timedelta(minutes=int(m))
+            for d, m in zip(days, rng.integers(0, 1440, n), strict=True)
+        ]
+        closed = [
+            None if i % 4 == 0 else o + timedelta(hours=int(h))
+            for i, (o, h) in enumerate(zip(opened, rng.integers(1, 200, n), strict=True))
+        ]
+        return pd.DataFrame(
+            {
+                f"{prefix}_id": [f"{prefix[:3]}_x{i:04d}" for i in range(n)],
+                "booking_id": booking_ids,
+                "user_id": users,
+                "amount_cents": rng.integers(500, 40_000, n),
+                "opened": opened,
+                "closed": closed,
+                "event_dt": days,
+            }
+        )
+
+    refunds = cases("refund", 30)
+    refunds["reason"] = rng.choice(["cancelled_by_client", "no_show", "cancelled_by_provider"], 30)
+    _write_extra(
+        root,
+        "fin_refunds",
+        refunds.rename(columns={"opened": "requested_ts", "closed": "refunded_ts"}),
+    )
+    disputes = cases("dispute", 20)
+    disputes["outcome"] = [
+        "pending" if c is None else o
+        for c, o in zip(disputes["closed"], rng.choice(["won", "lost"], 20), strict=True)
+    ]
+    _write_extra(
+        root,
+        "fin_disputes",
+        disputes.rename(columns={"opened": "opened_ts", "closed": "closed_ts"}),
+    )
+    chargebacks = cases("chargeback", 25)
+    chargebacks["outcome"] = [
+        "pending" if c is None else o
+        for c, o in zip(chargebacks["closed"], rng.choice(["won", "lost"], 25), strict=True)
+    ]
+    chargebacks["card_country"] = rng.choice(["DE", "FR", "NL"], 25)
+    _write_extra(
+        root,
+        "fin_chargebacks",
+        chargebacks.rename(columns={"opened": "received_ts", "closed": "resolved_ts"}),
+    )
+    storage.bump_watermark(root)
+
+
+@pytest.fixture(scope="session")
+def finance_lake(small_lake: Path, tmp_path_factory) -> Path:
+    root = link_copy(small_lake, tmp_path_factory.mktemp("finance") / "lake")
+    add_finance_cases(root)
+    return root
+
+
+@pytest.fixture
+def finance_settings(finance_lake: Path, settings) -> Path:
+    settings.WAREHOUSE = "duckdb"
+    settings.LAKE_ROOT = finance_lake
+    settings.QUERY_WAIT_SECONDS = 0
+    return finance_lake
+
+
+def run_queued() -> int:
+    """Execute the queued query runs here (the pages' runs, without a worker)."""
+    ids = list(QueryRun.objects.filter(status=QueryRun.Status.QUEUED).values_list("pk", flat=True))
+    for run_id in ids:
+        warehouse.query_run_execute(run_id=run_id)
+    return len(ids)
+
+
+@pytest.fixture
+def get_data() -> Callable:
+    """GET a page or endpoint; when it queued query runs, run them and GET it again."""
+
+    def get(client, url: str, **extra):
+        response = client.get(url, **extra)
+        if run_queued():
+            response = client.get(url, **extra)
+        return response
+
+    return get
+
+
+@pytest.fixture
+def privacy_users(db):
+    return user_with_role("privacy", "priv-alice"), user_with_role("privacy", "priv-bob")
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run in this process when sent (Celery's own test mode), for page tests that send
+    one; the worker path itself is covered by tests/test_query_path.py and the DSAR tests."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

@@ -1,0 +1,95 @@
+"""/api/privacy/dsar/: file, approve (not one's own), run (only approved), show."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from privacy.models import AuditEvent, DsarRequest
+from tests.support.users import user_with_role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(privacy_users) -> Client:
+    client = Client()
+    client.force_login(privacy_users[0])
+    return client
+
+
+@pytest.fixture
+def bob(privacy_users) -> Client:
+    client = Client()
+    client.force_login(privacy_users[1])
+    return client
+
+
+def file(client: Client, **body):
+    return client.post("/api/privacy/dsar/", body, content_type="application/json")
+
+
+def test_file_approve_run_by_two_privacy_users(
+    alice, bob, lake_copy, django_capture_on_commit_callbacks
+):
+    filed = file(alice, identity_id="idn_nobody", reason="asked by email")
+    assert filed.status_code == 201, filed.json()
+    body = filed.json()
+    assert body["status"] == "filed" and body["requester"] == "priv-alice"
+    assert body["due_date"] == (timezone.now().date() + timedelta(days=30)).isoformat()
+    assert body["has_identity_id"] and not body["has_user_id"]
+    assert "idn_nobody" not in filed.content.decode()  # the API shows hashes, not ids
+    request_id = body["id"]
+
+    assert alice.post(f"/api/privacy/dsar/{request_id}/run").status_code == 409
+    own = alice.post(f"/api/privacy/dsar/{request_id}/approve")
+    assert own.status_code == 403 and "someone other" in own.json()["detail"]
+    approved = bob.post(f"/api/privacy/dsar/{request_id}/approve")
+    assert approved.status_code == 200 and approved.json()["approved_by"] == "priv-bob"
+    assert bob.post(f"/api/privacy/dsar/{request_id}/approve").status_code == 409
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        queued = alice.post(f"/api/privacy/dsar/{request_id}/run")
+    assert queued.status_code == 202 and queued.json()["status"] == "queued"
+    assert len(callbacks) == 1  # the Celery job, sent once the transaction commits
+
+    listed = alice.get("/api/privacy/dsar/").json()["requests"]
+    assert [r["id"] for r in listed] == [request_id]
+    actions = list(AuditEvent.objects.values_list("action", "actor"))
+    assert actions == [("dsar.filed", "priv-alice"), ("dsar.approved", "priv-bob")]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"reason": "no ids"}, "identity_id"),
+        ({"identity_id": "", "user_id": " ", "reason": "blank ids"}, "identity_id"),
+        ({"identity_id": "idn 1", "reason": "a space"}, "identity_id"),
+        ({"user_id": "usr_1"}, "reason"),
+    ],
+)
+def test_bad_requests_are_400_naming_the_field(alice, body, field):
+    answer = file(alice, **body)
+    assert answer.status_code == 400
+    assert field in answer.json()
+    assert not DsarRequest.objects.exists()
+
+
+def test_only_the_privacy_team_and_admins_see_requests(alice, client):
+    request_id = file(alice, user_id="usr_secret", reason="r").json()["id"]
+    for role in ("analyst", "pm", "support", "finance"):
+        client.force_login(user_with_role(role))
+        for url in ("/api/privacy/dsar/", f"/api/privacy/dsar/{request_id}"):
+            answer = client.get(url)
+            assert answer.status_code == 403
+            assert "usr_" not in answer.content.decode()
+        assert file(client, user_id="usr_x", reason="r").status_code == 403
+    client.force_login(user_with_role("admin"))
+    assert client.get(f"/api/privacy/dsar/{request_id}").json()["has_user_id"] is True
+    assert Client().get("/api/privacy/dsar/").status_code in (401, 403)
+
+
+def test_unknown_request_is_404(alice):
+    assert alice.get("/api/privacy/dsar/999").status_code == 404
+    assert alice.post("/api/privacy/dsar/999/approve").status_code == 404

@@ -1,0 +1,208 @@
+"""The DSAR erasure job end to end on a private lake (and a PostgreSQL copy): counts checked
+against pandas, caches purged, audit without raw ids, failures that can be run again."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.core.cache import cache
+from psycopg import sql
+
+from privacy import dsar_job, remote, selectors, services
+from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
+from privacy.signals import identity_erased
+from privacy.tests.conftest import read_table
+from privacy.tests.test_lake_erasure import busy_subject, holds
+from privacy.tombstone import tombstone
+from warehouse import result_cache
+from warehouse import services as warehouse
+from warehouse.engines.pg_loader import load_lake
+from warehouse.lake import erasure, storage
+from warehouse.lake.contract import Access
+from warehouse.models import QueryRun
+
+pytestmark = pytest.mark.django_db
+
+
+def approved(privacy_users, **ids) -> DsarRequest:
+    alice, bob = privacy_users
+    dsar = services.dsar_file(**ids, reason="data subject asked", requester=alice)
+    services.dsar_approve(request_id=dsar.pk, approver=bob)
+    return services.dsar_queue(request_id=dsar.pk, enqueue=False)
+
+
+def expected_counts(root, ids) -> dict[str, tuple[int, int]]:
+    """table -> (rows holding the ids, files holding them), by pandas."""
+    counts = {}
+    for table in erasure.erasable_tables():
+        frame = read_table(root, table.name)
+        hit = holds(frame, table, ids)
+        counts[table.name] = (int(hit.sum()), frame.loc[hit, "_file"].nunique())
+    return counts
+
+
+def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_users, settings):
+    identity_id, user_id = busy_subject(lake_copy)
+    expected = expected_counts(lake_copy, [identity_id, user_id])
+    received = []
+    identity_erased.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t1")
+
+    # Things the erasure must purge: consent, a cached query result, a run naming the id.
+    services.consent_set(
+        identity_id=identity_id, flags={"marketing": True}, source="api", actor="app"
+    )
+    assert selectors.consent_get(identity_id=identity_id)["marketing"] is True
+    named = warehouse.query_submit(
+        sql="SELECT count(*) AS n FROM events WHERE event_dt >= :d AND identity_id = :who",
+        params={"d": date(2026, 1, 1), "who": identity_id},
+        scope=frozenset({Access.GENERAL}),
+    ).run
+    warehouse.query_run_execute(run_id=named.pk)
+    assert result_cache.get(named.cache_key) is not None
+    mark = storage.read_watermark(lake_copy)
+
+    alice, bob = privacy_users
+    dsar = services.dsar_file(
+        identity_id=identity_id,
+        user_id=user_id,
+        reason=f"Asked by mail for {identity_id}",
+        requester=alice,
+    )
+    services.dsar_approve(request_id=dsar.pk, approver=bob)
+    services.dsar_queue(request_id=dsar.pk, enqueue=False)
+    done = dsar_job.dsar_execute(request_id=dsar.pk)
+
+    assert done.status == DsarRequest.Status.COMPLETED, done.error
+    assert done.reason == "Asked by mail for [erased id]"
+    tomb = tombstone(settings.PRIVACY_HASH_KEY, dsar.pk)
+    results = {r.table: r for r in done.tables.all()}
+    for name, (rows, files) in expected.items():
+        assert (results[name].rows_changed, results[name].files_rewritten) == (rows, files), name
+        assert results[name].files_with_ids == files and results[name].remaining_rows == 0
+    assert done.rows_changed == sum(r for r, _ in expected.values()) > 100
+    assert done.files_rewritten == sum(f for _, f in expected.values())
+    # The lake itself, read again by pandas.
+    for table in erasure.erasable_tables():
+        frame = read_table(lake_copy, table.name)
+        assert not holds(frame, table, [identity_id, user_id]).any()
+        assert int(holds(frame, table, [tomb]).sum()) == expected[table.name][0]
+    # The portal's own records and caches.
+    assert done.identity_id == done.user_id == ""
+    assert not ConsentState.objects.filter(identity_id=identity_id).exists()
+    assert ConsentChange.objects.filter(identity_id=tomb).count() == 1
+    assert selectors.consent_get(identity_id=identity_id)["known"] is False
+    assert result_cache.get(named.cache_key) is None
+    assert storage.read_watermark(lake_copy).version != mark.version
+    assert identity_id not in json.dumps(QueryRun.objects.get(pk=named.pk).params)
+    assert received == [
+        {
+            "signal": identity_erased,
+            "sender": DsarRequest,
+            "identity_id": identity_id,
+            "user_id": user_id,
+            "tombstone": tomb,
+        }
+    ]
+    # The audit log: every step, by whom, and never a raw id.
+    actions = list(done.audit.values_list("action", "actor"))
+    assert actions[:3] == [
+        ("dsar.filed", "priv-alice"),
+        ("dsar.approved", "priv-bob"),
+        ("dsar.started", "dsar-job"),
+    ]
+    assert actions[-1] == ("dsar.verified", "dsar-job")
+    assert sum(a == "dsar.table" for a, _ in actions) == len(erasure.erasable_tables())
+    log = json.dumps(list(AuditEvent.objects.values()), default=str)
+    assert identity_id not in log and user_id not in log
+    assert done.identity_hash in log
+
+
+def test_running_again_changes_nothing(lake_copy, privacy_users):
+    identity_id, _ = busy_subject(lake_copy)
+    dsar = approved(privacy_users, identity_id=identity_id)
+    first = dsar_job.dsar_execute(request_id=dsar.pk)
+    files = {str(p): p.stat().st_ino for p in lake_copy.rglob("*.parquet")}
+    assert services.dsar_queue(request_id=dsar.pk).status == DsarRequest.Status.COMPLETED
+    assert dsar_job.dsar_execute(request_id=dsar.pk) is None  # nothing to claim
+    assert {str(p): p.stat().st_ino for p in lake_copy.rglob("*.parquet")} == files
+    assert DsarRequest.objects.get(pk=dsar.pk).rows_changed == first.rows_changed > 0
+
+
+def test_an_unknown_identity_completes_with_zero_rows_and_says_so(lake_copy, privacy_users):
+    before = {str(p): p.stat().st_ino for p in lake_copy.rglob("*.parquet")}
+    dsar = approved(privacy_users, identity_id="idn_never_seen")
+    done = dsar_job.dsar_execute(request_id=dsar.pk)
+    assert done.status == DsarRequest.Status.COMPLETED
+    assert done.rows_changed == 0 and done.files_rewritten == 0
+    assert {str(p): p.stat().st_ino for p in lake_copy.rglob("*.parquet")} == before
+    verified = done.audit.get(action="dsar.verified")
+    assert verified.detail["note"] == "No row held these ids; nothing changed."
+
+
+def test_a_failed_run_is_recorded_and_can_be_run_again(lake_copy, privacy_users):
+    identity_id, user_id = busy_subject(lake_copy)
+    events = read_table(lake_copy, "events")
+    held = events.loc[events["identity_id"] == identity_id, "_file"].iloc[0]
+    # A directory where the job's temporary file goes: the run fails half-way through the lake.
+    obstacle = Path(held).with_name(erasure.ERASE_TMP_PREFIX + Path(held).name)
+    obstacle.mkdir()
+    dsar = approved(privacy_users, identity_id=identity_id, user_id=user_id)
+    failed = dsar_job.dsar_execute(request_id=dsar.pk)
+    assert failed.status == DsarRequest.Status.FAILED
+    assert "Is a directory" in failed.error and identity_id not in failed.error
+    assert failed.audit.filter(action="dsar.failed").exists()
+    assert failed.identity_id == identity_id  # kept until the erasure is verified
+
+    obstacle.rmdir()
+    services.dsar_queue(request_id=dsar.pk, enqueue=False)
+    done = dsar_job.dsar_execute(request_id=dsar.pk)
+    assert done.status == DsarRequest.Status.COMPLETED and done.attempts == 2
+    expected = expected_counts(lake_copy, [tombstone_of(done)])
+    assert done.rows_changed == sum(r for r, _ in expected.values()) > 100
+    assert done.files_rewritten == sum(f for _, f in expected.values())
+
+
+def tombstone_of(dsar: DsarRequest) -> str:
+    from django.conf import settings
+
+    return tombstone(settings.PRIVACY_HASH_KEY, dsar.pk)
+
+
+@pytest.fixture
+def pg_warehouse(lake_copy, warehouse_pg_dsn, warehouse_pg_schema, settings, monkeypatch):
+    schema = f"{warehouse_pg_schema}_dsar"
+    names = [t.name for t in erasure.erasable_tables()]
+    load_lake(warehouse_pg_dsn, lake_copy, tables=names, schema=schema)
+    monkeypatch.setattr(remote, "POSTGRES_SCHEMA", schema)
+    settings.WAREHOUSE = "postgres"
+    settings.WAREHOUSE_POSTGRES_URL = warehouse_pg_dsn
+    yield schema
+    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def test_with_a_postgres_warehouse_both_the_lake_and_its_copy_are_erased(
+    lake_copy, pg_warehouse, privacy_users, warehouse_pg_dsn
+):
+    identity_id, user_id = busy_subject(lake_copy)
+    expected = expected_counts(lake_copy, [identity_id, user_id])
+    cache.set("warehouse:watermark:postgres", storage.Watermark("load-1", "2026-01-31"), None)
+    dsar = approved(privacy_users, identity_id=identity_id, user_id=user_id)
+    done = dsar_job.dsar_execute(request_id=dsar.pk)
+
+    assert done.status == DsarRequest.Status.COMPLETED, done.error
+    remote_rows = {r.table: r.rows_changed for r in done.tables.filter(target="postgres")}
+    assert remote_rows == {name: rows for name, (rows, _) in expected.items()}
+    assert done.rows_changed == 2 * sum(r for r, _ in expected.values())
+    assert any(s.startswith("VACUUM ") for s in done.physical_followup)
+    with psycopg.connect(warehouse_pg_dsn) as conn:
+        left = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE identity_id = %s OR user_id = %s").format(
+                sql.Identifier(pg_warehouse, "raw_events")
+            ),
+            [identity_id, user_id],
+        ).fetchone()[0]
+    assert left == 0
+    assert cache.get("warehouse:watermark:postgres").version != "load-1"

@@ -1,0 +1,131 @@
+"""/finance/: refunds, disputes and chargebacks from the finance view, checked against pandas;
+filters, CSV export, access by role, results cached per scope."""
+
+import io
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from privacy.lake_queries import FINANCE_CASES_SQL
+from privacy.tests.test_lake_views import expected_finance_cases
+from tests.support.users import user_with_role
+from warehouse import services as warehouse
+from warehouse.lake.contract import Access
+from warehouse.models import QueryRun
+
+pytestmark = pytest.mark.django_db
+
+WINDOW = "start=2026-01-18&end=2026-01-31"
+
+
+@pytest.fixture
+def finance_client(client, finance_settings):
+    client.force_login(user_with_role("finance"))
+    return client
+
+
+def in_window(frame: pd.DataFrame, start="2026-01-18", end="2026-01-31") -> pd.DataFrame:
+    day = pd.to_datetime(frame["opened_ts"]).dt.date
+    return frame[(day >= date.fromisoformat(start)) & (day <= date.fromisoformat(end))]
+
+
+def test_summary_and_cases_match_pandas(finance_client, finance_lake, get_data):
+    page = get_data(finance_client, f"/finance/?{WINDOW}")
+    assert page.status_code == 200
+    body = page.content.decode()
+    want = in_window(expected_finance_cases(finance_lake))
+    assert len(page.context["rows"]) == len(want) == 78
+    summary = pd.DataFrame(page.context["summary_rows"])
+    grouped = (
+        want.assign(currency=want["currency"].fillna("unknown"))
+        .groupby(["case_kind", "outcome", "currency"])
+        .agg(cases=("case_id", "size"), amount_cents=("amount_cents", "sum"))
+        .reset_index()
+    )
+    merged = summary.merge(grouped, on=["case_kind", "outcome", "currency"], suffixes=("", "_pd"))
+    assert len(merged) == len(grouped) == len(summary)
+    assert (merged["cases"] == merged["cases_pd"]).all()
+    assert (merged["amount_cents"] == merged["amount_cents_pd"]).all()
+    refund_total = want.loc[want["case_kind"] == "refund", "amount_cents"].sum()
+    assert refund_total > 0 and "unknown" in body
+    assert "user_id" not in body and "usr_" not in body  # the view has no user ids
+
+
+def test_filters_by_kind_outcome_and_currency(finance_client, finance_lake, get_data):
+    want = in_window(expected_finance_cases(finance_lake))
+    lost = get_data(finance_client, f"/finance/?{WINDOW}&kind=chargeback&outcome=lost")
+    expected = want[(want["case_kind"] == "chargeback") & (want["outcome"] == "lost")]
+    assert sorted(r["case_id"] for r in lost.context["rows"]) == sorted(expected["case_id"])
+    assert len(expected) > 0
+    eur = get_data(finance_client, f"/finance/?{WINDOW}&currency=EUR")
+    assert len(eur.context["rows"]) == (want["currency"] == "EUR").sum()
+    narrow = get_data(finance_client, "/finance/?start=2026-01-20&end=2026-01-22")
+    assert len(narrow.context["rows"]) == len(in_window(want, "2026-01-20", "2026-01-22"))
+
+
+def test_csv_export_has_every_case(finance_client, finance_lake, get_data):
+    # The page ran the same query: the export comes from its cached result.
+    get_data(finance_client, f"/finance/?{WINDOW}")
+    answer = finance_client.get(f"/finance/?{WINDOW}&format=csv")
+    assert answer.status_code == 200 and answer["Content-Type"].startswith("text/csv")
+    frame = pd.read_csv(io.StringIO(answer.content.decode()))
+    want = in_window(expected_finance_cases(finance_lake))
+    assert sorted(frame["case_id"]) == sorted(want["case_id"])
+    assert frame["amount_cents"].sum() == want["amount_cents"].sum()
+    assert "user_id" not in frame.columns
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("start=2026-01-31&end=2026-01-01", "The start must not be after the end."),
+        ("currency=eur", "Use a three-letter ISO 4217 code"),
+        ("outcome=stolen", "Select a valid choice"),
+        ("start=2020-01-01&end=2026-01-31", "Choose at most 400 days."),
+    ],
+)
+def test_bad_filters_are_400_naming_the_problem(finance_client, query, message):
+    answer = finance_client.get(f"/finance/?{query}")
+    assert answer.status_code == 400
+    assert message in answer.content.decode()
+    assert not QueryRun.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["analyst", "pm", "support", "privacy"])
+def test_other_roles_get_403_and_no_data(client, finance_settings, role, get_data):
+    client.force_login(user_with_role(role))
+    for url in (f"/finance/?{WINDOW}", f"/finance/?{WINDOW}&format=csv"):
+        answer = get_data(client, url)
+        assert answer.status_code == 403
+        assert "rfd_" not in answer.content.decode() and "cbk_" not in answer.content.decode()
+    assert not QueryRun.objects.exists()
+
+
+def test_results_are_cached_per_scope_never_served_to_another(finance_settings, get_data):
+    params = {"start": date(2026, 1, 18), "end": date(2026, 1, 31), "kind": "*", "outcome": "*"}
+    params["currency"] = "*"
+    finance = frozenset({Access.GENERAL, Access.FINANCE_VIEW})
+    run = warehouse.query_submit(sql=FINANCE_CASES_SQL, params=params, scope=finance).run
+    warehouse.query_run_execute(run_id=run.pk)
+    assert warehouse.query_submit(sql=FINANCE_CASES_SQL, params=params, scope=finance).cached
+    with pytest.raises(warehouse.DataAccessDenied):
+        warehouse.query_submit(
+            sql=FINANCE_CASES_SQL, params=params, scope=frozenset({Access.GENERAL})
+        )
+    admin = warehouse.query_submit(sql=FINANCE_CASES_SQL, params=params, scope=frozenset(Access))
+    assert admin.cached is None and admin.run.cache_key != run.cache_key
+
+
+def test_a_cached_page_reads_few_queries(finance_client, get_data, django_assert_max_num_queries):
+    get_data(finance_client, f"/finance/?{WINDOW}")
+    with django_assert_max_num_queries(4):
+        page = finance_client.get(f"/finance/?{WINDOW}")
+    assert page.status_code == 200 and len(page.context["rows"]) == 78
+
+
+def test_a_page_whose_run_is_not_done_says_so_and_reloads(finance_client):
+    page = finance_client.get(f"/finance/?{WINDOW}")
+    assert page.status_code == 200
+    assert "Still computing" in page.content.decode()
+    assert '<meta http-equiv="refresh"' in page.content.decode()

@@ -1,0 +1,368 @@
+/* Dashboard tiles and the metric page chart.
+ *
+ * Every element with [data-tile] loads on its own: it asks the metric data API for its window
+ * (and the previous window when comparing). A 200 carries the result; a 202 carries a run id,
+ * which is polled at /api/runs/<id> until it succeeds (then the data is fetched again, now from
+ * the cache) or fails (the message and a Retry button are shown). No tile waits for another.
+ */
+(function () {
+  "use strict";
+
+  var POLL_MS = [100, 150, 250, 400, 600, 1000];
+  var MAX_REFETCH = 3;
+  var SECONDS = { minutes: 60, hours: 3600, days: 86400 };
+  var COLORS = ["#2f5bea", "#12b76a", "#f79009", "#7a5af8", "#ee46bc", "#06aed4", "#667085", "#b42318"];
+
+  // ---- number formats (per the metric's unit and display format) ----
+
+  function formatValue(value, format, unit) {
+    if (value === null || value === undefined || !isFinite(value)) return "–";
+    if (format === "percent") return percent(value * 100);
+    if (format === "multiple") return value.toFixed(2) + "×";
+    if (format === "currency") return currency(value, unit);
+    if (format === "duration") return duration(value * (SECONDS[unit] || 1));
+    return number(value);
+  }
+
+  function percent(p) {
+    return (Math.abs(p) >= 10 ? p.toFixed(1) : p.toFixed(2)) + "%";
+  }
+
+  function currency(value, unit) {
+    var big = Math.abs(value) >= 1000;
+    return new Intl.NumberFormat("en-GB", {
+      style: "currency",
+      currency: (unit || "eur").toUpperCase(),
+      maximumFractionDigits: big ? 0 : 2,
+      minimumFractionDigits: big ? 0 : 2,
+    }).format(value);
+  }
+
+  function duration(seconds) {
+    var abs = Math.abs(seconds);
+    if (abs < 90) return seconds.toFixed(0) + " s";
+    if (abs < 90 * 60) return (seconds / 60).toFixed(abs < 600 ? 1 : 0) + " min";
+    if (abs < 48 * 3600) return (seconds / 3600).toFixed(1) + " h";
+    return (seconds / 86400).toFixed(1) + " d";
+  }
+
+  function number(value) {
+    return new Intl.NumberFormat("en-US", {
+      maximumFractionDigits: Math.abs(value) < 10 ? 2 : Math.abs(value) < 1000 ? 1 : 0,
+    }).format(value);
+  }
+
+  // The change from the previous window: percentage points for percentages, relative otherwise.
+  function change(current, previous, format, higherIsBetter) {
+    if (current === null || previous === null || !isFinite(current) || !isFinite(previous)) {
+      return null;
+    }
+    var delta = current - previous;
+    var text;
+    if (format === "percent") {
+      var pp = delta * 100;
+      text = (pp >= 0 ? "+" : "−") + Math.abs(pp).toFixed(Math.abs(pp) < 10 ? 2 : 1) + " pp";
+    } else if (previous === 0) {
+      text = delta === 0 ? "±0%" : "new";
+    } else {
+      var rel = (delta / Math.abs(previous)) * 100;
+      text = (rel >= 0 ? "+" : "−") + Math.abs(rel).toFixed(1) + "%";
+    }
+    var tone = delta === 0 ? "flat" : (delta > 0) === higherIsBetter ? "good" : "bad";
+    return { text: text, tone: tone, arrow: delta > 0 ? "▲" : delta < 0 ? "▼" : "" };
+  }
+
+  function axisFormat(format, unit, max) {
+    if (format === "percent") return { tickformat: ".1~%" };
+    if (format === "multiple") return { tickformat: "~r", ticksuffix: "×" };
+    if (format === "currency") {
+      return { tickformat: "~s", tickprefix: unit === "usd" ? "$" : "€" };
+    }
+    if (format === "duration") {
+      return { tickformat: ",~r", ticksuffix: { minutes: " min", hours: " h", days: " d" }[unit] || "" };
+    }
+    // Counts: whole ticks while small (no "500m" of a breach), SI suffixes once large.
+    return max < 5 ? { tickformat: ",d", dtick: 1 } : { tickformat: max >= 10000 ? "~s" : ",~r" };
+  }
+
+  // ---- fetching: 200 now, or 202 then poll the run ----
+
+  function sleep(ms) {
+    return new Promise(function (resolve) { setTimeout(resolve, ms); });
+  }
+
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        return response.json().then(
+          function (body) { return { status: response.status, body: body }; },
+          function () { return { status: response.status, body: null }; }
+        );
+      });
+  }
+
+  function messageOf(res) {
+    var body = res.body;
+    if (body && typeof body === "object") {
+      if (body.detail) return String(body.detail);
+      var field = Object.keys(body)[0];
+      if (field && Array.isArray(body[field])) return field + ": " + body[field].join(" ");
+    }
+    return "The server answered " + res.status + ".";
+  }
+
+  function withoutForce(url) {
+    return url.replace(/([?&])force_refresh=true&?/, "$1").replace(/[?&]$/, "");
+  }
+
+  function withForce(url) {
+    return url + (url.indexOf("?") === -1 ? "?" : "&") + "force_refresh=true";
+  }
+
+  async function waitForRun(pollUrl, onStatus) {
+    for (var i = 0; ; i++) {
+      var res = await getJSON(pollUrl);
+      if (res.status !== 200) throw new Error(messageOf(res));
+      onStatus(res.body.status);
+      if (res.body.status === "succeeded" || res.body.status === "failed") return res.body;
+      await sleep(POLL_MS[Math.min(i, POLL_MS.length - 1)]);
+    }
+  }
+
+  async function fetchResult(url, onStatus) {
+    var res = await getJSON(url);
+    for (var attempt = 0; attempt < MAX_REFETCH; attempt++) {
+      if (res.status === 200) return res.body;
+      if (res.status !== 202) throw new Error(messageOf(res));
+      onStatus(res.body.status);
+      var run = await waitForRun(res.body.poll_url, onStatus);
+      if (run.status === "failed") throw new Error(run.error || "The query failed.");
+      res = await getJSON(withoutForce(url));
+    }
+    throw new Error("The result did not arrive in time.");
+  }
+
+  // ---- one tile ----
+
+  function Tile(el) {
+    this.el = el;
+    this.url = el.dataset.url;
+    this.previousUrl = el.dataset.previousUrl || null;
+    this.format = el.dataset.format;
+    this.unit = el.dataset.unit;
+    this.higherIsBetter = el.dataset.higherIsBetter === "true";
+    this.chartType = el.dataset.chart || "line";
+    this.shiftDays = parseInt(el.dataset.shiftDays || "0", 10);
+    this.plot = el.querySelector(".plot");
+    this.state = el.querySelector(".tile-state");
+    this.refreshButton = el.querySelector("[data-action=refresh]");
+    this.statuses = {};
+    this.timer = null;
+    var self = this;
+    if (this.refreshButton) {
+      this.refreshButton.addEventListener("click", function () { self.load(true); });
+    }
+  }
+
+  Tile.prototype.field = function (name) {
+    return this.el.querySelector("[data-field=" + name + "]");
+  };
+
+  Tile.prototype.show = function (state, message) {
+    this.el.dataset.state = state;
+    this.state.hidden = state === "done";
+    this.state.className = "tile-state " + state;
+    var text = this.state.querySelector(".message");
+    var retry = this.state.querySelector("button");
+    text.textContent = message || "";
+    retry.hidden = state !== "failed";
+  };
+
+  Tile.prototype.progress = function () {
+    // The least advanced of the tile's runs decides what the tile says.
+    var states = Object.values(this.statuses);
+    var label = states.indexOf("queued") !== -1 ? "Queued" : "Running";
+    var elapsed = (performance.now() - this.startedAt) / 1000;
+    this.show(label.toLowerCase(), label + " · " + elapsed.toFixed(1) + " s");
+  };
+
+  Tile.prototype.load = async function (force) {
+    if (this.loading) return;
+    this.loading = true;
+    this.startedAt = performance.now();
+    this.statuses = { current: "queued" };
+    if (this.refreshButton) this.refreshButton.disabled = true;
+    var self = this;
+    this.progress();
+    this.timer = setInterval(function () { self.progress(); }, 100);
+    function tracker(key) {
+      return function (status) { self.statuses[key] = status; };
+    }
+    try {
+      var jobs = [fetchResult(force ? withForce(this.url) : this.url, tracker("current"))];
+      if (this.previousUrl) {
+        this.statuses.previous = "queued";
+        jobs.push(fetchResult(force ? withForce(this.previousUrl) : this.previousUrl, tracker("previous")));
+      }
+      var results = await Promise.all(jobs);
+      clearInterval(this.timer);
+      this.render(results[0], results[1] || null);
+    } catch (err) {
+      clearInterval(this.timer);
+      this.show("failed", err.message);
+    } finally {
+      this.loading = false;
+      if (this.refreshButton) this.refreshButton.disabled = false;
+    }
+  };
+
+  Tile.prototype.render = function (current, previous) {
+    var value = current.summary.value;
+    var single = current.summary.method !== "none";  // a split median has no single number
+    var valueEl = this.field("value");
+    valueEl.hidden = !single;
+    valueEl.textContent = formatValue(value, this.format, this.unit);
+    valueEl.dataset.raw = value === null ? "" : String(value);
+    valueEl.classList.remove("skeleton");
+    this.field("note").textContent = current.summary.label;
+    var changeEl = this.field("change");
+    var previousEl = this.field("previous");
+    changeEl.textContent = "";
+    previousEl.textContent = "";
+    if (previous && single) {
+      var before = previous.summary.value;
+      previousEl.textContent = before === null
+        ? "no data in the previous period"
+        : "vs " + formatValue(before, this.format, this.unit) + " in the previous period";
+      previousEl.dataset.raw = before === null ? "" : String(before);
+      var diff = change(value, before, this.format, this.higherIsBetter);
+      if (diff) {
+        changeEl.textContent = diff.arrow + " " + diff.text;
+        changeEl.className = "change " + diff.tone;
+      }
+    }
+    this.field("data_as_of").textContent = "Data as of " + (current.data_as_of || "unknown");
+    this.field("cached_at").textContent = "Cached " + localTime(current.cached_at);
+    this.field("run").textContent = "Run " + current.run_id;
+    this.field("run").href = current.poll_url;
+    this.draw(current, previous);
+    this.show("done");
+    if (!current.result.rows.length) {
+      this.state.hidden = false;
+      this.state.className = "tile-state empty";
+      this.state.querySelector(".message").textContent = "No data in this window.";
+    }
+  };
+
+  Tile.prototype.draw = function (current, previous) {
+    var self = this;
+    var traces = [];
+    var series = groupRows(current.result);
+    var split = series.length > 1 || (series[0] && series[0].name !== "all");
+    series.forEach(function (s, i) {
+      traces.push(self.trace(s.x, s.y, split ? s.name : "This period", COLORS[i % COLORS.length], false));
+    });
+    if (previous && !split) {
+      groupRows(previous.result).forEach(function (s) {
+        var shifted = s.x.map(function (x) { return shiftDate(x, self.shiftDays); });
+        var t = self.trace(shifted, s.y, "Previous period", "#98a2b3", true);
+        t.customdata = s.x;
+        t.hovertemplate = "%{customdata|%d %b %Y}<br>%{text}<extra>Previous period</extra>";
+        traces.push(t);
+      });
+    }
+    var layout = {
+      margin: { l: 52, r: 10, t: 6, b: 28 },
+      font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 11, color: "#475467" },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      showlegend: traces.length > 1,
+      legend: { orientation: "h", x: 0, y: -0.18, font: { size: 10 } },
+      xaxis: {
+        type: "date", showgrid: false, linecolor: "#e4e7ec", tickformat: "%d %b", nticks: 6,
+        ticklabelstandoff: 6,
+        range: this.xRange(series),
+      },
+      yaxis: Object.assign(
+        { gridcolor: "#eef0f3", zeroline: false, rangemode: "tozero", nticks: 5 },
+        axisFormat(this.format, this.unit, maxOf(traces))
+      ),
+      hovermode: "x unified",
+      barmode: "group",
+    };
+    if (traces.length > 1) layout.margin.b = 48;
+    Plotly.react(this.plot, traces, layout, { displayModeBar: false, responsive: true });
+  };
+
+  // The whole window, widened to the first period (a week or month may start before it) and by
+  // half a period each side so end points and bars are not cut.
+  Tile.prototype.xRange = function (series) {
+    var first = this.el.dataset.start;
+    series.forEach(function (s) { if (s.x.length && s.x[0] < first) first = s.x[0]; });
+    var half = { day: 0.5, week: 3.5, month: 15 }[this.el.dataset.grain] || 0.5;
+    var from = new Date(first + "T00:00:00Z").getTime() - half * 86400000;
+    var to = new Date(this.el.dataset.end + "T00:00:00Z").getTime() + half * 86400000;
+    return [new Date(from).toISOString(), new Date(to).toISOString()];
+  };
+
+  Tile.prototype.trace = function (x, y, name, color, dashed) {
+    var self = this;
+    var bar = this.chartType === "bar" && !dashed;
+    return {
+      type: bar ? "bar" : "scatter",
+      mode: bar ? undefined : "lines+markers",
+      x: x,
+      y: y,
+      name: name,
+      text: y.map(function (v) { return formatValue(v, self.format, self.unit); }),
+      hovertemplate: "%{x|%d %b %Y}<br>%{text}<extra>" + name + "</extra>",
+      marker: bar ? { color: color } : { color: color, size: 4 },
+      line: bar ? undefined : { color: color, width: dashed ? 1.5 : 2, dash: dashed ? "dot" : "solid" },
+    };
+  };
+
+  function maxOf(traces) {
+    var max = 0;
+    traces.forEach(function (t) {
+      t.y.forEach(function (v) { if (v !== null && v > max) max = v; });
+    });
+    return max;
+  }
+
+  function groupRows(result) {
+    var col = {};
+    result.columns.forEach(function (name, i) { col[name] = i; });
+    var byName = {};
+    var order = [];
+    result.rows.forEach(function (row) {
+      var name = col.dimension_value === undefined ? "all" : String(row[col.dimension_value]);
+      if (!byName[name]) {
+        byName[name] = { name: name, x: [], y: [] };
+        order.push(name);
+      }
+      byName[name].x.push(String(row[col.period]).slice(0, 10));
+      byName[name].y.push(row[col.value]);
+    });
+    return order.map(function (name) { return byName[name]; });
+  }
+
+  function shiftDate(iso, days) {
+    var d = new Date(iso.slice(0, 10) + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + days);
+    return d.toISOString().slice(0, 10);
+  }
+
+  function localTime(iso) {
+    if (!iso) return "–";
+    var d = new Date(iso);
+    return d.toLocaleString("en-GB", { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+
+  document.querySelectorAll("[data-tile]").forEach(function (el) {
+    var tile = new Tile(el);
+    el.querySelector(".tile-state button").addEventListener("click", function () { tile.load(false); });
+    tile.load(false);
+  });
+
+  window.portalMetrics = { formatValue: formatValue, change: change };
+})();

@@ -1,0 +1,178 @@
+"""DSAR erasure on the embedded lake: ids replaced by a tombstone, one Parquet file at a time.
+
+Only files that hold the ids are rewritten, each under a temporary name and renamed over the
+original, so a reader sees the old file or the new one and a killed eraser leaves nothing
+half-written; every other file keeps its inode and mtime. Rows are kept, so aggregates stay
+countable. Running it again after a crash simply finds the files not yet rewritten.
+"""
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from warehouse.lake import contract, storage
+from warehouse.lake.contract import Table
+
+# Deterministic per file, so that a rerun overwrites what a killed run left behind; the
+# storage prefix keeps readers and data_files() away from it.
+ERASE_TMP_PREFIX = storage.TMP_PREFIX + "dsar-"
+LOCK_FILE = "_erasure.lock"
+# Free-text JSON columns: an id may sit in them as a quoted value.
+TEXT_COLUMNS = ("payload",)
+
+
+class LakeBusy(Exception):
+    """Another erasure holds the lake's erasure lock."""
+
+
+def erasable_tables() -> list[Table]:
+    """Every contract table holding identity or user ids, in contract order."""
+    return [t for t in contract.TABLES.values() if t.identity_columns]
+
+
+def text_columns(table: Table) -> tuple[str, ...]:
+    return tuple(c for c in TEXT_COLUMNS if c in table.column_names)
+
+
+@dataclass(frozen=True)
+class FileCount:
+    path: Path
+    matching: int  # rows that hold one of the ids
+    tombstoned: int  # rows that hold the tombstone
+
+
+def _conditions(table: Table, values: Sequence[str], prefix: str) -> tuple[str, dict[str, str]]:
+    """SQL condition "a row holds one of ``values``" with its named parameters."""
+    params = {f"{prefix}{i}": v for i, v in enumerate(values)}
+    placeholders = ", ".join(f"${name}" for name in params)
+    parts = [f'"{column}" IN ({placeholders})' for column in table.identity_columns]
+    # In JSON text an id is a quoted string: matching the quotes keeps idn_1 out of idn_12.
+    quoted = {f"{prefix}q{i}": f'"{v}"' for i, v in enumerate(values)}
+    parts += [f'contains("{c}", ${name})' for c in text_columns(table) for name in quoted]
+    if text_columns(table):
+        params |= quoted
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB connection for scans (one per erasure run)."""
+    return duckdb.connect(":memory:", config={"threads": threads})
+
+
+def scan(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    table: Table,
+    ids: Sequence[str],
+    tombstone: str | None = None,
+) -> list[FileCount]:
+    """Files of ``table`` holding any of ``ids`` (or ``tombstone``), with row counts."""
+    files = storage.data_files(root, table)
+    if not files or not ids:
+        return []
+    match, params = _conditions(table, ids, "id")
+    erased, tomb_params = _conditions(table, [tombstone], "tomb") if tombstone else ("false", {})
+    file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    # Safe to format: the column names are the contract's, paths are quoted, values are bound.
+    sql = (
+        f"SELECT filename, count(*) FILTER ({match}) AS matching, "  # noqa: S608
+        f"count(*) FILTER ({erased}) AS tombstoned "
+        f"FROM read_parquet([{file_list}], filename = true, hive_partitioning = false) "
+        f"WHERE {match} OR {erased} GROUP BY filename ORDER BY filename"
+    )
+    rows = con.execute(sql, {**params, **tomb_params}).fetchall()
+    return [FileCount(Path(name), int(m), int(t)) for name, m, t in rows]
+
+
+def rewrite(path: Path, table: Table, ids: Sequence[str], tombstone: str) -> int:
+    """Replace ``ids`` by ``tombstone`` in one file, atomically; returns the rows changed."""
+    source = pq.ParquetFile(path)
+    data = source.read()
+    changed = pa.array([False] * data.num_rows)
+    value_set = pa.array(list(ids), pa.string())
+    for column in table.identity_columns:
+        i = data.schema.get_field_index(column)
+        values = data.column(i)
+        if pa.types.is_null(values.type):  # an all-null column written without its type
+            continue
+        hit = pc.fill_null(pc.is_in(values, value_set=value_set), False)
+        changed = pc.or_(changed, hit)
+        replaced = pc.if_else(hit, pa.scalar(tombstone, values.type), values)
+        data = data.set_column(i, data.schema.field(i), replaced)
+    for column in text_columns(table):
+        i = data.schema.get_field_index(column)
+        values = original = data.column(i)
+        for value in ids:
+            values = pc.replace_substring(values, f'"{value}"', f'"{tombstone}"')
+        changed = pc.or_(changed, pc.fill_null(pc.not_equal(values, original), False))
+        data = data.set_column(i, data.schema.field(i), values)
+    rows = pc.sum(changed).as_py() or 0
+    if rows:
+        _replace_file(path, data, source.metadata)
+    return rows
+
+
+def _replace_file(path: Path, data: pa.Table, metadata: pq.FileMetaData) -> None:
+    first = metadata.row_group(0) if metadata.num_row_groups else None
+    compression = first.column(0).compression.lower() if first else "zstd"
+    tmp = path.with_name(ERASE_TMP_PREFIX + path.name)
+    try:
+        pq.write_table(
+            data,
+            tmp,
+            compression=compression,
+            row_group_size=first.num_rows if first and first.num_rows else None,
+        )
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    # The rename itself must survive a crash too.
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def remove_stale_rewrites(root: Path, table: Table) -> int:
+    """Delete temporary files a killed erasure left in ``table``'s directory."""
+    directory = storage.table_dir(root, table)
+    if not directory.exists():
+        return 0
+    stale = list(directory.rglob(ERASE_TMP_PREFIX + "*"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+@contextmanager
+def lake_lock(root: Path, timeout_s: float) -> Iterator[None]:
+    """One erasure at a time per lake: two requests rewriting one file would lose one's work.
+
+    An OS file lock, so a killed holder releases it with its process."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a") as fh:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LakeBusy("another erasure is running on this lake") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,134 @@
+"""DSAR erasure on a SQL warehouse (Athena over Iceberg, Redshift, PostgreSQL): the UPDATE that
+replaces the ids by the tombstone, the count that verifies it, and what remains to be done
+physically afterwards. Pure functions over sqlglot trees; values are always bound parameters.
+"""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from warehouse.lake.contract import Table
+from warehouse.lake.erasure import text_columns
+
+DIALECTS = ("athena", "redshift", "postgres")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL in one dialect with %(name)s placeholders (pyformat, as our three drivers bind),
+    and the values to bind."""
+
+    sql: str
+    params: dict[str, str]
+
+
+def _params(ids: Sequence[str], tombstone: str | None) -> dict[str, str]:
+    params = {f"id{i}": v for i, v in enumerate(ids)}
+    params |= {f"quoted{i}": f'"{v}"' for i, v in enumerate(ids)}
+    if tombstone is not None:
+        params |= {"tombstone": tombstone, "quoted_tombstone": f'"{tombstone}"'}
+    return params
+
+
+def _holds_ids(table: Table, count: int) -> exp.Expression:
+    ids = [exp.Placeholder(this=f"id{i}") for i in range(count)]
+    parts: list[exp.Expression] = [
+        exp.In(this=exp.column(column), expressions=ids) for column in table.identity_columns
+    ]
+    # strpos rather than LIKE: an id is data, never a pattern.
+    parts += [
+        exp.GT(
+            this=exp.Anonymous(
+                this="strpos",
+                expressions=[exp.column(column), exp.Placeholder(this=f"quoted{i}")],
+            ),
+            expression=exp.Literal.number(0),
+        )
+        for column in text_columns(table)
+        for i in range(count)
+    ]
+    return exp.or_(*parts)
+
+
+def _target(table: Table, schema: str) -> exp.Table:
+    return exp.table_(table.name, db=schema, quoted=True)
+
+
+def _render(tree: exp.Expression, dialect: str, params: dict[str, str]) -> Statement:
+    if dialect not in DIALECTS:
+        raise ValueError(f"no erasure SQL for {dialect!r}; expected one of {DIALECTS}")
+    # A random marker cannot occur in the SQL, so nothing else is mistaken for a placeholder.
+    marker = f"p{secrets.token_hex(6)}"
+    marked = tree.transform(
+        lambda n: exp.Var(this=f"{marker}{n.name}{marker}") if isinstance(n, exp.Placeholder) else n
+    )
+    text = marked.sql(dialect=dialect).replace("%", "%%")
+    used = {n.name for n in tree.find_all(exp.Placeholder)}
+    for name in used:
+        text = text.replace(f"{marker}{name}{marker}", f"%({name})s")
+    return Statement(sql=text, params={k: v for k, v in params.items() if k in used})
+
+
+def update_statement(
+    table: Table, dialect: str, schema: str, ids: Sequence[str], tombstone: str
+) -> Statement:
+    """UPDATE that replaces ``ids`` by ``tombstone`` in every id column (and inside the JSON
+    text columns) of the rows holding them; other rows are not touched."""
+    tomb = exp.Placeholder(this="tombstone")
+    assignments = []
+    for column in table.identity_columns:
+        ids_here = [exp.Placeholder(this=f"id{i}") for i in range(len(ids))]
+        value = (
+            exp.Case()
+            .when(exp.In(this=exp.column(column), expressions=ids_here), tomb)
+            .else_(exp.column(column))
+        )
+        assignments.append(exp.EQ(this=exp.column(column), expression=value))
+    for column in text_columns(table):
+        value: exp.Expression = exp.column(column)
+        for i in range(len(ids)):
+            value = exp.Anonymous(
+                this="replace",
+                expressions=[
+                    value,
+                    exp.Placeholder(this=f"quoted{i}"),
+                    exp.Placeholder(this="quoted_tombstone"),
+                ],
+            )
+        assignments.append(exp.EQ(this=exp.column(column), expression=value))
+    tree = exp.Update(
+        this=_target(table, schema),
+        expressions=assignments,
+        where=exp.Where(this=_holds_ids(table, len(ids))),
+    )
+    return _render(tree, dialect, _params(ids, tombstone))
+
+
+def count_statement(table: Table, dialect: str, schema: str, ids: Sequence[str]) -> Statement:
+    """The number of rows still holding ``ids`` (zero once the erasure is done)."""
+    tree = (
+        exp.select(exp.Count(this=exp.Star()).as_("remaining"))
+        .from_(_target(table, schema))
+        .where(_holds_ids(table, len(ids)))
+    )
+    return _render(tree, dialect, _params(ids, None))
+
+
+def physical_followup(table: Table, dialect: str, schema: str) -> list[str]:
+    """What still holds the old values after the UPDATE, and the statement that removes it."""
+    name = _target(table, schema).sql(dialect=dialect)
+    if dialect == "athena":
+        return [
+            f"OPTIMIZE {name} REWRITE DATA USING BIN_PACK -- rewrite the data files the UPDATE "
+            "marked with delete files",
+            f"VACUUM {name} -- expire old snapshots and remove their files; until then time "
+            "travel still returns the old ids",
+        ]
+    if dialect == "redshift":
+        return [
+            f"VACUUM DELETE ONLY {name} -- reclaim the old row versions; automated and manual "
+            "snapshots keep them until they expire",
+        ]
+    return [f"VACUUM {name} -- reclaim the dead row versions that still hold the old ids"]
