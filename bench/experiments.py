@@ -231,22 +231,26 @@ def _assignment(experiment) -> dict:
 
 
 def run() -> dict:
-    from django.conf import settings
     from django.core.management import call_command
+    from django.test import override_settings
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     _build_lake()
     build_s = time.perf_counter() - started
-    settings.WAREHOUSE = "duckdb"
-    settings.LAKE_ROOT = LAKE
-    experiment = _experiment()
-    results, computation = _results(experiment)
-    return {
-        "lake": str(LAKE),
-        "lake_build_s": round(build_s, 1),
-        "results": results,
-        "statistics": _statistics(experiment, computation),
-        "assignment": _assignment(experiment),
-        "targets": {"results_s_max": 5, "statistics_ms_max": 5, "assignment_median_ms_max": 2},
-    }
+    # Only for this suite: the others read the 50M bench lake.
+    with override_settings(WAREHOUSE="duckdb", LAKE_ROOT=LAKE):
+        experiment = _experiment()
+        results, computation = _results(experiment)
+        return {
+            "lake": str(LAKE),
+            "lake_build_s": round(build_s, 1),
+            "results": results,
+            "statistics": _statistics(experiment, computation),
+            "assignment": _assignment(experiment),
+            "targets": {
+                "results_s_max": 5,
+                "statistics_ms_max": 5,
+                "assignment_median_ms_max": 2,
+            },
+        }

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from warehouse.lake.contract import TABLES, Layer, Table
+from warehouse.lake.contract import TABLES, VIEWS, Layer, Table
 from warehouse.lake.storage import atomic_path
 
 DOC_PATH = Path("docs") / "lake_contract.md"
@@ -39,7 +39,8 @@ def _table_section(t: Table) -> list[str]:
 
 
 def render_contract() -> str:
-    """The contract document, generated from ``TABLES`` only (a test keeps the file in step)."""
+    """The contract document, generated from ``TABLES`` and ``VIEWS`` (a test keeps the file
+    in step)."""
     lines = [
         "# Lake table contract",
         "",
@@ -49,8 +50,9 @@ def render_contract() -> str:
         "Files: `<root>/<layer>/<table>/event_dt=YYYY-MM-DD/*.parquet` (Hive partitioning) or "
         "`<root>/<layer>/<table>/*.parquet` for unpartitioned tables. Types are Athena (Trino) "
         "names; timestamps are UTC without time zone. Queries on partitioned tables must filter "
-        "on the partition column. Restricted tables (access other than general) are readable "
-        "only by their role.",
+        "on the partition column. Restricted tables (support, finance, privacy) are readable by "
+        "admins only; their roles read them through the views listed at the end, each with its "
+        "own access class.",
         "",
         "| table | layer | access | partitioned by | written by |",
         "| --- | --- | --- | --- | --- |",
@@ -66,6 +68,9 @@ def render_contract() -> str:
         for t in TABLES.values():
             if t.layer == layer:
                 lines += _table_section(t)
+    lines += ["## Views of restricted tables", ""]
+    for view in VIEWS.values():
+        lines += _table_section(view)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
