@@ -54,7 +54,24 @@ def metric_data_submit(
         filters=filters,
         max_window_days=settings.METRICS_MAX_WINDOW_DAYS,
     )
-    scope = data_scope(user)
+    return metric_params_submit(
+        metric=metric,
+        params=params,
+        scope=data_scope(user),
+        user=user,
+        force_refresh=force_refresh,
+    )
+
+
+def metric_params_submit(
+    *,
+    metric: Metric,
+    params: MetricParams,
+    scope: frozenset[Access],
+    user=None,
+    force_refresh: bool = False,
+) -> Submission:
+    """Submit already-validated params for ``scope`` (a user's, or each scope when warming)."""
     # Before any work; query_submit checks the tables the SQL reads again, the final word.
     if not metric.readable_by(scope):
         raise DataAccessDenied("You do not have access to the data this metric reads.")

@@ -17,12 +17,11 @@ from django.utils import timezone
 from metrics.catalogue import Metric, load_catalogue
 from metrics.dashboards import DASHBOARDS
 from metrics.params import MetricParams, metric_params
-from metrics.services import metric_label
+from metrics.services import metric_params_submit
 from metrics.windows import default_window, effective_grain, previous_window
 from portal.roles import data_scope
 from warehouse import watermark
 from warehouse.lake.contract import Access
-from warehouse.services import query_submit
 from warehouse.sql import SqlError
 
 log = logging.getLogger(__name__)
@@ -74,12 +73,8 @@ def dashboards_warm(*, force_refresh: bool = False) -> int:
             if not metric.readable_by(scope):
                 continue
             try:
-                query_submit(
-                    sql=metric.sql,
-                    params=params.bind(metric),
-                    scope=scope,
-                    label=metric_label(metric),
-                    force_refresh=force_refresh,
+                metric_params_submit(
+                    metric=metric, params=params, scope=scope, force_refresh=force_refresh
                 )
             except SqlError as err:  # one bad definition must not stop the others warming
                 log.warning("not warming %s: %s", metric.slug, err)
