@@ -78,6 +78,10 @@ def check_partition_filters(tree: exp.Expression, partitioned: Mapping[str, str]
     unqualified) appears in the WHERE clause or the JOIN condition of the scope that reads it.
     """
     for scope in traverse_scope(tree):
+        # Only a SELECT reads tables; other scopes (a correlated UNNEST, say) merely see the
+        # enclosing SELECT's sources, whose filter is checked with that SELECT.
+        if not isinstance(scope.expression, exp.Select):
+            continue
         for alias, source in scope.sources.items():
             if not isinstance(source, exp.Table):
                 continue

@@ -55,6 +55,8 @@ def test_tables_read(sql, tables):
         "WHERE e.event_dt = :d AND s.event_dt = :d",
         "WITH x AS (SELECT * FROM events WHERE event_dt >= :d) SELECT * FROM x",
         "SELECT * FROM (SELECT id FROM events WHERE event_dt = :d) t",
+        # A correlated UNNEST is a scope of its own that sees events; the SELECT filters it.
+        "SELECT k FROM events CROSS JOIN UNNEST(split(payload, ',')) AS t(k) WHERE event_dt >= :d",
     ],
 )
 def test_partition_filter_accepted(sql):
@@ -74,6 +76,7 @@ def test_partition_filter_accepted(sql):
         ("WITH x AS (SELECT * FROM events) SELECT * FROM x WHERE event_dt = :d", "events"),
         ("SELECT * FROM (SELECT * FROM sessions) t WHERE t.event_dt = :d", "sessions"),
         ("SELECT * FROM users WHERE id IN (SELECT id FROM events)", "events"),
+        ("SELECT k FROM events CROSS JOIN UNNEST(split(payload, ',')) AS t(k)", "events"),
     ],
 )
 def test_partition_filter_refused(sql, table):
