@@ -6,7 +6,7 @@ comparisons per metric, guardrail breaches, time to decision and the decision li
 
 import datetime
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,16 +20,39 @@ from experiments.outcomes import (
     metric_stats,
     totals_by_variant,
 )
-from experiments.stats import CompareResult, StatsInputError, compare
+from experiments.stats import (
+    CompareResult,
+    MeanStats,
+    ProportionStats,
+    RatioStats,
+    StatsInputError,
+    compare,
+)
 from experiments.stats.decision import time_to_decision
 from experiments.stats.srm import SrmResult, srm_check
 
 _EMPTY = VariantTotals(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
 _VARIANT_PATH = re.compile(r"^variants\[(\d+)\]\.?")
 NOT_PER_VARIANT = (
-    "a catalogue metric: it is measured for the whole marketplace on the metrics pages, "
-    "not per variant"
+    "a catalogue metric without an experiment unit: it is measured for the whole marketplace "
+    "on the metrics pages, not per variant"
 )
+_RATIO_SUMS = (
+    "numerator_sum",
+    "numerator_sum_squares",
+    "denominator_sum",
+    "denominator_sum_squares",
+    "sum_products",
+)
+
+
+@dataclass(frozen=True)
+class CatalogueRows:
+    """A catalogue metric's per-variant rows (metric_unit_stats.sql), or why there are none."""
+
+    rows: Sequence[Mapping[str, Any]]
+    higher_is_better: bool
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +73,7 @@ class Setup:
 class MetricResult:
     slug: str
     role: str
-    metric_type: str | None  # None: not an outcome metric, so not computed per variant
+    metric_type: str | None  # None: a catalogue metric that cannot be split per variant
     result: CompareResult | None
     error: str | None
     means: dict[str, float]  # raw (unadjusted) mean per variant
@@ -71,7 +94,14 @@ class Analysis:
         return {name: totals.units for name, totals in self.totals.items()}
 
 
-def analyse(setup: Setup, rows: Iterable[Mapping[str, Any]], today: datetime.date) -> Analysis:
+def analyse(
+    setup: Setup,
+    rows: Iterable[Mapping[str, Any]],
+    today: datetime.date,
+    catalogue: Mapping[str, CatalogueRows] | None = None,
+) -> Analysis:
+    """``rows`` from exposure_stats.sql; ``catalogue``: the rows of each catalogue metric
+    computed per variant, by slug."""
     rows = list(rows)
     found = totals_by_variant(rows)
     warnings = [
@@ -85,7 +115,12 @@ def analyse(setup: Setup, rows: Iterable[Mapping[str, Any]], today: datetime.dat
     if srm is None:
         warnings.append("no exposures yet")
     days_with_data = len({str(r["event_dt"]) for r in rows if str(r["variant"]) in totals})
-    metrics = tuple(_metric(setup, totals, slug, role) for slug, role in setup.metrics)
+    metrics = tuple(
+        _metric(setup, totals, slug, role)
+        if slug in OUTCOME_METRICS
+        else _catalogue_metric(setup, (catalogue or {}).get(slug), slug, role)
+        for slug, role in setup.metrics
+    )
     return Analysis(
         totals=totals,
         exposures={k: v for k, v in daily_exposures(rows).items() if k in totals},
@@ -97,30 +132,69 @@ def analyse(setup: Setup, rows: Iterable[Mapping[str, Any]], today: datetime.dat
 
 
 def _metric(setup: Setup, totals: dict[str, VariantTotals], slug: str, role: str) -> MetricResult:
-    metric = OUTCOME_METRICS.get(slug)
-    if metric is None:
-        return MetricResult(slug, role, None, None, NOT_PER_VARIANT, {})
+    metric = OUTCOME_METRICS[slug]
     means = {
         name: (t.conversions if metric.metric_type == "proportion" else t.value_sum) / t.units
         for name, t in totals.items()
         if t.units
     }
+
+    def stats(name: str) -> ProportionStats | MeanStats:
+        return metric_stats(metric, totals[name])
+
+    return _compared(setup, slug, role, metric.metric_type, stats, means)
+
+
+def _catalogue_metric(
+    setup: Setup, rows: CatalogueRows | None, slug: str, role: str
+) -> MetricResult:
+    """A catalogue ratio metric per variant: Σ numerator / Σ denominator over exposed units."""
+    if rows is None:
+        return MetricResult(slug, role, None, None, NOT_PER_VARIANT, {})
+    if rows.error is not None:
+        return MetricResult(slug, role, "ratio", None, rows.error, {})
+    by_variant = {str(r["variant"]): r for r in rows.rows}
+    means = {
+        name: float(r["numerator_sum"]) / float(r["denominator_sum"])
+        for name, r in by_variant.items()
+        if name in setup.variants and r["denominator_sum"]
+    }
+
+    def stats(name: str) -> RatioStats:
+        row = by_variant.get(name)
+        if row is None:
+            raise StatsInputError("n", "must be at least 2")
+        return RatioStats(n=int(row["units"]), **{k: float(row[k]) for k in _RATIO_SUMS})
+
+    return _compared(setup, slug, role, "ratio", stats, means, rows.higher_is_better)
+
+
+def _compared(
+    setup: Setup,
+    slug: str,
+    role: str,
+    metric_type: str,
+    stats_of: Callable[[str], Any],
+    means: dict[str, float],
+    higher_is_better: bool = True,
+) -> MetricResult:
+    """Every treatment against control, or a readable reason why not yet."""
     try:
         variants = []
         for i, name in enumerate(setup.variants):
             try:
-                variants.append((name, metric_stats(metric, totals[name])))
+                variants.append((name, stats_of(name)))
             except StatsInputError as err:
                 raise err.within(f"variants[{i}]") from None
-        result = compare(metric.metric_type, variants, setup.weights, setup.alpha)
+        result = compare(metric_type, variants, setup.weights, setup.alpha)
     except StatsInputError as err:
-        return MetricResult(slug, role, metric.metric_type, None, _readable(err, setup), means)
+        return MetricResult(slug, role, metric_type, None, _readable(err, setup), means)
     breached = tuple(
         c.variant
         for c in result.comparisons
-        if role == "guardrail" and verdict.guardrail_breached(c)
+        if role == "guardrail" and verdict.guardrail_breached(c, higher_is_better)
     )
-    return MetricResult(slug, role, metric.metric_type, result, None, means, breached)
+    return MetricResult(slug, role, metric_type, result, None, means, breached)
 
 
 def _readable(err: StatsInputError, setup: Setup) -> str:

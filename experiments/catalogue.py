@@ -1,16 +1,24 @@
 """Which metrics an experiment may name: its own outcome metrics (computed per variant from
-fact_experiment_exposures) and the slugs of the metrics catalogue (metrics.catalogue)."""
+fact_experiment_exposures) and the catalogue's ratio metrics that name an experiment unit
+(computed per variant from their own definition, see metrics.per_unit)."""
 
 from experiments.outcomes import OUTCOME_METRICS
+from experiments.queries import JOB_SCOPE
+from metrics.catalogue import load_catalogue
 
 
-def catalogue_titles() -> dict[str, str] | None:
-    """Slug -> title of the catalogue's metrics; None where no catalogue is installed."""
-    try:
-        from metrics.catalogue import load_catalogue
-    except ImportError:
-        return None
+def catalogue_titles() -> dict[str, str]:
+    """Slug -> title of every catalogue metric."""
     return {slug: metric.title for slug, metric in load_catalogue().metrics.items()}
+
+
+def per_variant_titles() -> dict[str, str]:
+    """Slug -> title of the catalogue metrics an experiment can compute per variant."""
+    return {
+        slug: metric.title
+        for slug, metric in load_catalogue().metrics.items()
+        if metric.experiment_unit and metric.readable_by(JOB_SCOPE)
+    }
 
 
 def titles_for(slugs: list[str]) -> dict[str, str] | None:
@@ -20,14 +28,32 @@ def titles_for(slugs: list[str]) -> dict[str, str] | None:
     return catalogue_titles()
 
 
-def unknown_metrics(slugs: list[str]) -> list[str]:
-    """The slugs that are neither outcome metrics nor in the catalogue (when there is one)."""
-    titles = catalogue_titles()
-    return [
-        slug
-        for slug in slugs
-        if slug not in OUTCOME_METRICS and (titles is not None and slug not in titles)
-    ]
+def metric_problem(slug: str) -> str | None:
+    """Why an experiment cannot use `slug` as a secondary or guardrail metric; None if it can."""
+    if slug in OUTCOME_METRICS:
+        return None
+    catalogue = load_catalogue()
+    metric = catalogue.metrics.get(slug)
+    if metric is None:
+        if slug in catalogue.broken:
+            return f"{slug}: its definition in the catalogue is broken"
+        return f"unknown metric: {slug}"
+    if not metric.experiment_unit:
+        return (
+            f"{slug} is measured for the whole marketplace and cannot be split by variant "
+            "(its definition names no experiment_unit)"
+        )
+    if not metric.readable_by(JOB_SCOPE):
+        return f"{slug} reads restricted data, which experiment results may not show"
+    return None
+
+
+def shown_as_percent(slug: str) -> bool:
+    """Whether a metric's values read as percentages: rates, and catalogue ratios so formatted."""
+    if slug in OUTCOME_METRICS:
+        return OUTCOME_METRICS[slug].metric_type == "proportion"
+    metric = load_catalogue().metrics.get(slug)
+    return metric is not None and metric.format == "percent"
 
 
 def metric_title(slug: str, titles: dict[str, str] | None = None) -> str:

@@ -1,5 +1,6 @@
 """Experiment outcome metrics, and the sufficient statistics of each variant from the rows of
-analytics/experiments/exposure_stats.sql (one row per variant and day of first exposure).
+analytics/experiments/exposure_stats.sql (one row per variant and day of first exposure);
+ratio statistics of catalogue metrics from metric_unit_stats.sql (one row per variant).
 
 Pure: rows in, dataclasses out. Unit-level rows never get here; a variant's day rows are summed
 (with fsum, so the order of days does not change the sums).

@@ -17,10 +17,12 @@ from django.utils import timezone
 
 from alerts.services import alert_raise, alert_resolve
 from experiments import queries, selectors
-from experiments.analysis import Analysis, Setup, analyse, decision_lines
+from experiments.analysis import Analysis, CatalogueRows, Setup, analyse, decision_lines
 from experiments.catalogue import metric_title, titles_for
 from experiments.lake import experiment_results_write
 from experiments.models import Experiment, ResultComputation, ResultSnapshot
+from experiments.outcomes import OUTCOME_METRICS
+from metrics.catalogue import load_catalogue
 from warehouse.services import QueryFailed, query_run_sync
 
 SOURCE = "experiments"
@@ -47,7 +49,8 @@ def results_compute(
     except QueryFailed as err:
         return results_fail(experiment_id=experiment.pk, error=str(err), run=err.run)
     setup = experiment_setup(experiment)
-    analysis = analyse(setup, result.frame.to_dict("records"), today)
+    catalogue = _catalogue_rows(experiment, window)
+    analysis = analyse(setup, result.frame.to_dict("records"), today, catalogue)
     snapshots = _snapshots(experiment, analysis, now)
     rows = [_lake_row(experiment, s) for s in snapshots if not s.error]
     content_hash = _content_hash(rows)
@@ -93,6 +96,46 @@ def results_fail(*, experiment_id: int, error: str, run=None) -> ResultComputati
         error=error[:10_000],
         query_run=run,
     )
+
+
+def _catalogue_rows(
+    experiment: Experiment, window: tuple[datetime.date, datetime.date]
+) -> dict[str, CatalogueRows]:
+    """Per-variant rows of each catalogue metric the experiment names and experiments can
+    split by unit (one warehouse query each); a metric that fails gets its error, the others
+    are still computed."""
+    catalogue = load_catalogue()
+    found: dict[str, CatalogueRows] = {}
+    for slug, _role in experiment.metrics():
+        if slug in OUTCOME_METRICS:
+            continue
+        metric = catalogue.metrics.get(slug)
+        if metric is None:
+            reason = "broken" if slug in catalogue.broken else "no longer"
+            found[slug] = CatalogueRows(
+                (), True, f"cannot be computed: its definition is {reason} in the catalogue"
+            )
+            continue
+        if metric.experiment_unit is None:
+            continue
+        if not metric.readable_by(queries.JOB_SCOPE):
+            found[slug] = CatalogueRows(
+                (), metric.higher_is_better, "cannot be computed: it reads restricted data"
+            )
+            continue
+        sql, params = queries.metric_unit_stats(metric, experiment.key, *window)
+        try:
+            result = query_run_sync(
+                sql=sql,
+                params=params,
+                scope=queries.JOB_SCOPE,
+                label=f"experiment results: {experiment.key} / {slug}",
+            )
+        except QueryFailed as err:
+            found[slug] = CatalogueRows((), metric.higher_is_better, f"the query failed: {err}")
+            continue
+        found[slug] = CatalogueRows(result.frame.to_dict("records"), metric.higher_is_better)
+    return found
 
 
 def experiment_setup(experiment: Experiment) -> Setup:
@@ -249,6 +292,7 @@ def _alerts(experiment: Experiment, analysis: Analysis) -> None:
         )
     elif analysis.srm is not None:
         alert_resolve(key=srm_key)
+    titles = titles_for([m.slug for m in analysis.metrics])
     for metric in analysis.metrics:
         if metric.role != "guardrail" or metric.result is None:
             continue
@@ -262,7 +306,7 @@ def _alerts(experiment: Experiment, analysis: Analysis) -> None:
                 source=SOURCE,
                 severity="alarm",
                 title=(
-                    f"Guardrail {metric_title(metric.slug)} breached by {c.variant} "
+                    f"Guardrail {metric_title(metric.slug, titles)} breached by {c.variant} "
                     f"in experiment {experiment.key}"
                 ),
                 detail=(

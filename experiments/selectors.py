@@ -98,7 +98,7 @@ def latest_success(experiment: Experiment) -> ResultComputation | None:
 
 def results_readable(scope) -> None:
     """Raise DataAccessDenied unless `scope` may read what results are computed from."""
-    check_access(parse(queries.sql("exposure_stats")), scope)
+    check_access(parse(queries.units_query("exposure_stats")), scope)
 
 
 def srm_alert_key(experiment: Experiment) -> str:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from alerts.services import alert_resolve
 from experiments import selectors
 from experiments.assignment import BUCKETS, bucket_edges
-from experiments.catalogue import unknown_metrics
+from experiments.catalogue import metric_problem
 from experiments.models import Experiment, ExperimentChange, GateOverride, Variant
 from experiments.outcomes import OUTCOME_METRICS
 from experiments.roles import can_override_gate
@@ -269,10 +269,9 @@ def _validate(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> 
         )
     seen = {experiment.primary_metric}
     for field in ("secondary_metrics", "guardrail_metrics"):
-        unknown = unknown_metrics(getattr(experiment, field))
-        if unknown:
-            raise ExperimentError(field, f"unknown metric: {unknown[0]}")
         for slug in getattr(experiment, field):
+            if problem := metric_problem(slug):
+                raise ExperimentError(field, problem)
             if slug in seen:
                 raise ExperimentError(field, f"{slug} is named twice: give each metric one role")
             seen.add(slug)

@@ -69,6 +69,9 @@ def guardrail_line(comparison: Comparison, *, metric: str, alpha: float) -> str:
     )
 
 
-def guardrail_breached(comparison: Comparison) -> bool:
-    """Significantly worse than control: the whole interval of the difference lies below 0."""
-    return comparison.ci_abs[1] < 0
+def guardrail_breached(comparison: Comparison, higher_is_better: bool = True) -> bool:
+    """Significantly worse than control: the whole interval of the difference lies on the
+    wrong side of 0 (below it, or above it for a metric where lower is better)."""
+    if higher_is_better:
+        return comparison.ci_abs[1] < 0
+    return comparison.ci_abs[0] > 0

@@ -7,7 +7,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from experiments import charts, selectors, services
-from experiments.catalogue import catalogue_titles, metric_title, titles_for
+from experiments.catalogue import (
+    metric_title,
+    per_variant_titles,
+    shown_as_percent,
+    titles_for,
+)
 from experiments.forms import ExperimentForm
 from experiments.models import Experiment, ProtectedSurface
 from experiments.outcomes import OUTCOME_METRICS
@@ -104,7 +109,7 @@ def _form_context(form: ExperimentForm, experiment: Experiment | None) -> dict:
         "surfaces": SURFACES,
         "protected": ProtectedSurface.objects.all(),
         "outcome_metrics": OUTCOME_METRICS.values(),
-        "catalogue": sorted((catalogue_titles() or {}).items()),
+        "catalogue": sorted(per_variant_titles().items()),
     }
 
 
@@ -214,6 +219,7 @@ def experiment_results(request, key: str):
         "computation": computation,
         "failure": latest if latest is not None and latest != computation else None,
         "titles": titles,
+        "percent_metrics": {slug for slug in slugs if shown_as_percent(slug)},
         "can_write": can_write(request.user),
     }
     if computation is not None:

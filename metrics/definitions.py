@@ -18,6 +18,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.schema import MappingSchema
 
+from metrics.per_unit import PerUnitError, per_unit_tree
 from portal.roles import ROLE_ACCESS, Role
 from warehouse.lake import contract
 from warehouse.lake.contract import Access
@@ -66,7 +67,7 @@ REQUIRED_FIELDS = (
     "timezone",
     "history",
 )
-OPTIONAL_FIELDS = ("audience",)
+OPTIONAL_FIELDS = ("audience", "experiment_unit")
 REPEATABLE_FIELDS = ("history",)
 _HEADER_LINE = re.compile(r"^--\s?(?P<key>[a-z_]+):\s*(?P<value>.*?)\s*$")
 _CONTINUATION = re.compile(r"^--\s{2,}(?P<value>\S.*?)\s*$")
@@ -89,6 +90,9 @@ class Metric:
     version: int
     timezone: str
     audience: str | None  # None: everyone with general access
+    # The column holding the experiment unit (identity), for metrics experiments can split
+    # per variant (metrics.per_unit); None for metrics of the whole marketplace only.
+    experiment_unit: str | None
     is_ratio: bool  # returns numerator and denominator; periods re-aggregate as sum / sum
     sql: str  # the query (the file below its header), as run
     path: Path
@@ -246,6 +250,12 @@ def _check_header(
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         bad("timezone", f"{one['timezone']!r} is not an IANA time zone")
     audience = one.get("audience") or None
+    experiment_unit = one.get("experiment_unit") or None
+    if experiment_unit is not None:
+        if not _NAME.match(experiment_unit):
+            bad("experiment_unit", f"{experiment_unit!r} is not a column name")
+        elif one["unit"] in UNITS and one["unit"] != "ratio":
+            bad("experiment_unit", "only ratio metrics (numerator and denominator) split by unit")
     if audience is not None and audience not in AUDIENCES:
         bad("audience", f"{audience!r} is not one of {', '.join(AUDIENCES)} (omit it for all)")
     history: list[tuple[int, str]] = []
@@ -273,6 +283,7 @@ def _check_header(
         "version": version,
         "timezone": one["timezone"],
         "audience": audience,
+        "experiment_unit": experiment_unit,
         "is_ratio": one["unit"] == "ratio",
         "history": tuple(sorted(history)),
     }
@@ -347,7 +358,22 @@ def _check_query(
             f"({', '.join(wanted)})",
         )
     _check_audience(header["audience"], canonical.tables, problems, offset)
+    if header["experiment_unit"]:
+        _check_per_unit(tree, header["experiment_unit"], problems, offset)
     return tree, canonical.tables, columns
+
+
+def _check_per_unit(tree: exp.Expression, unit: str, problems: _Problems, offset: int) -> None:
+    """The query split by unit must still resolve: the unit column is read where the final
+    SELECT reads its rows."""
+    try:
+        qualify(per_unit_tree(tree, unit), schema=_schema(), dialect=SOURCE_DIALECT)
+    except PerUnitError as err:
+        problems.add(offset + 1, f"experiment_unit: {err}")
+    except SqlglotError as err:
+        problems.add(
+            offset + 1, f"experiment_unit: {unit} cannot be read by the final SELECT ({err})"
+        )
 
 
 def _lineage(qualified: exp.Expression) -> dict[str, frozenset[str]]:

@@ -6,18 +6,22 @@ Pages render definitions and controls; numbers arrive in the browser from the me
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from hashlib import sha256
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from metrics import selectors
 from metrics.catalogue import Metric, UnknownMetric, load_catalogue
-from metrics.dashboards import UnknownDashboard
+from metrics.dashboards import Dashboard, UnknownDashboard
 from metrics.definitions import AREAS
 from metrics.forms import WindowForm
 from metrics.params import MetricParams
@@ -33,6 +37,9 @@ from warehouse.models import QueryRun
 from warehouse.services import DataAccessDenied
 
 METRIC_PAGE_DAYS = 28
+# Rendered dashboard tiles: per process, since a rendering is cheap to redo and a deploy (a
+# changed template) restarts the processes.
+FRAGMENT_CACHE = "fragments"
 PRESET_DAYS = (7, 28, 90)
 
 
@@ -220,30 +227,46 @@ def dashboard_detail(request, slug: str):
         compare=dashboard.default_compare,
         today=timezone.localdate(),
     )
-    cards = []
-    if form.is_valid():
-        window = form.cleaned_data
-        for view in tiles:
-            chart = None
-            if view.metric is not None:
-                params = MetricParams(
-                    start=window["start"],
-                    end=window["end"],
-                    grain=view.grain(window["grain"]),
-                    split_by=view.tile.split_by,
-                )
-                chart = _chart(view.metric, params, form.comparing)
-            cards.append(TileCard(view=view, chart=chart))
     error = None if form.is_valid() else form.first_error()
     context = {
         "dashboard": dashboard,
         "form": form,
         "error": error,
-        "cards": cards,
+        "tiles_html": _tiles_html(dashboard, tiles, form) if form.is_valid() else "",
         "presets": _presets(request, form, data_as_of),
         "data_as_of": data_as_of,
     }
     return render(request, "metrics/dashboard_detail.html", context, status=400 if error else 200)
+
+
+def _tiles_html(dashboard: Dashboard, tiles: list[TileView], form: WindowForm) -> str:
+    """The tiles of a dashboard for a window. They hold no numbers and nothing of the user (the
+    browser fetches the data), only what the key names, so every user who sees the same tiles
+    shares one rendering; a changed definition or tile set is a new key."""
+    window = form.cleaned_data
+    # The whole definitions: a changed title or query is a new key.
+    seen = (dashboard, tiles, window["start"], window["end"], window["grain"], form.comparing)
+    key = "tiles:" + sha256(repr(seen).encode()).hexdigest()
+    fragments = caches[FRAGMENT_CACHE]
+    if (html := fragments.get(key)) is not None:
+        return mark_safe(html)  # noqa: S308 - our own rendering, escaped when it was made
+    cards = []
+    for view in tiles:
+        chart = None
+        if view.metric is not None:
+            params = MetricParams(
+                start=window["start"],
+                end=window["end"],
+                grain=view.grain(window["grain"]),
+                split_by=view.tile.split_by,
+            )
+            chart = _chart(view.metric, params, form.comparing)
+        cards.append(TileCard(view=view, chart=chart))
+    html = render_to_string(
+        "metrics/_tiles.html", {"cards": cards, "requested_grain": window["grain"]}
+    )
+    fragments.set(key, html)
+    return html
 
 
 def _presets(request, form: WindowForm, data_as_of: str | None) -> list[tuple[int, str, bool]]:

@@ -142,6 +142,12 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
+# Per process: rendered page fragments that hold no data and nothing of a user.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "TIMEOUT": None,
+    "OPTIONS": {"MAX_ENTRIES": 1_000},
+}
 
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True

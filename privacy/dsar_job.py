@@ -23,21 +23,20 @@ from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from privacy import selectors
+from privacy import remote, selectors
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest, DsarTableResult
 from privacy.services import audit_log
 from privacy.signals import identity_erased
 from privacy.tombstone import tombstone as make_tombstone
+from warehouse import watermark
 from warehouse.lake import erasure, erasure_sql, storage
 from warehouse.lake.contract import Table
-from warehouse.lake.storage import Watermark, bump_watermark
+from warehouse.lake.storage import bump_watermark
 from warehouse.models import QueryRun
-from warehouse.watermark import REMOTE_KEY
 
 log = logging.getLogger(__name__)
 
 LAKE = "lake"
-REMOTE_ENGINES = ("athena", "redshift", "postgres")
 WORKER = "dsar-job"
 State = DsarTableResult.State
 
@@ -92,7 +91,7 @@ def _targets() -> list[str]:
     root = Path(settings.LAKE_ROOT)
     if any(storage.table_dir(root, t).is_dir() for t in erasure.erasable_tables()):
         targets.append(LAKE)
-    if settings.WAREHOUSE in REMOTE_ENGINES:
+    if settings.WAREHOUSE in remote.ENGINES:
         targets.append(settings.WAREHOUSE)
     return targets
 
@@ -137,21 +136,38 @@ def _timed(row: DsarTableResult) -> Iterator[None]:
 
 
 def _erase_lake(request: DsarRequest, tomb: str) -> None:
+    """Scan every table, rewrite the files holding the ids (all tables' files in one pool, so
+    both cores stay busy), then verify.
+
+    The verification reads the id columns of every file again. The free-text columns, which
+    cost most of a scan, are read again in every file that changed since this run's first scan
+    or held the ids then; a file the first scan found clean and that is unchanged since (same
+    inode, size and modification time) holds the same text it was just read with."""
     root = Path(settings.LAKE_ROOT)
     ids = request.ids
+    # A first attempt has written no tombstone: looking for it is only needed when resuming.
+    earlier_tomb = tomb if request.attempts > 1 else None
     with erasure.lake_lock(root, timeout_s=settings.PRIVACY_DSAR_STALE_SECONDS):
         con = erasure.connect(settings.DUCKDB_THREADS)
         try:
+            clean: dict[str, dict[Path, erasure.FileState]] = {}
+            work: list[tuple[DsarTableResult, Table, erasure.FileCount]] = []
             for table in erasure.erasable_tables():
                 row = _result(request, LAKE, table.name)
-                if row.state != State.DONE:
-                    with _timed(row):
-                        _erase_lake_table(request, row, root, table, ids, tomb, con)
-            # The proof: every file of every table read again.
+                if row.state == State.DONE:
+                    continue
+                with _timed(row):
+                    todo, clean[table.name] = _scan_lake_table(
+                        request, row, root, table, ids, earlier_tomb, con
+                    )
+                work += [(row, table, hit) for hit in todo]
+            _rewrite_lake_files(request, work, ids, tomb)
             for table in erasure.erasable_tables():
                 row = _result(request, LAKE, table.name)
                 with _timed(row):
-                    found = erasure.scan(con, root, table, ids, tomb)
+                    found = _verify_lake_table(
+                        con, root, table, ids, tomb, clean.get(table.name, {})
+                    )
                 _record(
                     request,
                     row,
@@ -163,23 +179,24 @@ def _erase_lake(request: DsarRequest, tomb: str) -> None:
             con.close()
 
 
-def _erase_lake_table(
+def _scan_lake_table(
     request: DsarRequest,
     row: DsarTableResult,
     root: Path,
     table: Table,
     ids: tuple[str, ...],
-    tomb: str,
+    earlier_tomb: str | None,
     con: duckdb.DuckDBPyConnection,
-) -> None:
+) -> tuple[list[erasure.FileCount], dict[Path, erasure.FileState]]:
+    """The files to rewrite, and the state of the files found clean (for the verification)."""
     erasure.remove_stale_rewrites(root, table)
-    DsarTableResult.objects.filter(pk=row.pk).update(
-        state=State.SCANNING, files_total=len(storage.data_files(root, table))
-    )
+    files = storage.data_files(root, table)
+    states = erasure.file_states(files)  # before the scan: a change during it shows later
+    DsarTableResult.objects.filter(pk=row.pk).update(state=State.SCANNING, files_total=len(files))
     _beat(request)
     # Files erased by an earlier, interrupted attempt hold the tombstone: they count as
     # files that held the ids.
-    found = erasure.scan(con, root, table, ids, tomb)
+    found = erasure.scan(con, root, table, ids, earlier_tomb, files=files)
     todo = [f for f in found if f.matching]
     DsarTableResult.objects.filter(pk=row.pk).update(
         state=State.REWRITING,
@@ -188,17 +205,50 @@ def _erase_lake_table(
         rows_changed=sum(f.tombstoned for f in found),
     )
     _beat(request)
+    held = {f.path for f in found}
+    return todo, {path: state for path, state in states.items() if path not in held}
 
-    def rewrite(hit: erasure.FileCount) -> int:
-        return erasure.rewrite(hit.path, table, ids, tomb)
 
+def _rewrite_lake_files(
+    request: DsarRequest,
+    work: list[tuple[DsarTableResult, Table, erasure.FileCount]],
+    ids: tuple[str, ...],
+    tomb: str,
+) -> None:
+    def rewrite(item: tuple[DsarTableResult, Table, erasure.FileCount]) -> tuple[int, float]:
+        started = time.monotonic()
+        rows = erasure.rewrite(item[2].path, item[1], ids, tomb)
+        return rows, time.monotonic() - started
+
+    # Largest first, so that the last file to finish is a small one.
+    work = sorted(work, key=lambda item: -item[2].path.stat().st_size)
     # pyarrow releases the GIL: files are rewritten in parallel, progress recorded here.
     with ThreadPoolExecutor(max_workers=max(1, settings.DUCKDB_THREADS)) as pool:
-        for rows in pool.map(rewrite, todo):
+        for (row, _table, _hit), (rows, seconds) in zip(work, pool.map(rewrite, work), strict=True):
             DsarTableResult.objects.filter(pk=row.pk).update(
-                files_rewritten=F("files_rewritten") + 1, rows_changed=F("rows_changed") + rows
+                files_rewritten=F("files_rewritten") + 1,
+                rows_changed=F("rows_changed") + rows,
+                duration_s=F("duration_s") + seconds,
             )
             _beat(request)
+
+
+def _verify_lake_table(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    table: Table,
+    ids: tuple[str, ...],
+    tomb: str,
+    clean: dict[Path, erasure.FileState],
+) -> list[erasure.FileCount]:
+    files = storage.data_files(root, table)
+    states = erasure.file_states(files)
+    unchanged = [f for f in files if f in clean and clean[f] == states.get(f)]
+    skip = set(unchanged)
+    changed = [f for f in files if f not in skip]
+    return erasure.scan(con, root, table, ids, tomb, files=changed) + erasure.scan(
+        con, root, table, ids, tomb, files=unchanged, text=False
+    )
 
 
 def _record(
@@ -236,8 +286,6 @@ def _record(
 
 
 def _erase_remote(request: DsarRequest, tomb: str, engine: str) -> None:
-    from privacy import remote
-
     ids = request.ids
     schema = remote.schema(engine)
     followup: list[str] = []
@@ -292,10 +340,8 @@ def _purge_caches(request: DsarRequest, tomb: str) -> None:
     root = Path(settings.LAKE_ROOT)
     if root.is_dir():
         bump_watermark(root)
-    for engine in REMOTE_ENGINES:
-        key = REMOTE_KEY.format(engine=engine)
-        if (mark := cache.get(key)) is not None:
-            cache.set(key, Watermark(f"{mark.version}+dsar{request.pk}", mark.max_partition), None)
+    for engine in remote.ENGINES:
+        watermark.remote_changed(engine, f"dsar{request.pk}")
     if request.identity_id:
         cache.delete(selectors.consent_cache_key(request.identity_id))
     identity_erased.send(

@@ -14,7 +14,6 @@ from portal.roles import data_scope
 from warehouse import selectors as runs
 from warehouse import services as warehouse
 from warehouse.models import QueryRun
-from warehouse.sql import parse
 
 ANY = "*"  # a filter parameter bound to this keeps every value
 
@@ -105,8 +104,3 @@ def page_query(
     if run.status == QueryRun.Status.FAILED:
         return PageData(None, run.pk, error=f"The query failed (query run {run.pk}).")
     return PageData(None, run.pk, pending=True)
-
-
-def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The subset of a page's filter values that ``sql`` has placeholders for."""
-    return {k: v for k, v in params.items() if k in parse(sql).placeholders}

@@ -188,6 +188,7 @@ class AuditEvent(AppendOnly):
         DSAR_VERIFIED = "dsar.verified"
         DSAR_FAILED = "dsar.failed"
         RETENTION_DROPPED = "retention.dropped"
+        RETENTION_DELETED = "retention.deleted"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=32, choices=Action.choices)

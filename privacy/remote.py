@@ -1,4 +1,5 @@
-"""Connections to the remote warehouses for DSAR UPDATE statements (the engines only read)."""
+"""Connections to the remote warehouses for the statements that change data there: DSAR
+UPDATEs and retention DELETEs (the engines only read)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -6,13 +7,18 @@ from typing import Protocol
 
 from django.conf import settings
 
-from warehouse.lake.erasure_sql import Statement
+from warehouse.lake.erasure_sql import DIALECTS, Statement
+
+# The warehouses a session is opened to (the embedded lake is changed file by file instead).
+ENGINES = DIALECTS
 
 
 class Session(Protocol):
     def execute(self, statement: Statement) -> None: ...
 
     def count(self, statement: Statement) -> int: ...
+
+    def values(self, statement: Statement) -> list: ...
 
 
 class _CursorSession:
@@ -25,6 +31,11 @@ class _CursorSession:
     def count(self, statement: Statement) -> int:
         self.cursor.execute(statement.sql, statement.params)
         return int(self.cursor.fetchone()[0])
+
+    def values(self, statement: Statement) -> list:
+        """The first column of every row."""
+        self.cursor.execute(statement.sql, statement.params)
+        return [row[0] for row in self.cursor.fetchall()]
 
 
 # The schema `manage.py lake_to_postgres` loads and the PostgreSQL engine reads.
@@ -84,4 +95,4 @@ def session(engine: str) -> Iterator[Session]:
         finally:
             conn.close()
     else:
-        raise ValueError(f"no DSAR session for engine {engine!r}")
+        raise ValueError(f"no remote session for engine {engine!r}")

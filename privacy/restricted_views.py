@@ -14,9 +14,9 @@ from privacy.lake_queries import (
     SUPPORT_DMCA_SQL,
     SUPPORT_SUMMARY_SQL,
     SUPPORT_TICKETS_SQL,
-    bind,
     page_query,
 )
+from warehouse.sql import params_used
 
 # Rows shown on a page; the CSV export has them all.
 PAGE_ROWS = 500
@@ -45,7 +45,7 @@ def finance(request):
     cases = page_query(
         user=request.user,
         sql=FINANCE_CASES_SQL,
-        params=bind(FINANCE_CASES_SQL, params),
+        params=params_used(FINANCE_CASES_SQL, params),
         label="finance: cases",
         wait_s=settings.QUERY_TIME_LIMIT_SECONDS if wants_csv else None,
     )
@@ -54,7 +54,7 @@ def finance(request):
     summary = page_query(
         user=request.user,
         sql=FINANCE_SUMMARY_SQL,
-        params=bind(FINANCE_SUMMARY_SQL, params),
+        params=params_used(FINANCE_SUMMARY_SQL, params),
         label="finance: summary",
     )
     context = {
@@ -81,7 +81,7 @@ def support(request):
     tickets = page_query(
         user=request.user,
         sql=SUPPORT_TICKETS_SQL,
-        params=bind(SUPPORT_TICKETS_SQL, params),
+        params=params_used(SUPPORT_TICKETS_SQL, params),
         label="support: tickets",
         wait_s=settings.QUERY_TIME_LIMIT_SECONDS if wants_csv else None,
     )
@@ -90,13 +90,13 @@ def support(request):
     summary = page_query(
         user=request.user,
         sql=SUPPORT_SUMMARY_SQL,
-        params=bind(SUPPORT_SUMMARY_SQL, params),
+        params=params_used(SUPPORT_SUMMARY_SQL, params),
         label="support: summary",
     )
     dmca = page_query(
         user=request.user,
         sql=SUPPORT_DMCA_SQL,
-        params=bind(SUPPORT_DMCA_SQL, params),
+        params=params_used(SUPPORT_DMCA_SQL, params),
         label="support: dmca",
     )
     context = {

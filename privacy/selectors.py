@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from privacy import remote
 from privacy.models import (
     AuditEvent,
     ConsentChange,
@@ -17,7 +18,7 @@ from privacy.models import (
     DsarTableResult,
     PayloadScan,
 )
-from warehouse.lake import retention
+from warehouse.lake import retention, retention_sql
 
 
 def consent_cache_key(identity_id: str) -> str:
@@ -162,3 +163,33 @@ def retention_expired(*, today: date | None = None) -> list[retention.ExpiredPar
     """The lake partitions past their table's retention today (what a run would drop)."""
     day = today or timezone.now().date()
     return retention.expired_partitions(settings.LAKE_ROOT, retention_policy(), day)
+
+
+def retention_expired_remote(*, today: date | None = None) -> list[retention_sql.ExpiredRows]:
+    """The rows past their table's retention today in the remote warehouse (settings.WAREHOUSE),
+    by one COUNT per table it holds; none when the warehouse is the embedded lake."""
+    engine = settings.WAREHOUSE
+    if engine not in remote.ENGINES:
+        return []
+    rules = retention.cutoffs(retention_policy(), today or timezone.now().date())
+    schema = remote.schema(engine)
+    expired = []
+    with remote.session(engine) as session:
+        present = set(session.values(retention_sql.tables_statement(engine, schema)))
+        for rule in rules:
+            if rule.table.name not in present:
+                continue
+            count = retention_sql.count_statement(rule.table, engine, schema, rule.cutoff)
+            if rows := session.count(count):
+                expired.append(
+                    retention_sql.ExpiredRows(
+                        engine=engine,
+                        table=rule.table.name,
+                        layer=rule.table.layer.value,
+                        rows=rows,
+                        months=rule.months,
+                        cutoff=rule.cutoff,
+                        followup=tuple(retention_sql.physical_followup(rule.table, engine, schema)),
+                    )
+                )
+    return expired

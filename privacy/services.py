@@ -3,6 +3,7 @@
 The DSAR erasure job itself is in privacy.dsar_job."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.roles import Role, user_roles
-from privacy import selectors
+from privacy import remote, selectors
 from privacy.models import (
     AuditEvent,
     ConsentChange,
@@ -25,7 +26,8 @@ from privacy.models import (
 from privacy.pii import pii_violations
 from privacy.tombstone import id_hash
 from warehouse import services as warehouse
-from warehouse.lake import retention
+from warehouse import watermark
+from warehouse.lake import contract, retention, retention_sql
 from warehouse.lake.contract import Access
 from warehouse.lake.storage import bump_watermark
 
@@ -189,16 +191,36 @@ def _enqueue(request_id: int) -> None:
 # --- retention
 
 
+@dataclass(frozen=True)
+class RetentionResult:
+    """What a retention run dropped (or would drop): lake partitions, remote warehouse rows."""
+
+    partitions: list[retention.ExpiredPartition]
+    remote: list[retention_sql.ExpiredRows]
+
+
 def retention_apply(
     *, actor: str, dry_run: bool = False, today: date | None = None
-) -> list[retention.ExpiredPartition]:
-    """Drop the lake partitions past their retention (or only list them, ``dry_run``).
+) -> RetentionResult:
+    """Drop the lake partitions past their retention and, when the warehouse is remote, delete
+    its rows past their retention (or only list them, ``dry_run``).
 
-    Each drop is audited before it happens, so no deletion goes unrecorded."""
+    Each deletion is audited before it happens, so none goes unrecorded. The lake goes first:
+    a warehouse that cannot be reached does not hold up the lake's retention."""
+    day = today or timezone.now().date()
+    partitions = selectors.retention_expired(today=day)
+    if not dry_run:
+        _retention_drop_partitions(actor=actor, expired=partitions)
+    rows = selectors.retention_expired_remote(today=day)
+    if not dry_run:
+        _retention_delete_rows(actor=actor, expired=rows, today=day)
+    return RetentionResult(partitions=partitions, remote=rows)
+
+
+def _retention_drop_partitions(*, actor: str, expired: list[retention.ExpiredPartition]) -> None:
+    if not expired:
+        return
     root = settings.LAKE_ROOT
-    expired = selectors.retention_expired(today=today)
-    if dry_run or not expired:
-        return expired
     retention.remove_stale_trash(root)
     for partition in expired:
         audit_log(
@@ -217,22 +239,54 @@ def retention_apply(
         retention.drop_partition(root, partition)
     # Cached results computed with the dropped rows must not be served any more.
     bump_watermark(root)
-    return expired
+
+
+def _retention_delete_rows(
+    *, actor: str, expired: list[retention_sql.ExpiredRows], today: date
+) -> None:
+    """One DELETE per table, in autocommit: a run stopped half-way is finished by the next."""
+    if not expired:
+        return
+    engine = expired[0].engine
+    schema = remote.schema(engine)
+    deleted = 0
+    try:
+        with remote.session(engine) as session:
+            for item in expired:
+                table = contract.table(item.table)
+                delete = retention_sql.delete_statement(table, engine, schema, item.cutoff)
+                audit_log(
+                    action=AuditEvent.Action.RETENTION_DELETED,
+                    actor=actor,
+                    detail={
+                        "engine": engine,
+                        "table": item.table,
+                        "layer": item.layer,
+                        "rows": item.rows,
+                        "retention_months": item.months,
+                        "cutoff": item.cutoff.isoformat(),
+                        "statement": delete.sql,
+                        "physical_followup": list(item.followup),
+                    },
+                )
+                session.execute(delete)
+                deleted += 1
+    finally:
+        # Cached results computed with the deleted rows must not be served any more.
+        if deleted:
+            watermark.remote_changed(engine, f"retention-{today.isoformat()}")
 
 
 # --- payload check
 
+# try() around the cast: a payload that is not a JSON object has no keys rather than failing the
+# check (PostgreSQL: see warehouse.sql, which writes this as jsonb_object_keys).
 PAYLOAD_KEYS_SQL = """
-WITH documents AS (
-    SELECT event_name, try(json_parse(payload)) AS document
-    FROM raw_events
-    WHERE event_dt BETWEEN :start AND :end
-)
 SELECT event_name, key, count(*) AS events
-FROM documents
-CROSS JOIN UNNEST(map_keys(CAST(document AS map(varchar, json)))) AS keys (key)
+FROM raw_events
+CROSS JOIN UNNEST(map_keys(try(CAST(json_parse(payload) AS map(varchar, json))))) AS keys (key)
+WHERE event_dt BETWEEN :start AND :end
 GROUP BY event_name, key
-ORDER BY event_name, key
 """
 
 
@@ -247,11 +301,15 @@ def payload_scan_run(*, start: date, end: date) -> PayloadScan:
     )
     frame = result.frame
     flagged = set(pii_violations(frame["key"].unique())) if len(frame) else set()
-    violations = [
-        {"event_name": row.event_name, "key": row.key, "events": int(row.events)}
-        for row in frame.itertuples(index=False)
-        if row.key in flagged
-    ]
+    # Sorted here, not in SQL: engines order text by different collations.
+    violations = sorted(
+        (
+            {"event_name": row.event_name, "key": row.key, "events": int(row.events)}
+            for row in frame.itertuples(index=False)
+            if row.key in flagged
+        ),
+        key=lambda v: (v["event_name"], v["key"]),
+    )
     return PayloadScan.objects.create(
         start=start, end=end, run_id=result.run_id, violations=violations
     )

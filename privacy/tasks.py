@@ -20,7 +20,8 @@ def dsar_run(request_id: int) -> None:
 
 @shared_task
 def retention_daily() -> int:
-    return len(services.retention_apply(actor="retention-job"))
+    result = services.retention_apply(actor="retention-job")
+    return len(result.partitions) + len(result.remote)
 
 
 @shared_task
@@ -41,7 +42,7 @@ def _schedule(sender, **kwargs):
     sender.add_periodic_task(
         crontab(hour=settings.PRIVACY_RETENTION_HOUR_UTC, minute=0),
         retention_daily.s(),
-        name="privacy: drop expired lake partitions",
+        name="privacy: drop expired lake partitions and remote rows",
     )
     sender.add_periodic_task(
         crontab(hour=settings.PRIVACY_RETENTION_HOUR_UTC, minute=30),

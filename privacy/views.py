@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.roles import Role
-from privacy import selectors, services
+from privacy import remote, selectors, services
 from privacy.decorators import role_required
 from privacy.forms import ConsentChangeForm, DsarFileForm, IdentityLookupForm, PayloadScanForm
 from privacy.models import AuditEvent, ConsentChange, DsarRequest
@@ -151,6 +151,10 @@ def retention(request):
         "today": timezone.now().date(),
         "layer_months": settings.PRIVACY_RETENTION_LAYER_MONTHS,
         "drops": AuditEvent.objects.filter(action=AuditEvent.Action.RETENTION_DROPPED).order_by(
+            "-at"
+        )[:100],
+        "remote": settings.WAREHOUSE if settings.WAREHOUSE in remote.ENGINES else None,
+        "deletions": AuditEvent.objects.filter(action=AuditEvent.Action.RETENTION_DELETED).order_by(
             "-at"
         )[:100],
     }

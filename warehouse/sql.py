@@ -105,6 +105,12 @@ def _filters_on(select: exp.Expression, alias: str, column: str) -> bool:
     return False
 
 
+def params_used(sql: str, params: Mapping[str, object]) -> dict[str, object]:
+    """The subset of ``params`` that ``sql`` has placeholders for (one set of values serving
+    several queries)."""
+    return {k: v for k, v in params.items() if k in parse(sql).placeholders}
+
+
 def check_params(canonical: CanonicalSql, params: Mapping[str, object]) -> None:
     missing = canonical.placeholders - params.keys()
     if missing:
@@ -161,6 +167,54 @@ def _postgres_types(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _json_object_keys(node: exp.Expression) -> tuple[exp.Expression, bool] | None:
+    """For UNNEST(map_keys(CAST(<json> AS map(varchar, json)))), Trino's way to list the keys of
+    a JSON object, the JSON value and whether try() guards the cast; None for anything else."""
+    if not isinstance(node, exp.Unnest) or len(node.expressions) != 1:
+        return None
+    keys = node.expressions[0].unnest()  # unnest(): without enclosing parentheses
+    if not isinstance(keys, exp.MapKeys):
+        return None
+    cast, guarded = keys.this.unnest(), False
+    if isinstance(cast, exp.Try):
+        cast, guarded = cast.this.unnest(), True
+    if not (isinstance(cast, exp.Cast) and cast.to.is_type(exp.DataType.Type.MAP)):
+        return None
+    document = cast.this.unnest()
+    if isinstance(document, exp.Try):
+        document, guarded = document.this.unnest(), True
+    if isinstance(document, exp.ParseJSON):
+        document = document.this
+    return document, guarded
+
+
+def _postgres_json_keys(node: exp.Expression) -> exp.Expression:
+    # sqlglot writes map types and map_keys as they are, which PostgreSQL has neither of; its
+    # jsonb_object_keys already returns one row per key (a function in FROM sees the tables
+    # before it, like a correlated UNNEST).
+    found = _json_object_keys(node)
+    if found is None:
+        return node
+    document = exp.cast(found[0].copy(), "jsonb")
+    if found[1]:
+        # try(): a document that is not an object has no keys instead of failing the query.
+        # (Text that is not JSON at all still fails: PostgreSQL 15 has no safe parse.)
+        kind = exp.Anonymous(this="jsonb_typeof", expressions=[document.copy()])
+        document = exp.Case().when(
+            exp.EQ(this=kind, expression=exp.Literal.string("object")), document
+        )
+    keys = exp.Anonymous(this="jsonb_object_keys", expressions=[document])
+    return exp.Table(this=keys, alias=node.args.get("alias"))
+
+
+def _redshift_refusals(node: exp.Expression) -> exp.Expression:
+    # sqlglot would write the JSON-keys construct for Redshift as map_keys over a MAP cast, which
+    # Redshift has neither of (it unnests SUPER objects with UNPIVOT ... AT, a different shape).
+    if _json_object_keys(node) is not None:
+        raise SqlError("Listing the keys of a JSON object (map_keys) has no Redshift translation.")
+    return node
+
+
 def _pyformat(tree: exp.Expression, dialect: str, names: frozenset[str]) -> str:
     """SQL for drivers that %-format the whole statement (psycopg, pyathena): placeholders
     become %(name)s and every other % is doubled, including any inside string literals."""
@@ -187,9 +241,9 @@ def translate(canonical: CanonicalSql, dialect: str) -> str:
     if dialect in ("postgres", "redshift"):
         tree = tree.transform(_postgres_compatible)
     if dialect == "postgres":
-        tree = tree.transform(_postgres_types)
+        tree = tree.transform(_postgres_types).transform(_postgres_json_keys)
     if dialect == "redshift":
-        tree = tree.transform(_redshift_modulo)
+        tree = tree.transform(_redshift_modulo).transform(_redshift_refusals)
     if dialect in ("postgres", "athena"):
         return _pyformat(tree, dialect, canonical.placeholders)
     return tree.sql(dialect=dialect)

@@ -14,3 +14,14 @@ def current(engine: str) -> Watermark:
     if engine == "duckdb":
         return read_watermark(settings.LAKE_ROOT)
     return cache.get(REMOTE_KEY.format(engine=engine)) or Watermark("remote", None)
+
+
+def remote_changed(engine: str, tag: str) -> Watermark:
+    """A remote warehouse's data changed outside a load (rows deleted by retention, say): its
+    watermark moves, so no result cached on the old data is served. Set even when no load has
+    set one, since results are cached under the default watermark too."""
+    key = REMOTE_KEY.format(engine=engine)
+    mark = cache.get(key) or Watermark("remote", None)
+    moved = Watermark(f"{mark.version}+{tag}", mark.max_partition)
+    cache.set(key, moved, None)
+    return moved

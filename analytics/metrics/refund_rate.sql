@@ -14,6 +14,7 @@
 -- higher_is_better: false
 -- version: 1
 -- timezone: UTC
+-- experiment_unit: identity_id
 -- history: 1: First canonical definition.
 SELECT
     CAST(

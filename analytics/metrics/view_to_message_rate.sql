@@ -13,6 +13,7 @@
 -- higher_is_better: true
 -- version: 1
 -- timezone: UTC
+-- experiment_unit: identity_id
 -- history: 1: First canonical definition.
 SELECT
     CAST(

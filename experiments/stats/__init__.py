@@ -5,7 +5,7 @@ rejected input raises `StatsInputError` naming the offending field.
 """
 
 from experiments.stats.compare import CompareResult, Comparison, MdeResult, compare, mde
-from experiments.stats.sufficient import MeanStats, ProportionStats
+from experiments.stats.sufficient import MeanStats, ProportionStats, RatioStats
 from experiments.stats.validation import StatsInputError
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "MdeResult",
     "MeanStats",
     "ProportionStats",
+    "RatioStats",
     "StatsInputError",
     "compare",
     "mde",

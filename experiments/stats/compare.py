@@ -21,14 +21,15 @@ from experiments.stats.power import (
     sample_size_proportion,
 )
 from experiments.stats.srm import SRM_THRESHOLD, srm_check
-from experiments.stats.sufficient import Arm, MeanStats, ProportionStats
+from experiments.stats.sufficient import Arm, MeanStats, ProportionStats, RatioStats
 from experiments.stats.validation import StatsInputError, require_open_unit
 
-MetricType = Literal["proportion", "mean"]
-Stats = ProportionStats | MeanStats
-_STATS_CLASS: dict[str, type[ProportionStats] | type[MeanStats]] = {
+MetricType = Literal["proportion", "mean", "ratio"]
+Stats = ProportionStats | MeanStats | RatioStats
+_STATS_CLASS: dict[str, type[ProportionStats] | type[MeanStats] | type[RatioStats]] = {
     "proportion": ProportionStats,
     "mean": MeanStats,
+    "ratio": RatioStats,
 }
 
 
@@ -81,7 +82,8 @@ def compare(
 
     Proportions: Wald two-proportion z-test and the beta-binomial posterior under `prior`
     (uniform by default). Means: Welch's t-test, after CUPED when every variant carries the
-    covariate sums (θ pooled over all variants). SRM compares the variants' n with `weights`.
+    covariate sums (θ pooled over all variants). Ratios (Σx/Σy over units): Welch's t-test
+    with the delta-method variance of each arm's ratio. SRM compares the variants' n with `weights`.
     Intervals are at level 1 - alpha; no correction for the number of treatments. A control
     mean of 0 (no conversions) is rejected, since every relative lift would divide by it.
     """
@@ -98,7 +100,7 @@ def compare(
         )
     else:
         arms: Sequence[Arm] = stats
-        if any(s.has_covariate for s in stats):
+        if kind == "mean" and any(s.has_covariate for s in stats):
             adjusted = cuped(stats)  # names the first variant without the covariate
             arms, theta, applied = adjusted.arms, adjusted.theta, adjusted.cuped_applied
         comparisons = tuple(
@@ -138,6 +140,8 @@ def mde(
     it comes back rounded up to whole units per arm; `days` is ⌈n_total / daily_units⌉.
     """
     kind = _metric_type(metric_type)
+    if kind == "ratio":
+        raise StatsInputError("metric_type", "sizing takes 'proportion' or 'mean'")
     if (mde_rel is None) == (n_total is None):
         raise StatsInputError("mde_rel", "give exactly one of mde_rel and n_total")
     if kind == "proportion":
@@ -164,7 +168,7 @@ def mde(
 
 def _metric_type(metric_type: object) -> MetricType:
     if metric_type not in _STATS_CLASS:
-        raise StatsInputError("metric_type", "must be 'proportion' or 'mean'")
+        raise StatsInputError("metric_type", "must be 'proportion', 'mean' or 'ratio'")
     return metric_type  # type: ignore[return-value]
 
 
@@ -236,8 +240,8 @@ def _proportion_comparison(
 
 def _mean_comparison(
     name: str,
-    control: MeanStats,
-    treatment: MeanStats,
+    control: MeanStats | RatioStats,
+    treatment: MeanStats | RatioStats,
     control_arm: Arm,
     treatment_arm: Arm,
     index: int,
@@ -247,7 +251,12 @@ def _mean_comparison(
 ) -> Comparison:
     """Welch on the (possibly CUPED-adjusted) arms; the variance reduction is that of the
     difference, 1 - se²_adjusted / se²_raw: None without a covariate, 0 when CUPED fell back."""
-    result = _reroot(lambda: welch_test(control_arm, treatment_arm, alpha), index)
+    fields = (
+        {"sum_field": "numerator_sum", "squares_field": "numerator_sum_squares"}
+        if isinstance(control, RatioStats)
+        else {}
+    )
+    result = _reroot(lambda: welch_test(control_arm, treatment_arm, alpha, **fields), index)
     reduction = None
     if theta is not None:
         raw = control.variance / control.n + treatment.variance / treatment.n

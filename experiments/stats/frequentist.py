@@ -29,19 +29,27 @@ class DifferenceResult:
     se_rel: float
 
 
-def welch_test(control: Arm, treatment: Arm, alpha: float = 0.05) -> DifferenceResult:
+def welch_test(
+    control: Arm,
+    treatment: Arm,
+    alpha: float = 0.05,
+    *,
+    sum_field: str = "sum",
+    squares_field: str = "sum_squares",
+) -> DifferenceResult:
     """Welch's unequal-variance t-test (scipy's `ttest_ind(equal_var=False)`).
 
-    Degrees of freedom by Welch-Satterthwaite: se⁴ / Σ (v/n)²/(n - 1). Field names in errors
-    refer to `MeanStats` (`control.sum`, `treatment.sum_squares`).
+    Degrees of freedom by Welch-Satterthwaite: se⁴ / Σ (v/n)²/(n - 1). Errors name the arm's
+    fields `sum_field` (a control mean of 0) and `squares_field` (no variance), as in
+    `control.sum` and `treatment.sum_squares` for `MeanStats`.
     """
     alpha = require_open_unit(alpha, "alpha")
     share_c = control.variance / control.n
     share_t = treatment.variance / treatment.n
     se2 = share_c + share_t
-    _require_spread(se2, "treatment.sum_squares")
+    _require_spread(se2, f"treatment.{squares_field}")
     df = se2 * se2 / (share_c * share_c / (control.n - 1) + share_t * share_t / (treatment.n - 1))
-    return _difference(control, treatment, se2, alpha, df, "control.sum")
+    return _difference(control, treatment, se2, alpha, df, f"control.{sum_field}")
 
 
 def proportion_z_test(

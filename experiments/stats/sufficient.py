@@ -150,3 +150,72 @@ class MeanStats:
         if value is None:
             raise StatsInputError(name, "is required for the covariate")
         return value
+
+
+@dataclass(frozen=True)
+class RatioStats:
+    """A ratio metric Σx / Σy over `n` units, each with a numerator x and a denominator y
+    (a unit's clicks and views, say): Σx, Σx², Σy, Σy² and Σxy.
+
+    Units are independent but a unit's events are not, so the ratio's variance comes from the
+    units by the delta method: with R = x̄/ȳ, Var(R) ≈ (s²_x - 2R s_xy + R² s²_y) / (n ȳ²).
+    `variance` is n times that, so that it reads like a per-unit variance (Var(mean) =
+    variance / n) and a ratio goes through the same Welch test as a mean.
+    """
+
+    n: int
+    numerator_sum: float
+    numerator_sum_squares: float
+    denominator_sum: float
+    denominator_sum_squares: float
+    sum_products: float
+
+    def __post_init__(self) -> None:
+        require_int(self.n, "n", 2)
+        for name in (
+            "numerator_sum",
+            "numerator_sum_squares",
+            "denominator_sum",
+            "denominator_sum_squares",
+            "sum_products",
+        ):
+            require_real(getattr(self, name), name)
+        if not self.denominator_sum > 0:
+            raise StatsInputError("denominator_sum", "must be positive: the ratio is undefined")
+        bound = math.sqrt(self._centred_x * self._centred_y)
+        slack = ROUNDING_TOLERANCE * math.sqrt(
+            abs(self.numerator_sum_squares * self.denominator_sum_squares)
+        )
+        if abs(self._centred_xy) > bound + slack:
+            raise StatsInputError(
+                "sum_products", "implies a correlation beyond ±1 with the other sums"
+            )
+
+    @property
+    def mean(self) -> float:
+        """The ratio Σx / Σy."""
+        return self.numerator_sum / self.denominator_sum
+
+    @property
+    def variance(self) -> float:
+        """n · Var(ratio) by the delta method (sample moments, ddof = 1)."""
+        r = self.mean
+        denominator_mean = self.denominator_sum / self.n
+        spread = self._centred_x - 2 * r * self._centred_xy + r * r * self._centred_y
+        return max(spread, 0.0) / (self.n - 1) / (denominator_mean * denominator_mean)
+
+    @property
+    def _centred_x(self) -> float:
+        return centred_sum_of_squares(
+            self.numerator_sum_squares, self.numerator_sum, self.n, "numerator_sum_squares"
+        )
+
+    @property
+    def _centred_y(self) -> float:
+        return centred_sum_of_squares(
+            self.denominator_sum_squares, self.denominator_sum, self.n, "denominator_sum_squares"
+        )
+
+    @property
+    def _centred_xy(self) -> float:
+        return self.sum_products - self.numerator_sum * self.denominator_sum / self.n

@@ -17,9 +17,11 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 @pytest.fixture
 def exposure_lake(small_lake, tmp_path, settings):
-    """A copy of the small lake's experiment exposures (and its marker), used as the lake."""
+    """A copy of the small lake's experiment exposures, and the tables of the catalogue metrics
+    the demo experiments name (and its marker), used as the lake."""
     root = tmp_path / "lake"
-    shutil.copytree(storage.table_dir(small_lake, EXPOSURES), storage.table_dir(root, EXPOSURES))
+    for table in (EXPOSURES, *map(contract.table, ("fact_funnel_events", "fact_bookings"))):
+        shutil.copytree(storage.table_dir(small_lake, table), storage.table_dir(root, table))
     for name in ("_demo_lake.json", storage.WATERMARK_FILE):
         shutil.copy(small_lake / name, root / name)
     settings.WAREHOUSE = "duckdb"

@@ -1,10 +1,11 @@
 import datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from experiments.analysis import NOT_PER_VARIANT, Setup, analyse, decision_lines
+from experiments.analysis import NOT_PER_VARIANT, CatalogueRows, Setup, analyse, decision_lines
 from experiments.tests.builders import exposures
 
 TODAY = datetime.date(2026, 1, 20)
@@ -115,3 +116,63 @@ def test_no_exposures_at_all():
     analysis = analyse(setup(), [], TODAY)
     assert analysis.srm is None and "no exposures yet" in analysis.warnings
     assert analysis.progress.days_remaining is None
+
+
+def ratio_row(variant: str, x: np.ndarray, y: np.ndarray) -> dict:
+    """One row of metric_unit_stats.sql, from per-unit numerators and denominators."""
+    return {
+        "variant": variant,
+        "units": len(x),
+        "numerator_sum": x.sum(),
+        "numerator_sum_squares": x @ x,
+        "denominator_sum": y.sum(),
+        "denominator_sum_squares": y @ y,
+        "sum_products": x @ y,
+    }
+
+
+def refunds(rate_treatment: float) -> list[dict]:
+    rng = np.random.default_rng(5)
+    rows = []
+    for variant, rate in (("control", 0.05), ("treatment", rate_treatment)):
+        bookings = rng.poisson(2.0, 4000).astype(float)
+        rows.append(ratio_row(variant, rng.binomial(bookings.astype(int), rate) * 1.0, bookings))
+    return rows
+
+
+@pytest.mark.parametrize(("higher_is_better", "breached"), [(False, ("treatment",)), (True, ())])
+def test_a_catalogue_guardrail_is_breached_in_its_own_direction(higher_is_better, breached):
+    # Refunds up from 5% to 8%: a breach where lower is better, none where higher is.
+    rows = refunds(0.08)
+    metrics = (("conversion", "primary"), ("refund_rate", "guardrail"))
+    frame = five_days({"control": 400, "treatment": 400})
+    catalogue = {"refund_rate": CatalogueRows(rows, higher_is_better=higher_is_better)}
+    analysis = analyse(setup(metrics=metrics), day_rows(frame), TODAY, catalogue)
+    refund = analysis.metrics[1]
+    assert refund.metric_type == "ratio" and refund.error is None
+    control, treatment = rows
+    assert refund.means == {
+        "control": pytest.approx(control["numerator_sum"] / control["denominator_sum"]),
+        "treatment": pytest.approx(treatment["numerator_sum"] / treatment["denominator_sum"]),
+    }
+    assert refund.result.comparisons[0].lift_abs > 0
+    assert refund.breached == breached
+
+
+def test_catalogue_metric_problems_are_reported_per_metric():
+    metrics = (
+        ("conversion", "primary"),
+        ("search_to_view_ctr", "secondary"),
+        ("refund_rate", "guardrail"),
+        ("supply_freshness", "secondary"),
+    )
+    frame = five_days({"control": 400, "treatment": 400})
+    catalogue = {
+        "search_to_view_ctr": CatalogueRows((), True, "the query failed: no such file"),
+        "refund_rate": CatalogueRows(refunds(0.05)[:1], False),
+    }
+    analysis = analyse(setup(metrics=metrics), day_rows(frame), TODAY, catalogue)
+    assert analysis.metrics[0].result is not None  # the others do not stop the primary
+    assert analysis.metrics[1].error == "the query failed: no such file"
+    assert analysis.metrics[2].error == "not enough data yet: treatment n must be at least 2"
+    assert analysis.metrics[3].error == NOT_PER_VARIANT

@@ -7,6 +7,7 @@ import pytest
 
 from experiments import queries
 from experiments.tests.builders import BOT_UA, exposures, write_exposures
+from metrics.catalogue import load_catalogue
 from warehouse.engines.duckdb import DuckDBEngine
 from warehouse.engines.pg_loader import load_lake
 from warehouse.engines.postgres import PostgresEngine
@@ -16,7 +17,8 @@ START, END = datetime.date(2026, 1, 18), datetime.date(2026, 1, 31)
 
 @pytest.fixture
 def engines(small_lake, warehouse_pg_dsn, pg_schema):
-    load_lake(warehouse_pg_dsn, small_lake, tables=["fact_experiment_exposures"], schema=pg_schema)
+    tables = ["fact_experiment_exposures", "fact_funnel_events", "fact_bookings"]
+    load_lake(warehouse_pg_dsn, small_lake, tables=tables, schema=pg_schema)
     return (
         DuckDBEngine(small_lake, threads=2, memory_limit="1GB", timeout_s=60),
         PostgresEngine(warehouse_pg_dsn, timeout_s=60, schema=pg_schema),
@@ -39,6 +41,16 @@ def same(frames):
 @pytest.mark.parametrize("key", ["search_ranking_v2", "pricing_page_3way"])
 def test_exposure_stats_agree(engines, key):
     sql, params = queries.exposure_stats(key, START, END)
+    same([engine.run(sql, params).frame for engine in engines])
+
+
+@pytest.mark.parametrize(
+    ("key", "slug"),
+    [("search_ranking_v2", "search_to_view_ctr"), ("checkout_button_color", "refund_rate")],
+)
+def test_metric_unit_stats_agree(engines, key, slug):
+    metric = load_catalogue().get(slug)
+    sql, params = queries.metric_unit_stats(metric, key, START, END)
     same([engine.run(sql, params).frame for engine in engines])
 
 

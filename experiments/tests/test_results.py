@@ -14,6 +14,7 @@ from statsmodels.stats import proportion as sm_proportion
 from experiments.models import Experiment, ResultComputation
 from experiments.results import results_compute
 from experiments.tests.builders import user
+from experiments.tests.references import welch_on_ratios
 from warehouse.lake import contract, storage
 from warehouse.models import QueryRun
 
@@ -119,6 +120,10 @@ def test_the_page_shows_the_same_numbers(demo, client):
     assert f"{c['p_value']:.4f}" in page
     assert body["decision"][0] in page.replace("&#x27;", "'")
     assert "plotly.min.js" in page and 'data-figure="posterior-figure"' in page
+    # A catalogue guardrail, lower-is-better, shown with its title and as a percentage.
+    refund = next(m for m in body["metrics"] if m["metric"] == "refund_rate")
+    assert refund["role"] == "guardrail" and refund["title"] == "Refund rate"
+    assert f"{refund['control_mean'] * 100:.2f}%" in page
 
 
 def test_results_are_written_to_the_lake(demo, client):
@@ -144,11 +149,25 @@ def test_results_are_written_to_the_lake(demo, client):
 
 def test_every_computation_is_a_recorded_query_run(demo):
     runs = QueryRun.objects.filter(label__startswith="experiment results")
-    assert runs.count() == 3
-    assert [run.tables for run in runs] == [["fact_experiment_exposures"]] * 3
+    exposures = runs.exclude(label__contains=" / ")
+    assert exposures.count() == 3
+    assert [run.tables for run in exposures] == [["fact_experiment_exposures"]] * 3
     assert {c.query_run_id for c in ResultComputation.objects.all()} == set(
-        runs.values_list("pk", flat=True)
+        exposures.values_list("pk", flat=True)
     )
+    # One more run per catalogue metric an experiment names, reading the metric's table too.
+    catalogue = {run.label: sorted(run.tables) for run in runs.filter(label__contains=" / ")}
+    funnel = ["fact_experiment_exposures", "fact_funnel_events"]
+    assert catalogue == {
+        "experiment results: search_ranking_v2 / search_to_view_ctr": funnel,
+        "experiment results: search_ranking_v2 / view_to_message_rate": funnel,
+        "experiment results: checkout_button_color / checkout_completion_rate": funnel,
+        "experiment results: checkout_button_color / refund_rate": [
+            "fact_bookings",
+            "fact_experiment_exposures",
+        ],
+    }
+    assert set(runs.values_list("status", flat=True)) == {QueryRun.Status.SUCCEEDED}
 
 
 def test_an_unchanged_rerun_the_same_day_leaves_the_lake_alone(demo):
@@ -170,3 +189,71 @@ def test_a_failed_query_is_recorded_and_can_be_rerun(demo, client, settings):
     assert body["computed_at"] is not None  # the last good numbers are still served
     settings.LAKE_ROOT = demo
     assert results_compute(experiment_id=experiment.pk).status == "succeeded"
+
+
+def per_unit_ratio(
+    units: pd.DataFrame, events: pd.DataFrame, numerator, denominator
+) -> pd.DataFrame:
+    """Each exposed unit's numerator and denominator from the day of its first exposure on,
+    0 / 0 for a unit without events: the metric's definition, re-derived in pandas."""
+    events = events.merge(
+        units[["identity_id", "event_dt"]], on="identity_id", suffixes=("", "_exposed")
+    )
+    events = events[events.event_dt >= events.event_dt_exposed]
+    sums = events.assign(x=numerator(events), y=denominator(events)).groupby("identity_id")
+    sums = sums[["x", "y"]].sum()
+    joined = units[["identity_id", "variant"]].merge(sums, on="identity_id", how="left")
+    return joined.fillna({"x": 0.0, "y": 0.0})
+
+
+FUNNEL = contract.table("fact_funnel_events")
+BOOKINGS = contract.table("fact_bookings")
+
+
+@pytest.mark.parametrize(
+    ("key", "slug", "table", "numerator", "denominator"),
+    [
+        (
+            "search_ranking_v2",
+            "search_to_view_ctr",
+            FUNNEL,
+            lambda e: (e.step == "profile_view").astype(float),
+            lambda e: (e.step == "search").astype(float),
+        ),
+        (
+            "checkout_button_color",
+            "refund_rate",
+            BOOKINGS,
+            lambda e: e.is_refunded.astype(float),
+            lambda e: pd.Series(1.0, index=e.index),
+        ),
+    ],
+)
+def test_catalogue_metrics_per_variant_match_pandas(
+    demo, client, key, slug, table, numerator, denominator
+):
+    experiment = Experiment.objects.get(key=key)
+    computation = experiment.computations.get()
+    units = first_exposures(demo, experiment, computation)
+    events = pd.read_parquet(storage.table_dir(demo, table))
+    events["event_dt"] = pd.to_datetime(events["event_dt"].astype(str)).dt.date
+    events = events[
+        (events.event_dt >= computation.window_start) & (events.event_dt <= computation.window_end)
+    ]
+    per_unit = per_unit_ratio(units, events, numerator, denominator)
+    assert per_unit.x.sum() > 0 and per_unit.y.sum() > 20  # something to compare
+    metric = next(m for m in results(client, key)["metrics"] if m["metric"] == slug)
+    assert metric["metric_type"] == "ratio"
+    assert metric["error"] is None
+    control = per_unit[per_unit.variant == experiment.variant_names[0]]
+    for name, c in by_variant(metric).items():
+        arm = per_unit[per_unit.variant == name]
+        ratio_c, lift, interval, p_value = welch_on_ratios(
+            (control.x.to_numpy(), control.y.to_numpy()),
+            (arm.x.to_numpy(), arm.y.to_numpy()),
+            experiment.alpha,
+        )
+        assert metric["control_mean"] == pytest.approx(ratio_c, rel=1e-9)
+        assert c["lift_abs"] == pytest.approx(lift, rel=1e-9)
+        assert c["ci_abs"] == pytest.approx(list(interval), rel=1e-9)
+        assert c["p_value"] == pytest.approx(p_value, rel=1e-6)

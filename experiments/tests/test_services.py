@@ -166,6 +166,8 @@ def test_conclude_closes_the_experiments_alerts():
         ({}, [("control", 0.99995), ("b", 0.00005)], "variants"),
         ({"primary_metric": "search_to_view_ctr"}, None, "primary_metric"),
         ({"guardrail_metrics": ["no_such_metric"]}, None, "guardrail_metrics"),
+        # A whole-marketplace metric (no experiment_unit) could never be computed per variant.
+        ({"guardrail_metrics": ["supply_freshness"]}, None, "guardrail_metrics"),
         ({"secondary_metrics": ["conversion"]}, None, "secondary_metrics"),
         ({"targeted_surfaces": ["Search Results"]}, None, "targeted_surfaces"),
         ({"baseline": 1.5}, None, "baseline"),
@@ -188,6 +190,20 @@ def test_bad_setups_are_refused_naming_the_field(changes, variants, field):
         experiment("exp_bad", **arguments, **changes)
     assert refused.value.field == field
     assert not Experiment.objects.filter(key="exp_bad").exists()
+
+
+def test_catalogue_metrics_split_by_unit_are_accepted():
+    e = experiment(
+        "exp_catalogue",
+        secondary_metrics=["search_to_view_ctr"],
+        guardrail_metrics=["refund_rate", "outcome_value"],
+    )
+    assert e.metrics() == [
+        ("conversion", "primary"),
+        ("search_to_view_ctr", "secondary"),
+        ("refund_rate", "guardrail"),
+        ("outcome_value", "guardrail"),
+    ]
 
 
 @pytest.mark.parametrize("key", ["mde", "new"])

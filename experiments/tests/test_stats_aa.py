@@ -78,3 +78,33 @@ def test_proportion_false_positive_rate(rate, n):
         for c, t in conversions
     ]
     _assert_calibrated(p_values, uniform=False)  # counts are discrete, so p is not uniform
+
+
+def test_ratio_false_positive_rate():
+    # Units with clustered events (a unit's clicks depend on its own views): the delta method
+    # must still reject about alpha of the time.
+    rng = np.random.default_rng(303)
+    n = 400
+    views = rng.negative_binomial(2, 0.4, (RUNS, 2, n)).astype(float)
+    propensity = rng.beta(2, 5, (RUNS, 2, n))
+    clicks = rng.binomial(views.astype(int), propensity).astype(float)
+    p_values = []
+    for run in range(RUNS):
+        arms = []
+        for k, name in enumerate(("control", "treatment")):
+            x, y = clicks[run, k], views[run, k]
+            arms.append(
+                (
+                    name,
+                    {
+                        "n": n,
+                        "numerator_sum": x.sum(),
+                        "numerator_sum_squares": x @ x,
+                        "denominator_sum": y.sum(),
+                        "denominator_sum_squares": y @ y,
+                        "sum_products": x @ y,
+                    },
+                )
+            )
+        p_values.append(compare("ratio", arms, [0.5, 0.5], ALPHA).comparisons[0].p_value)
+    _assert_calibrated(p_values)

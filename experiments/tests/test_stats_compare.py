@@ -110,7 +110,7 @@ GOOD_MEAN = {"n": 100, "sum": 500.0, "sum_squares": 2_600.0}
 @pytest.mark.parametrize(
     ("metric_type", "variants", "weights", "alpha", "field"),
     [
-        ("ratio", PROPORTIONS[:2], [0.5, 0.5], 0.05, "metric_type"),
+        ("median", PROPORTIONS[:2], [0.5, 0.5], 0.05, "metric_type"),
         ("proportion", PROPORTIONS[:1], [1.0], 0.05, "variants"),
         ("proportion", "control", [0.5, 0.5], 0.05, "variants"),
         (

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.stats.sufficient import MeanStats, ProportionStats
+from experiments.stats.sufficient import MeanStats, ProportionStats, RatioStats
 from experiments.stats.validation import StatsInputError
 from experiments.tests.factories import mean_stats
 
@@ -94,3 +94,61 @@ def test_mean_validation_names_the_field(kwargs, field):
         MeanStats(**kwargs)
     assert caught.value.field == field
     assert isinstance(caught.value, ValueError)
+
+
+def ratio_stats(x: np.ndarray, y: np.ndarray) -> RatioStats:
+    return RatioStats(
+        n=len(x),
+        numerator_sum=float(x.sum()),
+        numerator_sum_squares=float(x @ x),
+        denominator_sum=float(y.sum()),
+        denominator_sum_squares=float(y @ y),
+        sum_products=float(x @ y),
+    )
+
+
+def test_ratio_variance_is_the_linearised_variance():
+    # Delta method written another way: Var(Σx/Σy) ≈ var((x - R·y) / ȳ) / n over units.
+    rng = np.random.default_rng(11)
+    y = rng.poisson(4, 3000).astype(float)
+    x = rng.binomial(y.astype(int), 0.3).astype(float)
+    stats = ratio_stats(x, y)
+    ratio = x.sum() / y.sum()
+    assert stats.mean == pytest.approx(ratio, rel=1e-12)
+    linear = (x - ratio * y) / y.mean()
+    assert stats.variance == pytest.approx(np.var(linear, ddof=1), rel=1e-9)
+
+
+def test_ratio_variance_matches_the_spread_of_simulated_ratios():
+    # Against the sampling distribution itself: 4000 ratios of fresh samples.
+    rng = np.random.default_rng(12)
+    n = 2000
+    y = rng.poisson(3, (4000, n)).astype(float)
+    x = rng.binomial(y.astype(int), 0.25).astype(float)
+    ratios = x.sum(axis=1) / y.sum(axis=1)
+    predicted = ratio_stats(x[0], y[0]).variance / n
+    assert predicted == pytest.approx(np.var(ratios, ddof=1), rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"n": 1}, "n"),
+        ({"denominator_sum": 0.0}, "denominator_sum"),
+        ({"numerator_sum_squares": 1.0}, "numerator_sum_squares"),
+        ({"sum_products": 10_000.0}, "sum_products"),
+        ({"numerator_sum": float("nan")}, "numerator_sum"),
+    ],
+)
+def test_inconsistent_ratio_sums_are_rejected(changes, field):
+    values = {
+        "n": 100,
+        "numerator_sum": 30.0,
+        "numerator_sum_squares": 40.0,
+        "denominator_sum": 100.0,
+        "denominator_sum_squares": 150.0,
+        "sum_products": 45.0,
+    }
+    with pytest.raises(StatsInputError) as err:
+        RatioStats(**(values | changes))
+    assert err.value.field == field

@@ -4,8 +4,10 @@ import re
 from html import unescape
 
 import pytest
+from django.test import Client
 
 from metrics.tests.ui_support import client_for
+from tests.support.users import user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +125,29 @@ def test_query_count(analyst, django_assert_max_num_queries):
         assert analyst.get("/dashboards/marketplace-health/").status_code == 200
     with django_assert_max_num_queries(3):
         assert analyst.get("/dashboards/").status_code == 200
+
+
+def test_tiles_are_rendered_once_per_window_and_definition(analyst, settings, tmp_path):
+    """Tiles hold no numbers and nothing of the user, so users share one rendering; a changed
+    window or definition renders again instead of serving stale tiles."""
+    from django.core.cache import caches
+
+    fragments = caches["fragments"]
+    first = tiles(analyst.get("/dashboards/growth/").content.decode())
+    assert len(fragments._cache) == 1
+    other = Client()
+    other.force_login(user_with_role("analyst", username="another-analyst"))
+    assert tiles(other.get("/dashboards/growth/").content.decode()) == first
+    assert len(fragments._cache) == 1  # the same tiles for another user of the same scope
+    window = {"start": "2026-01-20", "end": "2026-01-27"}
+    moved = tiles(analyst.get("/dashboards/growth/", window).content.decode())
+    assert {t["data-start"] for t in moved.values()} == {"2026-01-20"}
+    assert len(fragments._cache) == 2
+
+    for path in (settings.BASE_DIR / "analytics" / "metrics").glob("*.sql"):
+        (tmp_path / path.name).write_text(path.read_text())
+    renamed = tmp_path / "alert_ctr.sql"
+    renamed.write_text(renamed.read_text().replace("-- title: ", "-- title: Renamed ", 1))
+    settings.METRICS_DIR = tmp_path
+    page = analyst.get("/dashboards/growth/").content.decode()
+    assert ">Renamed " in page

@@ -2,15 +2,19 @@
 
 import os
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from tests.support.users import user_with_role
 from warehouse import services as warehouse
@@ -181,3 +185,20 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def pg_database(warehouse_pg_dsn: str) -> Iterator[str]:  # noqa: F811
+    """A PostgreSQL database of this test's own (its DSN), dropped afterwards: a warehouse copy
+    in the schemas the engines and remote sessions use by default (`lake`, or Redshift's
+    `public`), without touching anyone else's."""
+    name = f"test_privacy_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(warehouse_pg_dsn, dbname=name)
+    finally:
+        with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from django.core.cache import cache
 from psycopg import sql
@@ -19,7 +21,7 @@ from privacy.tombstone import tombstone
 from warehouse import result_cache
 from warehouse import services as warehouse
 from warehouse.engines.pg_loader import load_lake
-from warehouse.lake import erasure, storage
+from warehouse.lake import contract, erasure, storage
 from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 
@@ -162,6 +164,48 @@ def test_a_failed_run_is_recorded_and_can_be_run_again(lake_copy, privacy_users)
     expected = expected_counts(lake_copy, [tombstone_of(done)])
     assert done.rows_changed == sum(r for r, _ in expected.values()) > 100
     assert done.files_rewritten == sum(f for _, f in expected.values())
+
+
+def test_a_file_a_writer_replaces_during_the_erasure_is_read_again(
+    lake_copy, privacy_users, monkeypatch
+):
+    """The verification trusts no earlier read of a file that changed: an ingest that lands a
+    payload naming the subject while the erasure runs fails the request, and a re-run erases it."""
+    identity_id, user_id = busy_subject(lake_copy)
+    raw = read_table(lake_copy, "raw_events")
+    clean = raw[~holds(raw, contract.table("raw_events"), [identity_id, user_id])]
+    # A file the first scan finds clean (no row of the subject in it).
+    target = Path(
+        sorted(set(clean["_file"]) - set(raw.loc[raw.identity_id == identity_id, "_file"]))[0]
+    )
+    landed = []
+    rewrite = erasure.rewrite
+
+    def rewrite_while_a_writer_lands(path, table, ids, tomb):
+        if not landed:
+            data = pq.read_table(target)
+            payload = data.column("payload").to_pylist()
+            payload[0] = json.dumps({"referrer": identity_id})
+            data = data.set_column(
+                data.schema.get_field_index("payload"), "payload", pa.array(payload)
+            )
+            storage.write_parquet(data, target)
+            landed.append(target)
+        return rewrite(path, table, ids, tomb)
+
+    monkeypatch.setattr(erasure, "rewrite", rewrite_while_a_writer_lands)
+    dsar = approved(privacy_users, identity_id=identity_id, user_id=user_id)
+    failed = dsar_job.dsar_execute(request_id=dsar.pk)
+    assert landed and failed.status == DsarRequest.Status.FAILED
+    assert "1 rows still hold the ids" in failed.error and "lake.raw_events" in failed.error
+
+    monkeypatch.setattr(erasure, "rewrite", rewrite)
+    services.dsar_queue(request_id=dsar.pk, enqueue=False)
+    done = dsar_job.dsar_execute(request_id=dsar.pk)
+    assert done.status == DsarRequest.Status.COMPLETED
+    assert not holds(
+        read_table(lake_copy, "raw_events"), contract.table("raw_events"), [identity_id]
+    ).any()
 
 
 def tombstone_of(dsar: DsarRequest) -> str:

@@ -1,5 +1,6 @@
 """The lake payload check: raw_events payload keys counted by canonical SQL through the
-warehouse, PII-looking keys off the allowlist reported; checked against pandas."""
+warehouse (DuckDB and PostgreSQL alike), PII-looking keys off the allowlist reported; checked
+against pandas and json over the Parquet files."""
 
 import io
 import json
@@ -12,6 +13,8 @@ from django.core.management import CommandError, call_command
 from privacy import services
 from privacy.pii import ALLOWED_PII_KEYS, looks_like_pii, pii_violations
 from privacy.tests.conftest import read_table
+from warehouse.engines.pg_loader import load_lake
+from warehouse.engines.registry import get_engine
 from warehouse.models import QueryRun
 
 pytestmark = pytest.mark.django_db
@@ -58,3 +61,42 @@ def test_command_prints_violations(lake_settings):
     assert lines[-1] == f"{len(expected)} PII-looking keys off the allowlist"
     with pytest.raises(CommandError, match="must not be after"):
         call_command("payload_check", "--start", "2026-01-31", "--end", "2026-01-01")
+
+
+def key_counts_by_pandas(root, start: date, end: date) -> dict[tuple[str, str], int]:
+    """Events per (event name, top-level payload key), every key, by json over the files."""
+    raw = read_table(root, "raw_events")
+    raw = raw[(raw["event_dt"] >= start) & (raw["event_dt"] <= end)]
+    counts: Counter = Counter()
+    for name, payload in zip(raw["event_name"], raw["payload"], strict=True):
+        document = json.loads(payload) if payload is not None else None
+        if isinstance(document, dict):
+            counts.update((name, key) for key in document)
+    return dict(counts)
+
+
+@pytest.fixture
+def pg_raw_events(small_lake, pg_database, settings):
+    """raw_events of the demo lake in a PostgreSQL of the test's own, in the engine's schema."""
+    load_lake(pg_database, small_lake, tables=["raw_events"], schema="lake")
+    settings.LAKE_ROOT = small_lake
+    settings.WAREHOUSE_POSTGRES_URL = pg_database
+    return pg_database
+
+
+def test_duckdb_and_postgres_find_the_same_keys_and_violations(small_lake, pg_raw_events, settings):
+    start, end = date(2026, 1, 18), date(2026, 1, 31)
+    params = {"start": start, "end": end}
+    expected_keys = key_counts_by_pandas(small_lake, start, end)
+    scans = {}
+    for engine in ("duckdb", "postgres"):
+        settings.WAREHOUSE = engine
+        frame = get_engine(engine).run(services.PAYLOAD_KEYS_SQL, params).frame
+        found = {(r.event_name, r.key): int(r.events) for r in frame.itertuples(index=False)}
+        assert found == expected_keys, engine
+        scan = services.payload_scan_run(start=start, end=end)
+        assert QueryRun.objects.get(pk=scan.run_id).engine == engine
+        scans[engine] = scan.violations
+    assert scans["postgres"] == scans["duckdb"]
+    by_key = {(v["event_name"], v["key"]): v["events"] for v in scans["postgres"]}
+    assert by_key == expected_violations(small_lake, start, end) != {}

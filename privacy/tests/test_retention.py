@@ -46,14 +46,16 @@ def old_lake(small_lake, tmp_path, settings):
             target = storage.partition_dir(root, table, day) / sample.name
             target.parent.mkdir(parents=True)
             target.write_bytes(sample.read_bytes())
+    settings.WAREHOUSE = "duckdb"
     settings.LAKE_ROOT = root
     settings.PRIVACY_RETENTION_LAYER_MONTHS = {"bronze": 25, "silver": 36, "gold": 36}
     settings.PRIVACY_RETENTION_TABLE_MONTHS = {"consent_changes": 0}
     return root
 
 
-def expired_names(expired) -> list[tuple[str, str]]:
-    return [(p.table, str(p.partition)) for p in expired]
+def expired_names(result: services.RetentionResult) -> list[tuple[str, str]]:
+    assert result.remote == []  # the warehouse is the embedded lake
+    return [(p.table, str(p.partition)) for p in result.partitions]
 
 
 def test_dry_run_lists_what_would_go_and_drops_nothing(old_lake):
@@ -74,7 +76,7 @@ def test_drops_expired_partitions_whole_and_audits_each(old_lake):
     gone = {"event_dt=2023-12-31", "event_dt=2023-01-31", "event_dt=2022-06-30"}
     before = set(old_lake.rglob("*.parquet"))
     dropped = services.retention_apply(actor="retention-job", today=TODAY)
-    assert len(dropped) == 3
+    assert len(dropped.partitions) == 3
     # Only the three partitions went (consent_changes has a 2022-06-30 partition too: kept).
     assert before - set(old_lake.rglob("*.parquet")) == {
         p for p in before if p.parent.name in gone and "consent_changes" not in str(p)
@@ -90,7 +92,7 @@ def test_drops_expired_partitions_whole_and_audits_each(old_lake):
     ]
     assert all(d["files"] == 1 and d["bytes"] > 0 for _, _, d in audit)
     assert storage.read_watermark(old_lake).version != mark.version
-    assert services.retention_apply(actor="again", today=TODAY) == []
+    assert services.retention_apply(actor="again", today=TODAY).partitions == []
 
 
 def test_per_table_months_override_the_layer(old_lake, settings):

@@ -31,7 +31,9 @@
     };
     if (data.metric_type === "mean") {
       data.std = number(value("std"));
-      data.correlation = number(value("correlation")) || 0;
+      // Blank means no CUPED (the API's default); anything else goes as typed, so a typo
+      // comes back as an error on the field instead of silently counting as 0.
+      data.correlation = number(value("correlation"));
     }
     if (value("mode") === "mde_rel") {
       data.mde_rel = number(value("mde_rel"));
@@ -92,7 +94,7 @@
       });
       if (sent.metric_type === "mean") {
         params.set("baseline_std", sent.std);
-        params.set("expected_correlation", sent.correlation);
+        params.set("expected_correlation", sent.correlation === undefined ? 0 : sent.correlation);
       }
       createLink.href = createLink.pathname + "?" + params.toString();
     }
@@ -109,8 +111,14 @@
     }).then(function (response) {
       return response.json().then(function (data) { return { status: response.status, data: data }; });
     }).then(function (answer) {
-      if (answer.status === 200) { showErrors({}); show(answer.data, sent); }
-      else { showErrors(answer.data); }
+      if (answer.status === 200) { showErrors({}); show(answer.data, sent); return; }
+      // Numbers of earlier inputs would read as the answer to these: hide them.
+      result.hidden = true;
+      showErrors(answer.status === 400 ? answer.data
+        : { body: ["the server could not answer (" + answer.status + ")"] });
+    }, function () {
+      result.hidden = true;
+      showErrors({ body: ["the server did not answer; try again"] });
     });
   });
 

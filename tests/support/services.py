@@ -130,10 +130,12 @@ def celery_worker(small_lake, django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache (result cache, consent, ...), as it does with a DB."""
-    from django.core.cache import cache
+    """Each test starts with empty caches (result cache, consent, page fragments, ...), as it
+    does with a DB."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -50,15 +50,19 @@ class FileCount:
     tombstoned: int  # rows that hold the tombstone
 
 
-def _conditions(table: Table, values: Sequence[str], prefix: str) -> tuple[str, dict[str, str]]:
-    """SQL condition "a row holds one of ``values``" with its named parameters."""
+def _conditions(
+    table: Table, values: Sequence[str], prefix: str, text: bool
+) -> tuple[str, dict[str, str]]:
+    """SQL condition "a row holds one of ``values``" with its named parameters (in the
+    free-text columns too unless ``text`` is false)."""
     params = {f"{prefix}{i}": v for i, v in enumerate(values)}
     placeholders = ", ".join(f"${name}" for name in params)
     parts = [f'"{column}" IN ({placeholders})' for column in table.identity_columns]
+    searched = text_columns(table) if text else ()
     # In JSON text an id is a quoted string: matching the quotes keeps idn_1 out of idn_12.
     quoted = {f"{prefix}q{i}": f'"{v}"' for i, v in enumerate(values)}
-    parts += [f'contains("{c}", ${name})' for c in text_columns(table) for name in quoted]
-    if text_columns(table):
+    parts += [f'contains("{c}", ${name})' for c in searched for name in quoted]
+    if searched:
         params |= quoted
     return "(" + " OR ".join(parts) + ")", params
 
@@ -74,13 +78,20 @@ def scan(
     table: Table,
     ids: Sequence[str],
     tombstone: str | None = None,
+    *,
+    files: Sequence[Path] | None = None,
+    text: bool = True,
 ) -> list[FileCount]:
-    """Files of ``table`` holding any of ``ids`` (or ``tombstone``), with row counts."""
-    files = storage.data_files(root, table)
+    """Files of ``table`` (or only ``files`` of it) holding any of ``ids`` (or ``tombstone``),
+    with row counts. ``text=False`` leaves the free-text JSON columns out: reading them is most
+    of the cost of a scan."""
+    files = storage.data_files(root, table) if files is None else files
     if not files or not ids:
         return []
-    match, params = _conditions(table, ids, "id")
-    erased, tomb_params = _conditions(table, [tombstone], "tomb") if tombstone else ("false", {})
+    match, params = _conditions(table, ids, "id", text)
+    erased, tomb_params = (
+        _conditions(table, [tombstone], "tomb", text) if tombstone else ("false", {})
+    )
     file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
     # Safe to format: the column names are the contract's, paths are quoted, values are bound.
     sql = (
@@ -93,10 +104,27 @@ def scan(
     return [FileCount(Path(name), int(m), int(t)) for name, m, t in rows]
 
 
+FileState = tuple[int, int, int]  # inode, size, modification time (ns)
+
+
+def file_states(files: Sequence[Path]) -> dict[Path, FileState]:
+    """What identifies a file's content without reading it: a rewrite or a writer's atomic
+    replace gives it a new inode, an append a new size and time."""
+    states = {}
+    for path in files:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        states[path] = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return states
+
+
 def rewrite(path: Path, table: Table, ids: Sequence[str], tombstone: str) -> int:
     """Replace ``ids`` by ``tombstone`` in one file, atomically; returns the rows changed."""
     source = pq.ParquetFile(path)
-    data = source.read()
+    # Files are rewritten in parallel already: threads within one read only contend.
+    data = source.read(use_threads=False)
     changed = pa.array([False] * data.num_rows)
     value_set = pa.array(list(ids), pa.string())
     for column in table.identity_columns:
@@ -110,10 +138,14 @@ def rewrite(path: Path, table: Table, ids: Sequence[str], tombstone: str) -> int
         data = data.set_column(i, data.schema.field(i), replaced)
     for column in text_columns(table):
         i = data.schema.get_field_index(column)
-        values = original = data.column(i)
+        values = data.column(i)
         for value in ids:
-            values = pc.replace_substring(values, f'"{value}"', f'"{tombstone}"')
-        changed = pc.or_(changed, pc.fill_null(pc.not_equal(values, original), False))
+            quoted = f'"{value}"'
+            hit = pc.fill_null(pc.match_substring(values, quoted), False)
+            if not pc.any(hit).as_py():
+                continue  # the usual case: replacing would copy the whole column for nothing
+            changed = pc.or_(changed, hit)
+            values = pc.replace_substring(values, quoted, f'"{tombstone}"')
         data = data.set_column(i, data.schema.field(i), values)
     rows = pc.sum(changed).as_py() or 0
     if rows:

@@ -52,13 +52,15 @@ def _holds_ids(table: Table, count: int) -> exp.Expression:
     return exp.or_(*parts)
 
 
-def _target(table: Table, schema: str) -> exp.Table:
+def target(table: Table, schema: str | None) -> exp.Table:
+    """The table, qualified by its schema unless the warehouse finds it on its search path."""
     return exp.table_(table.name, db=schema, quoted=True)
 
 
-def _render(tree: exp.Expression, dialect: str, params: dict[str, str]) -> Statement:
+def render(tree: exp.Expression, dialect: str, params: dict[str, str]) -> Statement:
+    """The tree as SQL of ``dialect`` with %(name)s placeholders, and the values it uses."""
     if dialect not in DIALECTS:
-        raise ValueError(f"no erasure SQL for {dialect!r}; expected one of {DIALECTS}")
+        raise ValueError(f"no warehouse SQL for {dialect!r}; expected one of {DIALECTS}")
     # A random marker cannot occur in the SQL, so nothing else is mistaken for a placeholder.
     marker = f"p{secrets.token_hex(6)}"
     marked = tree.transform(
@@ -99,26 +101,26 @@ def update_statement(
             )
         assignments.append(exp.EQ(this=exp.column(column), expression=value))
     tree = exp.Update(
-        this=_target(table, schema),
+        this=target(table, schema),
         expressions=assignments,
         where=exp.Where(this=_holds_ids(table, len(ids))),
     )
-    return _render(tree, dialect, _params(ids, tombstone))
+    return render(tree, dialect, _params(ids, tombstone))
 
 
 def count_statement(table: Table, dialect: str, schema: str, ids: Sequence[str]) -> Statement:
     """The number of rows still holding ``ids`` (zero once the erasure is done)."""
     tree = (
         exp.select(exp.Count(this=exp.Star()).as_("remaining"))
-        .from_(_target(table, schema))
+        .from_(target(table, schema))
         .where(_holds_ids(table, len(ids)))
     )
-    return _render(tree, dialect, _params(ids, None))
+    return render(tree, dialect, _params(ids, None))
 
 
 def physical_followup(table: Table, dialect: str, schema: str) -> list[str]:
     """What still holds the old values after the UPDATE, and the statement that removes it."""
-    name = _target(table, schema).sql(dialect=dialect)
+    name = target(table, schema).sql(dialect=dialect)
     if dialect == "athena":
         return [
             f"OPTIMIZE {name} REWRITE DATA USING BIN_PACK -- rewrite the data files the UPDATE "

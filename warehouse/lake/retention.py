@@ -48,16 +48,30 @@ def months_before(day: date, months: int) -> date:
     return date(year, month0 + 1, min(day.day, last))
 
 
+@dataclass(frozen=True)
+class Cutoff:
+    """Rows of ``table`` whose partition is before ``cutoff`` are past its retention."""
+
+    table: Table
+    months: int
+    cutoff: date
+
+
+def cutoffs(policy: Policy, today: date) -> list[Cutoff]:
+    """The cut-off of every partitioned table that does not keep its rows forever: today minus
+    the table's months (the same for the lake and for remote warehouses)."""
+    return [
+        Cutoff(table, months, months_before(today, months))
+        for table in contract.TABLES.values()
+        if table.partition_column and (months := policy.months(table))
+    ]
+
+
 def expired_partitions(root: Path, policy: Policy, today: date) -> list[ExpiredPartition]:
     """Partitions older than their table's retention: event_dt before today minus N months."""
     expired: list[ExpiredPartition] = []
-    for table in contract.TABLES.values():
-        if not table.partition_column:
-            continue
-        months = policy.months(table)
-        if months == 0:
-            continue
-        cutoff = months_before(today, months)
+    for rule in cutoffs(policy, today):
+        table = rule.table
         directory = storage.table_dir(root, table)
         if not directory.is_dir():
             continue
@@ -69,7 +83,7 @@ def expired_partitions(root: Path, policy: Policy, today: date) -> list[ExpiredP
                 day = date.fromisoformat(child.name[len(prefix) :])
             except ValueError:
                 continue
-            if day >= cutoff:
+            if day >= rule.cutoff:
                 continue
             files = [f for f in child.iterdir() if f.is_file()]
             expired.append(
@@ -80,8 +94,8 @@ def expired_partitions(root: Path, policy: Policy, today: date) -> list[ExpiredP
                     path=child,
                     files=len(files),
                     bytes=sum(f.stat().st_size for f in files),
-                    months=months,
-                    cutoff=cutoff,
+                    months=rule.months,
+                    cutoff=rule.cutoff,
                 )
             )
     return expired

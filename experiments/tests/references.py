@@ -1,0 +1,27 @@
+"""Reference computations the tests compare the code's numbers with, written independently of
+experiments.stats (from unit-level data, by other formulas)."""
+
+import numpy as np
+from scipy import stats as sps
+
+
+def welch_on_ratios(
+    control: tuple[np.ndarray, np.ndarray], treatment: tuple[np.ndarray, np.ndarray], alpha: float
+) -> tuple[float, float, tuple[float, float], float]:
+    """Control ratio, lift, interval and p-value of Σx/Σy between two arms of (x, y) per unit.
+
+    The ratio's variance by linearisation: var((x - R·y)/ȳ) / n over the units (the delta
+    method written another way), then Welch's t with Satterthwaite's degrees of freedom."""
+
+    def arm(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
+        ratio = x.sum() / y.sum()
+        linear = (x - ratio * y) / y.mean()
+        return ratio, linear.var(ddof=1) / len(x), len(x)
+
+    (r_c, v_c, n_c), (r_t, v_t, n_t) = arm(*control), arm(*treatment)
+    se = np.sqrt(v_c + v_t)
+    df = (v_c + v_t) ** 2 / (v_c**2 / (n_c - 1) + v_t**2 / (n_t - 1))
+    quantile = sps.t.ppf(1 - alpha / 2, df)
+    lift = r_t - r_c
+    p_value = 2 * sps.t.sf(abs(lift) / se, df)
+    return r_c, lift, (lift - quantile * se, lift + quantile * se), p_value
