@@ -2,6 +2,7 @@
 
 from dataclasses import asdict
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -13,6 +14,7 @@ from metrics.dashboards import Dashboard
 from metrics.params import MetricParams
 from metrics.selectors import TileView
 from metrics.summary import summarise
+from portal.local_cache import local_cache
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
 from warehouse.sql import SqlError, parse, translate
@@ -145,9 +147,6 @@ def data_payload(metric: Metric, params: MetricParams, cached: CachedResult) -> 
     """The 200 answer (shaped as MetricDataSerializer documents it). Built as a plain dict: the
     rows are already JSON-ready, and a serializer field per cell would cost more than the rest
     of a cache hit together."""
-    summary = summarise(
-        cached.frame, unit=metric.unit, is_ratio=metric.is_ratio, grain=params.grain
-    )
     return {
         "metric": metric.slug,
         "status": QueryRun.Status.SUCCEEDED,
@@ -157,8 +156,22 @@ def data_payload(metric: Metric, params: MetricParams, cached: CachedResult) -> 
         "data_as_of": cached.data_as_of,
         "params": params_payload(params),
         "result": cached.payload,
-        "summary": asdict(summary),
+        "summary": _summary(metric, params, cached),
     }
+
+
+def _summary(metric: Metric, params: MetricParams, cached: CachedResult) -> dict:
+    """The headline of a cached result, computed once per process: a run's result never
+    changes, and every tile load of a dashboard asks for it again."""
+    stamp = f"{cached.run_id}:{cached.cached_at.isoformat()}"
+    key = f"summary:{stamp}:{metric.unit}:{metric.is_ratio}:{params.grain}"
+    if (found := local_cache().get(key)) is None:
+        summary = summarise(
+            cached.frame, unit=metric.unit, is_ratio=metric.is_ratio, grain=params.grain
+        )
+        found = asdict(summary)
+        local_cache().set(key, found, timeout=settings.RESULT_CACHE_TTL_SECONDS)
+    return found
 
 
 def queued_payload(metric: Metric, run: QueryRun) -> dict:

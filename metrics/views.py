@@ -10,7 +10,6 @@ from hashlib import sha256
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import caches
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -29,6 +28,7 @@ from metrics.selectors import TileView
 from metrics.serializers import translations
 from metrics.services import MetricInputError, metric_data_submit, parse_metric_params
 from metrics.windows import previous_window
+from portal.local_cache import local_cache
 from portal.roles import data_scope
 from warehouse import selectors as run_selectors
 from warehouse import watermark
@@ -37,9 +37,6 @@ from warehouse.models import QueryRun
 from warehouse.services import DataAccessDenied
 
 METRIC_PAGE_DAYS = 28
-# Rendered dashboard tiles: per process, since a rendering is cheap to redo and a deploy (a
-# changed template) restarts the processes.
-FRAGMENT_CACHE = "fragments"
 PRESET_DAYS = (7, 28, 90)
 
 
@@ -247,8 +244,7 @@ def _tiles_html(dashboard: Dashboard, tiles: list[TileView], form: WindowForm) -
     # The whole definitions: a changed title or query is a new key.
     seen = (dashboard, tiles, window["start"], window["end"], window["grain"], form.comparing)
     key = "tiles:" + sha256(repr(seen).encode()).hexdigest()
-    fragments = caches[FRAGMENT_CACHE]
-    if (html := fragments.get(key)) is not None:
+    if (html := local_cache().get(key)) is not None:
         return mark_safe(html)  # noqa: S308 - our own rendering, escaped when it was made
     cards = []
     for view in tiles:
@@ -265,7 +261,7 @@ def _tiles_html(dashboard: Dashboard, tiles: list[TileView], form: WindowForm) -
     html = render_to_string(
         "metrics/_tiles.html", {"cards": cards, "requested_grain": window["grain"]}
     )
-    fragments.set(key, html)
+    local_cache().set(key, html)
     return html
 
 

@@ -142,8 +142,8 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
-# Per process: rendered page fragments that hold no data and nothing of a user.
-CACHES["fragments"] = {
+# Per process (portal.local_cache): derived values that hold nothing of a user or of a row.
+CACHES["local"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "TIMEOUT": None,
     "OPTIONS": {"MAX_ENTRIES": 1_000},

@@ -51,3 +51,35 @@ def test_split_durations_have_no_single_number():
     split = frame(value=[10.0, 20.0])
     split["dimension_value"] = ["email", "chat"]
     assert summarise(split, unit="minutes", is_ratio=False, grain="day").value is None
+
+
+def test_a_new_result_of_the_same_query_gets_its_own_headline():
+    """The headline is kept per process, keyed by the cached result it was computed from: a
+    refreshed result (new run, or the same run cached again) is summarised again."""
+    from datetime import UTC, date, datetime
+
+    from metrics.catalogue import load_catalogue
+    from metrics.params import MetricParams
+    from metrics.serializers import data_payload
+    from warehouse.result_cache import CachedResult
+
+    metric = load_catalogue().get("refund_rate")
+    params = MetricParams(start=date(2026, 1, 1), end=date(2026, 1, 2), grain="day")
+
+    def result(run_id, numerators, cached_at):
+        frame = pd.DataFrame(
+            {
+                "period": ["2026-01-01", "2026-01-02"],
+                "dimension_value": ["all", "all"],
+                "value": [n / 10 for n in numerators],
+                "numerator": numerators,
+                "denominator": [10, 10],
+            }
+        )
+        return CachedResult(frame, run_id, cached_at, "w", "2026-01-02")
+
+    first = datetime(2026, 1, 3, 8, tzinfo=UTC)
+    assert data_payload(metric, params, result(7, [1, 1], first))["summary"]["value"] == 0.1
+    assert data_payload(metric, params, result(8, [3, 1], first))["summary"]["value"] == 0.2
+    again = datetime(2026, 1, 3, 9, tzinfo=UTC)
+    assert data_payload(metric, params, result(7, [5, 5], again))["summary"]["value"] == 0.5

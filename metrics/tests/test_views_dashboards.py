@@ -130,9 +130,9 @@ def test_query_count(analyst, django_assert_max_num_queries):
 def test_tiles_are_rendered_once_per_window_and_definition(analyst, settings, tmp_path):
     """Tiles hold no numbers and nothing of the user, so users share one rendering; a changed
     window or definition renders again instead of serving stale tiles."""
-    from django.core.cache import caches
+    from portal.local_cache import local_cache
 
-    fragments = caches["fragments"]
+    fragments = local_cache()
     first = tiles(analyst.get("/dashboards/growth/").content.decode())
     assert len(fragments._cache) == 1
     other = Client()
