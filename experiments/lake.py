@@ -1,5 +1,6 @@
-"""The gold table fact_experiment_result in the embedded lake: one file per experiment and
-computation day, replaced atomically by each computation of that day."""
+"""The gold table fact_experiment_result: in the embedded lake one file per experiment and
+computation day, replaced atomically by each computation of that day; in a remote warehouse
+(PostgreSQL, Redshift, Athena) that day's rows of the experiment, replaced the same way."""
 
 import datetime
 from collections.abc import Sequence
@@ -8,7 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from warehouse.lake import contract, storage
+from warehouse import remote, watermark
+from warehouse.lake import contract, replace_sql, retention_sql, storage
 from warehouse.lake.generate import arrow_schema
 
 TABLE = contract.table("fact_experiment_result")
@@ -27,3 +29,36 @@ def experiment_results_write(
     path = storage.write_parquet(table, result_file(root, experiment_key, day))
     storage.bump_watermark(root)
     return path
+
+
+class NoResultTable(Exception):
+    """The remote warehouse holds no fact_experiment_result table (nobody created it there)."""
+
+
+def remote_result_table(engine: str) -> str:
+    """The table as the remote warehouse names it (Redshift: in the session's schema)."""
+    schema = remote.schema(engine)
+    return f"{schema}.{TABLE.name}" if schema else TABLE.name
+
+
+def experiment_results_replace(
+    *, engine: str, experiment_key: str, day: datetime.date, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Replace the day's rows of one experiment in the remote warehouse's table (one DELETE, one
+    INSERT) and move its watermark, so results cached before this write are not served.
+
+    Each statement commits on its own (Athena has no transactions): a run stopped between them
+    leaves the day without rows of the experiment until the next run writes them again."""
+    schema = remote.schema(engine)
+    delete, insert = replace_sql.day_replace(
+        TABLE, engine, schema, day, {"experiment_key": experiment_key}, rows
+    )
+    with remote.session(engine) as session:
+        if TABLE.name not in session.values(retention_sql.tables_statement(engine, schema)):
+            raise NoResultTable(f"{engine} has no {TABLE.name} table")
+        try:
+            session.execute(delete)
+            session.execute(insert)
+        finally:
+            # Also after a failed INSERT: the DELETE may have changed the data.
+            watermark.remote_changed(engine, f"results-{experiment_key}-{day.isoformat()}")

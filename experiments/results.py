@@ -19,10 +19,17 @@ from alerts.services import alert_raise, alert_resolve
 from experiments import queries, selectors
 from experiments.analysis import Analysis, CatalogueRows, Setup, analyse, decision_lines
 from experiments.catalogue import metric_title, titles_for
-from experiments.lake import experiment_results_write
+from experiments.lake import (
+    NoResultTable,
+    experiment_results_replace,
+    experiment_results_write,
+    remote_result_table,
+    result_file,
+)
 from experiments.models import Experiment, ResultComputation, ResultSnapshot
 from experiments.outcomes import OUTCOME_METRICS
 from metrics.catalogue import load_catalogue
+from warehouse import remote
 from warehouse.services import QueryFailed, query_run_sync
 
 SOURCE = "experiments"
@@ -236,36 +243,51 @@ def _content_hash(rows: list[dict[str, Any]]) -> str:
 def _lake_write(
     experiment: Experiment, rows: list[dict[str, Any]], content_hash: str, today: datetime.date
 ) -> str:
-    """Write the day's file unless the same rows were written today already: each write bumps
-    the lake's watermark, which makes every cached result of the portal stale."""
-    if settings.WAREHOUSE != "duckdb":
-        return (
-            f"not written: with WAREHOUSE={settings.WAREHOUSE} the portal writes no lake "
-            "(fact_experiment_result is loaded by the data pipeline there); results are kept "
-            "in the portal database"
-        )
+    """Write the day's rows to the embedded lake, or to the table of the remote warehouse the
+    portal reads, unless the same rows went there today already: each write moves the data
+    watermark, which makes every cached result of the portal stale. A failed write leaves the
+    computation standing (its results are in the portal database); the next run writes again."""
     if not rows:
         return "not written: no metric could be computed yet"
-    previous = (
-        experiment.computations.filter(
-            status=ResultComputation.Status.SUCCEEDED, lake_status__startswith="written"
-        )
-        .values("computed_at", "content_hash")
+    engine = settings.WAREHOUSE
+    unchanged = "written (unchanged since the last write today)"
+    if engine in remote.ENGINES:
+        where = f"{engine} {remote_result_table(engine)}"
+    else:
+        where = str(result_file(settings.LAKE_ROOT, experiment.key, today))
+    # The last attempt that could have changed what is there: a write (to this target or
+    # another one) or a failure, which may have left the day without rows.
+    last = (
+        experiment.computations.filter(status=ResultComputation.Status.SUCCEEDED)
+        .exclude(lake_status=unchanged)
+        .exclude(lake_status__startswith="not written: no metric")
+        .values("computed_at", "content_hash", "lake_status")
         .first()
     )
     if (
-        previous
-        and previous["content_hash"] == content_hash
-        and previous["computed_at"].date() == today
+        last
+        and last["lake_status"].startswith(f"written to {where}")
+        and last["content_hash"] == content_hash
+        and last["computed_at"].date() == today
     ):
-        return "written (unchanged since the last write today)"
+        return unchanged
+    if engine not in remote.ENGINES:
+        try:
+            experiment_results_write(
+                root=settings.LAKE_ROOT, experiment_key=experiment.key, day=today, rows=rows
+            )
+        except OSError as err:
+            return f"failed: {err}"[:300]
+        return f"written to {where}"
     try:
-        path = experiment_results_write(
-            root=settings.LAKE_ROOT, experiment_key=experiment.key, day=today, rows=rows
+        experiment_results_replace(
+            engine=engine, experiment_key=experiment.key, day=today, rows=rows
         )
-    except OSError as err:
-        return f"failed: {err}"
-    return f"written to {path}"
+    except NoResultTable as err:
+        return f"not written: {err}"
+    except Exception as err:  # driver, network, credentials: the results stay in the portal DB
+        return f"failed: {err}"[:300]
+    return f"written to {where} ({len(rows)} rows)"
 
 
 def _alerts(experiment: Experiment, analysis: Analysis) -> None:

@@ -23,12 +23,12 @@ from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from privacy import remote, selectors
+from privacy import selectors
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest, DsarTableResult
 from privacy.services import audit_log
 from privacy.signals import identity_erased
 from privacy.tombstone import tombstone as make_tombstone
-from warehouse import watermark
+from warehouse import remote, watermark
 from warehouse.lake import erasure, erasure_sql, storage
 from warehouse.lake.contract import Table
 from warehouse.lake.storage import bump_watermark

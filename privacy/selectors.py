@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from privacy import remote
 from privacy.models import (
     AuditEvent,
     ConsentChange,
@@ -18,6 +17,7 @@ from privacy.models import (
     DsarTableResult,
     PayloadScan,
 )
+from warehouse import remote
 from warehouse.lake import retention, retention_sql
 
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.roles import Role, user_roles
-from privacy import remote, selectors
+from privacy import selectors
 from privacy.models import (
     AuditEvent,
     ConsentChange,
@@ -25,8 +25,8 @@ from privacy.models import (
 )
 from privacy.pii import pii_violations
 from privacy.tombstone import id_hash
+from warehouse import remote, watermark
 from warehouse import services as warehouse
-from warehouse import watermark
 from warehouse.lake import contract, retention, retention_sql
 from warehouse.lake.contract import Access
 from warehouse.lake.storage import bump_watermark

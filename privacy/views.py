@@ -9,12 +9,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.roles import Role
-from privacy import remote, selectors, services
+from privacy import selectors, services
 from privacy.decorators import role_required
 from privacy.forms import ConsentChangeForm, DsarFileForm, IdentityLookupForm, PayloadScanForm
 from privacy.models import AuditEvent, ConsentChange, DsarRequest
 from privacy.pii import ALLOWED_PII_KEYS
 from privacy.tasks import payload_scan
+from warehouse import remote
 from warehouse.lake import contract
 
 privacy_team = role_required(Role.PRIVACY, Role.ADMIN)

@@ -1,5 +1,7 @@
 """The data watermark of the active warehouse: changes whenever the data does."""
 
+from hashlib import sha256
+
 from django.conf import settings
 from django.core.cache import cache
 
@@ -22,6 +24,16 @@ def remote_changed(engine: str, tag: str) -> Watermark:
     set one, since results are cached under the default watermark too."""
     key = REMOTE_KEY.format(engine=engine)
     mark = cache.get(key) or Watermark("remote", None)
-    moved = Watermark(f"{mark.version}+{tag}", mark.max_partition)
+    moved = Watermark(changed_version(mark.version, tag), mark.max_partition)
     cache.set(key, moved, None)
     return moved
+
+
+def changed_version(version: str, tag: str) -> str:
+    """``<load>+<changes since the load>.<digest of them>``: new at every change, of bounded
+    length however many changes there are, and it still says how many there were."""
+    base, _, since = version.partition("+")
+    count = since.split(".", 1)[0]
+    changes = int(count) + 1 if count.isdigit() else 1
+    digest = sha256(f"{version}|{tag}".encode()).hexdigest()[:12]
+    return f"{base}+{changes}.{digest}"

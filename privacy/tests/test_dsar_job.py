@@ -12,13 +12,13 @@ import pytest
 from django.core.cache import cache
 from psycopg import sql
 
-from privacy import dsar_job, remote, selectors, services
+from privacy import dsar_job, selectors, services
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
 from privacy.signals import identity_erased
 from privacy.tests.conftest import read_table
 from privacy.tests.test_lake_erasure import busy_subject, holds
 from privacy.tombstone import tombstone
-from warehouse import result_cache
+from warehouse import remote, result_cache
 from warehouse import services as warehouse
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, erasure, storage

@@ -137,7 +137,7 @@ def test_deletes_only_rows_past_the_cutoff_audited_and_a_rerun_does_nothing(
     )
     assert AuditEvent.objects.filter(action=AuditEvent.Action.RETENTION_DROPPED).count() == 3
     mark = cache.get("warehouse:watermark:postgres")
-    assert mark == storage.Watermark("load-1+retention-2026-02-01", "2026-01-31")
+    assert mark.max_partition == "2026-01-31" and mark.version.startswith("load-1+1.")
 
     # The privacy team's retention page lists what went, with the follow-up to run.
     team = Client()

@@ -57,7 +57,10 @@ def load_lake(
     dsn: str, root: Path, tables: Iterable[str] | None = None, schema: str = "lake"
 ) -> dict[str, int]:
     """Load ``tables`` (default: every contract table) from the lake at ``root`` into
-    ``schema``; returns the number of rows loaded per table."""
+    ``schema``; returns the number of rows loaded per table.
+
+    By default a table the portal itself writes there (fact_experiment_result) is loaded only
+    while the schema lacks it: a reload must not replace the portal's rows with the lake's."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise ValueError(f"there is no lake at {root}")
@@ -66,8 +69,18 @@ def load_lake(
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         for table in chosen:
+            if not tables and table.writer == "portal" and _exists(conn, schema, table.name):
+                continue
             loaded[table.name] = _load_table(conn, root, table, schema)
     return loaded
+
+
+def _exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+        (schema, name),
+    )
+    return found.fetchone() is not None
 
 
 def _load_table(conn: psycopg.Connection, root: Path, table: contract.Table, schema: str) -> int:

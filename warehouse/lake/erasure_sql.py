@@ -4,7 +4,7 @@ physically afterwards. Pure functions over sqlglot trees; values are always boun
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -21,7 +21,7 @@ class Statement:
     and the values to bind."""
 
     sql: str
-    params: dict[str, str]
+    params: dict[str, str | float | None]
 
 
 def _params(ids: Sequence[str], tombstone: str | None) -> dict[str, str]:
@@ -57,7 +57,9 @@ def target(table: Table, schema: str | None) -> exp.Table:
     return exp.table_(table.name, db=schema, quoted=True)
 
 
-def render(tree: exp.Expression, dialect: str, params: dict[str, str]) -> Statement:
+def render(
+    tree: exp.Expression, dialect: str, params: Mapping[str, str | float | None]
+) -> Statement:
     """The tree as SQL of ``dialect`` with %(name)s placeholders, and the values it uses."""
     if dialect not in DIALECTS:
         raise ValueError(f"no warehouse SQL for {dialect!r}; expected one of {DIALECTS}")

@@ -10,10 +10,12 @@ from psycopg import sql
 
 from warehouse.engines import pg_loader
 from warehouse.engines.pg_loader import load_lake, postgres_type
+from warehouse.lake import contract
 from warehouse.lake.contract import UnknownTable
 from warehouse.tests.conftest import INJECTION, tiny_frames, write_tiny_lake
 
 pytestmark = pytest.mark.usefixtures("tiny_contract")
+REAL_TABLES = dict(contract.TABLES)  # before tiny_contract replaces them
 
 
 @pytest.fixture
@@ -158,3 +160,26 @@ def test_command_failure_is_one_readable_line(tmp_path, settings):
         call_command(
             "lake_to_postgres", "--dsn", "postgresql://x@127.0.0.1:1/x", "--tables", "nope"
         )
+
+
+def test_a_reload_keeps_the_rows_the_portal_wrote(
+    small_lake, warehouse_pg_dsn, schema, monkeypatch
+):
+    """fact_experiment_result is written by the portal in the warehouse: a plain reload creates it
+    when missing and otherwise leaves it alone; naming it reloads it from the lake."""
+    kept = {name: REAL_TABLES[name] for name in ("fact_bookings", "fact_experiment_result")}
+    monkeypatch.setattr(contract, "TABLES", kept)
+    first = load_lake(warehouse_pg_dsn, small_lake, schema=schema)
+    assert set(first) == {"fact_bookings", "fact_experiment_result"}
+    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (experiment_key, variant, metric) VALUES ('e', 'b', 'm')"
+            ).format(sql.Identifier(schema, "fact_experiment_result"))
+        )
+    again = load_lake(warehouse_pg_dsn, small_lake, schema=schema)
+    assert set(again) == {"fact_bookings"}
+    portal_rows = "SELECT experiment_key FROM fact_experiment_result WHERE experiment_key = 'e'"
+    assert _fetch(warehouse_pg_dsn, schema, portal_rows) == [("e",)]
+    load_lake(warehouse_pg_dsn, small_lake, tables=["fact_experiment_result"], schema=schema)
+    assert _fetch(warehouse_pg_dsn, schema, portal_rows) == []

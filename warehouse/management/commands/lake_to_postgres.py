@@ -15,7 +15,11 @@ class Command(BaseCommand):
             default=settings.WAREHOUSE_POSTGRES_URL,
             help="PostgreSQL URL (default: WAREHOUSE_POSTGRES_URL)",
         )
-        parser.add_argument("--tables", help="comma-separated table names (default: all)")
+        parser.add_argument(
+            "--tables",
+            help="comma-separated table names (default: all; a table the portal writes, "
+            "fact_experiment_result, only while missing)",
+        )
         parser.add_argument("--schema", default="lake", help="target schema (default: lake)")
 
     def handle(self, *args, dsn: str | None, tables: str | None, schema: str, **options):

@@ -1,5 +1,6 @@
 """Connections to the remote warehouses for the statements that change data there: DSAR
-UPDATEs and retention DELETEs (the engines only read)."""
+UPDATEs, retention DELETEs and the experiment results the portal writes (the engines in
+warehouse.engines only read)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,7 +86,7 @@ def session(engine: str) -> Iterator[Session]:
             user=conf["user"],
             password=conf["password"],
             ssl=conf["ssl"],
-            application_name="portal-dsar",
+            application_name="portal-writes",
         )
         try:
             conn.autocommit = True
