@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from warehouse import remote, watermark
-from warehouse.lake import contract, replace_sql, retention_sql, storage
+from warehouse.lake import contract, replace_sql, storage
 from warehouse.lake.generate import arrow_schema
 
 TABLE = contract.table("fact_experiment_result")
@@ -54,7 +54,7 @@ def experiment_results_replace(
         TABLE, engine, schema, day, {"experiment_key": experiment_key}, rows
     )
     with remote.session(engine) as session:
-        if TABLE.name not in session.values(retention_sql.tables_statement(engine, schema)):
+        if TABLE.name not in remote.table_names(session, engine):
             raise NoResultTable(f"{engine} has no {TABLE.name} table")
         try:
             session.execute(delete)

@@ -175,7 +175,7 @@ def retention_expired_remote(*, today: date | None = None) -> list[retention_sql
     schema = remote.schema(engine)
     expired = []
     with remote.session(engine) as session:
-        present = set(session.values(retention_sql.tables_statement(engine, schema)))
+        present = remote.table_names(session, engine)
         for rule in rules:
             if rule.table.name not in present:
                 continue

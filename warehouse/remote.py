@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from django.conf import settings
+from sqlglot import exp
 
-from warehouse.lake.erasure_sql import DIALECTS, Statement
+from warehouse.lake.erasure_sql import DIALECTS, Statement, render
 
 # The warehouses a session is opened to (the embedded lake is changed file by file instead).
 ENGINES = DIALECTS
@@ -97,3 +98,29 @@ def session(engine: str) -> Iterator[Session]:
             conn.close()
     else:
         raise ValueError(f"no remote session for engine {engine!r}")
+
+
+def tables_statement(dialect: str, schema: str | None) -> Statement:
+    """The names of the base tables in ``schema`` (Redshift: the session's current schema): what
+    retention and the results writer look for before touching a contract table."""
+    where = (
+        exp.Placeholder(this="schema")
+        if schema is not None
+        else exp.Anonymous(this="current_schema")
+    )
+    tree = (
+        exp.select(exp.column("table_name"))
+        .from_(exp.table_("tables", db="information_schema"))
+        .where(
+            exp.and_(
+                exp.EQ(this=exp.column("table_schema"), expression=where),
+                exp.EQ(this=exp.column("table_type"), expression=exp.Literal.string("BASE TABLE")),
+            )
+        )
+    )
+    return render(tree, dialect, {"schema": schema} if schema is not None else {})
+
+
+def table_names(session: Session, engine: str) -> set[str]:
+    """The base tables the warehouse holds where the portal's statements go."""
+    return set(session.values(tables_statement(engine, schema(engine))))

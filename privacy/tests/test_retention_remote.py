@@ -24,6 +24,7 @@ from privacy.models import AuditEvent
 from privacy.tests.conftest import read_table
 from privacy.tests.test_retention import TODAY, old_lake  # noqa: F401
 from tests.support.users import user_with_role
+from warehouse import remote
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, retention_sql, storage
 from warehouse.tests.pg_redshift_proxy import PgRedshiftProxy
@@ -252,10 +253,10 @@ def test_athena_statements_and_followup():
         'OPTIMIZE "analytics"."raw_events" REWRITE DATA USING BIN_PACK',
         'VACUUM "analytics"."raw_events"',
     ]
-    tables = retention_sql.tables_statement("athena", "analytics")
+    tables = remote.tables_statement("athena", "analytics")
     assert tables.params == {"schema": "analytics"} and "'analytics'" not in tables.sql
     # Redshift has no schema setting: the session's current schema.
-    assert "CURRENT_SCHEMA()" in retention_sql.tables_statement("redshift", None).sql
+    assert "CURRENT_SCHEMA()" in remote.tables_statement("redshift", None).sql
 
 
 def test_an_unreachable_warehouse_does_not_hold_up_the_lake(old_lake, settings):  # noqa: F811

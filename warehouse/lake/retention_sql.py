@@ -49,27 +49,6 @@ def delete_statement(table: Table, dialect: str, schema: str | None, cutoff: dat
     return render(tree, dialect, {"cutoff": cutoff.isoformat()})
 
 
-def tables_statement(dialect: str, schema: str | None) -> Statement:
-    """The names of the base tables in ``schema`` (Redshift: the session's current schema), so
-    that retention skips contract tables the warehouse does not hold."""
-    where = (
-        exp.Placeholder(this="schema")
-        if schema is not None
-        else exp.Anonymous(this="current_schema")
-    )
-    tree = (
-        exp.select(exp.column("table_name"))
-        .from_(exp.table_("tables", db="information_schema"))
-        .where(
-            exp.and_(
-                exp.EQ(this=exp.column("table_schema"), expression=where),
-                exp.EQ(this=exp.column("table_type"), expression=exp.Literal.string("BASE TABLE")),
-            )
-        )
-    )
-    return render(tree, dialect, {"schema": schema} if schema is not None else {})
-
-
 def physical_followup(table: Table, dialect: str, schema: str | None) -> list[str]:
     """What still holds the deleted rows after the DELETE, and the statement that removes it."""
     name = target(table, schema).sql(dialect=dialect)
