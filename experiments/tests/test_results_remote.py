@@ -15,7 +15,6 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from pyathena.formatter import DefaultParameterFormatter
 from sqlglot import exp
 
@@ -26,7 +25,7 @@ from privacy.tests.conftest import pg_database  # noqa: F401
 from warehouse import watermark
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, replace_sql, storage
-from warehouse.tests.pg_redshift_proxy import PgRedshiftProxy
+from warehouse.tests.pg_redshift_proxy import redshift_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -249,18 +248,7 @@ def redshift_copy(exposure_lake, pg_database, settings):  # noqa: F811
     """The same tables in PostgreSQL's `public` schema (where a Redshift session looks), read
     and written through the proxy that makes redshift-connector accept PostgreSQL."""
     load_lake(pg_database, exposure_lake, tables=LOADED, schema="public")
-    where = conninfo_to_dict(pg_database)
-    upstream = (where.get("host", "127.0.0.1"), int(where.get("port", 5432)))
-    with PgRedshiftProxy(*upstream) as proxy:
-        settings.WAREHOUSE = "redshift"
-        settings.REDSHIFT = {
-            "host": proxy.host,
-            "port": proxy.port,
-            "database": where["dbname"],
-            "user": where.get("user", "postgres"),
-            "password": where.get("password", ""),
-            "ssl": False,
-        }
+    with redshift_settings(settings, pg_database):
         start_watermark("redshift")
         yield pg_database
 

@@ -16,7 +16,6 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from sqlglot import exp
 
 from privacy import services
@@ -27,7 +26,7 @@ from tests.support.users import user_with_role
 from warehouse import remote
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, retention_sql, storage
-from warehouse.tests.pg_redshift_proxy import PgRedshiftProxy
+from warehouse.tests.pg_redshift_proxy import redshift_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -182,18 +181,7 @@ def redshift_copy(old_lake, pg_database, settings):  # noqa: F811
     """The lake's tables in PostgreSQL's `public` schema (where a Redshift session looks), read
     through the proxy that makes redshift-connector accept PostgreSQL."""
     load_lake(pg_database, old_lake, tables=LOADED, schema="public")
-    where = conninfo_to_dict(pg_database)
-    upstream = (where.get("host", "127.0.0.1"), int(where.get("port", 5432)))
-    with PgRedshiftProxy(*upstream) as proxy:
-        settings.WAREHOUSE = "redshift"
-        settings.REDSHIFT = {
-            "host": proxy.host,
-            "port": proxy.port,
-            "database": where["dbname"],
-            "user": where.get("user", "postgres"),
-            "password": where.get("password", ""),
-            "ssl": False,
-        }
+    with redshift_settings(settings, pg_database):
         yield pg_database
 
 

@@ -19,8 +19,11 @@ import asyncio
 import contextlib
 import struct
 import threading
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
+
+from psycopg.conninfo import conninfo_to_dict
 
 PROTOCOL_3 = 196608
 SSL_REQUEST = 80877103
@@ -171,3 +174,22 @@ class PgRedshiftProxy:
                 header = struct.pack("!i", len(payload) + 4)
             writer.write(kind + header + payload)
             await writer.drain()  # returns at once unless the client is slow to read
+
+
+@contextlib.contextmanager
+def redshift_settings(settings, dsn: str) -> Iterator[None]:
+    """``settings`` (pytest-django's) with WAREHOUSE = "redshift", reaching the PostgreSQL of
+    ``dsn`` through the proxy, for as long as the block runs."""
+    where = conninfo_to_dict(dsn)
+    upstream = (where.get("host", "127.0.0.1"), int(where.get("port", 5432)))
+    with PgRedshiftProxy(*upstream) as proxy:
+        settings.WAREHOUSE = "redshift"
+        settings.REDSHIFT = {
+            "host": proxy.host,
+            "port": proxy.port,
+            "database": where["dbname"],
+            "user": where.get("user", "postgres"),
+            "password": where.get("password", ""),
+            "ssl": False,
+        }
+        yield
