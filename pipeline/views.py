@@ -9,11 +9,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.html import json_script
 from django.views.decorators.http import require_GET, require_POST
 
 from pipeline import charts, selectors, services
 from pipeline.forms import RangeForm, TriageForm
 from pipeline.models import Check, DeadLetterReason
+from portal.local_cache import local_cache
 from portal.roles import Role, data_scope, user_roles
 from warehouse.lake.contract import Access
 
@@ -21,6 +23,8 @@ CHART_DAYS = 14
 # Hourly points for at most the last two weeks: over longer ranges the days tell the story,
 # and a chart of thousands of hours is no more readable than one of its days.
 HOURLY_DAYS = 14
+# A built chart set outlives its health run at most this long (a newer run is a new key).
+FIGURES_SECONDS = 6 * 3600
 TRIAGE_DAYS = 30
 TRIAGERS = frozenset({Role.ADMIN, Role.ANALYST})
 
@@ -45,6 +49,28 @@ def _reference():
     return (run.as_of if run else timezone.now()), run
 
 
+def _figures(run, days: int, since, hours_since) -> dict[str, str]:
+    """The four charts as JSON script tags. They are most of the page's cost and change only
+    with a new health run, so each process builds them once per finished run and range (an
+    unfinished run is still writing its series: built every time)."""
+    finished = run is not None and run.finished_at is not None
+    key = f"pipeline:figures:{run.pk}:{run.finished_at.isoformat()}:{days}" if finished else ""
+    if key and (found := local_cache().get(key)) is not None:
+        return found
+    th = selectors.thresholds()
+    lag = selectors.lag_series(since, hours_since)
+    figures = {
+        "loss": charts.loss(selectors.loss_series(since, hours_since), th.loss_min_ratio),
+        "silver": charts.lag(lag, "silver", th.lag_silver_p95_budget_s),
+        "gold": charts.lag(lag, "gold", th.lag_gold_p95_budget_s),
+        "volume": charts.volume(selectors.volume_by_day(since)),
+    }
+    tags = {name: json_script(figure, f"{name}-figure") for name, figure in figures.items()}
+    if key:
+        local_cache().set(key, tags, timeout=FIGURES_SECONDS)
+    return tags
+
+
 @require_GET
 @readers
 def overview(request):
@@ -56,18 +82,13 @@ def overview(request):
     as_of, run = _reference()
     since = (as_of - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     hours_since = max(since, since + timedelta(days=days - HOURLY_DAYS))
-    th = selectors.thresholds()
     states = {s.name: s for s in selectors.check_states()}
-    lag = selectors.lag_series(since, hours_since)
     context = {
         "run": run,
         "days": days,
         "hourly_days": min(days, HOURLY_DAYS),
         "states": [(check, states.get(check.value)) for check in Check],
-        "loss_figure": charts.loss(selectors.loss_series(since, hours_since), th.loss_min_ratio),
-        "silver_figure": charts.lag(lag, "silver", th.lag_silver_p95_budget_s),
-        "gold_figure": charts.lag(lag, "gold", th.lag_gold_p95_budget_s),
-        "volume_figure": charts.volume(selectors.volume_by_day(since)),
+        "figures": _figures(run, days, since, hours_since),
         "anomalies": selectors.volume_anomalies(since),
         "rates": selectors.schema_change_rates(as_of.date())[:10],
         "freshness": selectors.freshness_visible(data_scope(request.user)),

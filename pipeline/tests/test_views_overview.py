@@ -92,3 +92,27 @@ def test_before_the_first_run(client):
     client.force_login(user_with_role("pm"))
     body = client.get("/pipeline/").content.decode()
     assert "have not run yet" in body and "Not checked yet." in body
+
+
+def test_charts_are_built_once_per_finished_run(client):
+    """The charts change only with a new health run: a process builds them once per finished
+    run and range, and a newer run's series show at once."""
+    from django.utils import timezone
+
+    from pipeline.models import HealthRun, LossPoint
+
+    run = factories.health(days=14)
+    HealthRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+    client.force_login(user_with_role("analyst"))
+    first = figure(client.get("/pipeline/?days=2").content.decode(), "loss-figure")
+    assert set(first["data"][0]["y"]) == {99.0}
+
+    LossPoint.objects.update(ratio=0.5)  # as a newer run would store its series
+    same_run = figure(client.get("/pipeline/?days=2").content.decode(), "loss-figure")
+    assert same_run == first
+    newer = HealthRun.objects.create(
+        as_of=run.as_of, days=14, outcome="succeeded", finished_at=timezone.now()
+    )
+    assert newer.pk != run.pk
+    body = client.get("/pipeline/?days=2").content.decode()
+    assert set(figure(body, "loss-figure")["data"][0]["y"]) == {50.0}
