@@ -9,6 +9,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +34,7 @@ from warehouse import remote
 from warehouse.services import QueryFailed, query_run_sync
 
 SOURCE = "experiments"
+log = logging.getLogger(__name__)
 
 
 def results_compute(
@@ -286,6 +288,7 @@ def _lake_write(
     except NoResultTable as err:
         return f"not written: {err}"
     except Exception as err:  # driver, network, credentials: the results stay in the portal DB
+        log.exception("writing results of %s to %s failed", experiment.key, engine)
         return f"failed: {err}"[:300]
     return f"written to {where} ({len(rows)} rows)"
 
