@@ -5,7 +5,9 @@ import pytest
 from django.core.management import call_command
 
 # The shared demo lake of the test suite: 14 days up to 2026-01-31 (about 30,000 raw events).
-SMALL_LAKE = {"days": 14, "scale": 0.1, "seed": 3, "end_date": "2026-01-31"}
+# Partitions of more than 1,000 rows are split into bucket files, so that every suite reads
+# the multi-file layout the big lakes have.
+SMALL_LAKE = {"days": 14, "scale": 0.1, "seed": 3, "end_date": "2026-01-31", "rows_per_file": 1000}
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse.lake import contract, storage
-from warehouse.lake.generate import FILE_NAME
+from warehouse.lake import contract, layout, storage
 
 HOUR = timedelta(hours=1)
 
 
 def partition(root: Path, table: str, day) -> Path:
-    return storage.partition_dir(root, contract.table(table), day.isoformat()) / FILE_NAME
+    # Scenario lakes are small: each partition is one file.
+    return storage.partition_dir(root, contract.table(table), day.isoformat()) / layout.file_name(0)
 
 
 def read(root: Path, table: str, day) -> pa.Table:

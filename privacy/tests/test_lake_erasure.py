@@ -1,13 +1,14 @@
 """Erasure on the embedded lake (warehouse.lake.erasure), checked file by file with pandas."""
 
 import os
+from collections import Counter
 
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 from privacy.tests.conftest import read_table
-from warehouse.lake import contract, erasure, storage
+from warehouse.lake import contract, erasure, layout, storage
 from warehouse.lake.generate import arrow_schema
 
 TOMB = "erased:0123456789abcdef01234567"
@@ -83,6 +84,21 @@ def test_only_the_files_holding_the_ids_are_rewritten_and_rows_are_kept(lake_cop
             assert new.loc[~was, column].equals(old.loc[~was, column])
         others = [c for c in old.columns if c not in table.identity_columns]
         pd.testing.assert_frame_equal(new[others], old[others])
+
+
+def test_in_a_lake_split_into_buckets_only_the_bucket_of_the_identity_is_rewritten(lake_copy):
+    """Why the lake is bucketed: a day's rows of one identity sit in one file of its day."""
+    identity_id, _ = busy_subject(lake_copy)
+    changed = erase_all(lake_copy, [identity_id])
+    for table in (contract.table("raw_events"), contract.table("events")):
+        files = storage.data_files(lake_copy, table)
+        per_day = Counter(p.parent for p in files)
+        assert max(per_day.values()) >= 4, table.name  # the small lake is split too
+        rewritten = [p for p in files if str(p) in changed]
+        assert len(rewritten) == len({p.parent for p in rewritten}) > 5, table.name
+        for path in rewritten:
+            bucket = layout.bucket_of(identity_id, per_day[path.parent])
+            assert path.name == layout.file_name(bucket), path
 
 
 def test_ids_inside_json_payloads_are_replaced_only_as_whole_values(lake_copy):

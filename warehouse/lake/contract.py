@@ -70,6 +70,12 @@ class Table:
     def is_view(self) -> bool:
         return self.definition is not None
 
+    @property
+    def bucket_column(self) -> str | None:
+        """The id a big partition's files are split by (warehouse.lake.layout): the first
+        identity column, so that one identity's rows of a day sit in one file."""
+        return self.identity_columns[0] if self.identity_columns else None
+
 
 class UnknownTable(KeyError):
     pass

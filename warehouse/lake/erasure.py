@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse.lake import contract, storage
+from warehouse.lake import contract, layout, storage
 from warehouse.lake.contract import Table
 
 # Deterministic per file, so that a rerun overwrites what a killed run left behind; the
@@ -155,14 +155,16 @@ def rewrite(path: Path, table: Table, ids: Sequence[str], tombstone: str) -> int
 
 def _replace_file(path: Path, data: pa.Table, metadata: pq.FileMetaData) -> None:
     first = metadata.row_group(0) if metadata.num_row_groups else None
-    compression = first.column(0).compression.lower() if first else "zstd"
+    options = layout.parquet_options(data.schema)
+    if first:  # as the file was written
+        options["compression"] = first.column(0).compression.lower().replace("uncompressed", "none")
     tmp = path.with_name(ERASE_TMP_PREFIX + path.name)
     try:
         pq.write_table(
             data,
             tmp,
-            compression=compression,
             row_group_size=first.num_rows if first and first.num_rows else None,
+            **options,
         )
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from warehouse.lake import layout
 from warehouse.lake.contract import TABLES, Table
 from warehouse.lake.storage import partition_dir, table_dir
 
@@ -39,7 +40,6 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 NEVER = np.iinfo(np.int64).max
 _EPOCH = date(1970, 1, 1)
-FILE_NAME = "part-00000.parquet"
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "varchar": pa.string(),
@@ -233,6 +233,8 @@ class LakeConfig:
     scale: float
     seed: int
     end_date: date
+    # A partition with more rows is split into bucket files (see warehouse.lake.layout).
+    rows_per_file: int = layout.ROWS_PER_FILE
 
     @property
     def start_date(self) -> date:
@@ -401,10 +403,11 @@ def _copy(data: pa.Table) -> pa.Table:
 
 
 class _Sink:
-    """Holds rows until their partition day is complete, then writes one file per partition."""
+    """Holds rows until their partition day is complete, then writes the partition's files."""
 
-    def __init__(self, root: Path, first_day: int, last_day: int):
+    def __init__(self, root: Path, first_day: int, last_day: int, rows_per_file: int):
         self.root, self.first_day, self.last_day = root, first_day, last_day
+        self.rows_per_file = rows_per_file
         self.end = (last_day + 1) * DAY - 1
         self.next_day = first_day  # the next partition day to be flushed
         self.pending: dict[str, dict[int, list[pa.Table]]] = defaultdict(lambda: defaultdict(list))
@@ -463,9 +466,11 @@ class _Sink:
         if stamps and data.num_rows > 1:
             data = data.take(pc.sort_indices(data[stamps[0]]))
         directory.mkdir(parents=True, exist_ok=True)
+        options = layout.parquet_options(data.schema)
         # The whole lake is built in a private directory and renamed into place when complete,
         # so files need no per-file temporary name here.
-        pq.write_table(data, directory / FILE_NAME, compression="zstd")
+        for name, part in layout.files(data, table.bucket_column, self.rows_per_file):
+            pq.write_table(part, directory / name, **options)
         self.rows[table.name] += data.num_rows
 
 
@@ -775,7 +780,7 @@ class _Generator:
         self.cfg = cfg
         self.start = (cfg.start_date - _EPOCH).days * DAY
         first_day = self.start // DAY
-        self.sink = _Sink(root, first_day, first_day + cfg.days - 1)
+        self.sink = _Sink(root, first_day, first_day + cfg.days - 1, cfg.rows_per_file)
         self.end = self.sink.end
         rng = np.random.default_rng([cfg.seed, 0])
         days = np.arange(cfg.days)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from warehouse.lake import layout
 from warehouse.lake.contract import Table
 
 TMP_PREFIX = ".tmp-"
@@ -60,7 +61,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
 
 def write_parquet(table: pa.Table, final: Path) -> Path:
     with atomic_path(final) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, **layout.parquet_options(table.schema))
     return final
 
 

@@ -1,5 +1,6 @@
 import io
 import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -22,6 +23,7 @@ from warehouse.lake.generate import (
     exposure_outcomes,
     generate_lake,
 )
+from warehouse.lake.layout import ROWS_PER_FILE, bucket_of
 from warehouse.lake.storage import data_files, read_watermark, table_dir
 
 # What each Athena type may be stored as, written out independently of the generator.
@@ -395,6 +397,36 @@ def test_the_same_arguments_give_the_same_rows(tmp_path):
     assert not read(tmp_path / "a", "raw_events").equals(read(tmp_path / "c", "raw_events"))
 
 
+def test_bucket_files_hold_the_same_rows_each_in_the_bucket_of_its_id(tmp_path):
+    """Splitting partitions into bucket files changes where rows are, never which rows."""
+    config = LakeConfig(days=4, scale=0.05, seed=5, end_date=date(2025, 6, 30))
+    generate_lake(tmp_path / "whole", config)
+    generate_lake(tmp_path / "split", replace(config, rows_per_file=300))
+    split_tables = set()
+    for table in TABLES.values():
+        if table.writer != "pipeline":
+            continue
+        whole, split = read(tmp_path / "whole", table.name), read(tmp_path / "split", table.name)
+        columns = list(whole.columns)
+        pd.testing.assert_frame_equal(
+            whole.sort_values(columns).reset_index(drop=True),
+            split.sort_values(columns).reset_index(drop=True),
+        )
+        files = data_files(tmp_path / "split", table)
+        by_directory = pd.Series([f.parent for f in files]).value_counts()
+        if by_directory.max() == 1:
+            continue
+        split_tables.add(table.name)
+        for path in files:
+            count = int(by_directory[path.parent])
+            assert count & (count - 1) == 0, path  # a power of two
+            ids = pq.read_table(path, columns=[table.bucket_column]).column(0).to_pylist()
+            bucket = int(path.stem.removeprefix("part-"))
+            assert {bucket_of(value, count) for value in ids} <= {bucket}, path
+            assert len(ids) <= 2 * 300, path
+    assert {"raw_events", "events", "dim_identities"} <= split_tables
+
+
 # ------------------------------------------------------------------------ the command
 
 TINY = {"days": 3, "scale": 0.02, "seed": 1, "end_date": "2025-12-31"}
@@ -410,7 +442,11 @@ def test_rerun_is_a_noop_and_force_rebuilds_the_same_lake(tmp_path):
     root = tmp_path / "lake"
     first = build(root)
     assert "events/s" in first and "Demo lake ready" in first
-    assert json.loads((root / "_demo_lake.json").read_text()) == {**TINY, "scale": 0.02}
+    assert json.loads((root / "_demo_lake.json").read_text()) == {
+        **TINY,
+        "scale": 0.02,
+        "rows_per_file": ROWS_PER_FILE,
+    }
     mark = read_watermark(root)
     assert mark.max_partition == TINY["end_date"]
     sample = data_files(root, TABLES["raw_events"])[0]
@@ -456,6 +492,7 @@ def test_a_failed_build_leaves_no_half_lake_and_keeps_the_old_one(tmp_path, monk
         ({"seed": -1}, "--seed"),
         ({"end_date": "2026-02-30"}, "--end-date"),
         ({"end_date": "31.01.2026"}, "--end-date"),
+        ({"rows_per_file": 0}, "--rows-per-file"),
     ],
 )
 def test_bad_arguments_raise_a_command_error_naming_the_argument(tmp_path, options, named):

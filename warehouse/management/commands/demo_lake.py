@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from warehouse.lake import layout
 from warehouse.lake.generate import LakeConfig, generate_lake
 from warehouse.lake.storage import TMP_PREFIX, bump_watermark
 
@@ -21,7 +22,9 @@ MARKER = "_demo_lake.json"
 MAX_DAYS, MAX_SCALE = 730, 50.0  # bounds of the generator's id and key spaces, with headroom
 
 
-def parse_config(days: Any, scale: Any, seed: Any, end_date: Any) -> LakeConfig:
+def parse_config(
+    days: Any, scale: Any, seed: Any, end_date: Any, rows_per_file: Any = layout.ROWS_PER_FILE
+) -> LakeConfig:
     """Check the arguments; raise CommandError with one line naming the bad one."""
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise CommandError(f"--days must be a whole number from 1 to {MAX_DAYS}, got {days!r}.")
@@ -31,7 +34,17 @@ def parse_config(days: Any, scale: Any, seed: Any, end_date: Any) -> LakeConfig:
         )
     if not isinstance(seed, int) or seed < 0:
         raise CommandError(f"--seed must be a non-negative whole number, got {seed!r}.")
-    return LakeConfig(days=days, scale=float(scale), seed=seed, end_date=_end_date(end_date))
+    if not isinstance(rows_per_file, int) or rows_per_file < 1:
+        raise CommandError(
+            f"--rows-per-file must be a whole number above 0, got {rows_per_file!r}."
+        )
+    return LakeConfig(
+        days=days,
+        scale=float(scale),
+        seed=seed,
+        end_date=_end_date(end_date),
+        rows_per_file=rows_per_file,
+    )
 
 
 def _end_date(value: Any) -> date:
@@ -47,7 +60,13 @@ def _end_date(value: Any) -> date:
 
 
 def marker_of(cfg: LakeConfig) -> dict[str, Any]:
-    return {"days": cfg.days, "scale": cfg.scale, "seed": cfg.seed, "end_date": str(cfg.end_date)}
+    return {
+        "days": cfg.days,
+        "scale": cfg.scale,
+        "seed": cfg.seed,
+        "end_date": str(cfg.end_date),
+        "rows_per_file": cfg.rows_per_file,
+    }
 
 
 def read_marker(root: Path) -> dict[str, Any] | None:
@@ -72,10 +91,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--end-date", default=None, help="last day, YYYY-MM-DD (default: yesterday, UTC)"
         )
+        parser.add_argument(
+            "--rows-per-file",
+            type=int,
+            default=layout.ROWS_PER_FILE,
+            help="split a bigger partition into bucket files by id "
+            f"(default {layout.ROWS_PER_FILE:,})",
+        )
         parser.add_argument("--force", action="store_true", help="rebuild an existing lake")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        cfg = parse_config(options["days"], options["scale"], options["seed"], options["end_date"])
+        cfg = parse_config(
+            options["days"],
+            options["scale"],
+            options["seed"],
+            options["end_date"],
+            options["rows_per_file"],
+        )
         root = Path(options["root"] or settings.LAKE_ROOT)
         wanted = marker_of(cfg)
         if root.exists() and not root.is_dir():

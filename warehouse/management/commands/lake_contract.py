@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from warehouse.lake import layout
 from warehouse.lake.contract import TABLES, VIEWS, Layer, Table
 from warehouse.lake.storage import atomic_path
 
@@ -30,6 +31,11 @@ def _table_section(t: Table) -> list[str]:
         f"- Layer: {t.layer.value} · Access: **{t.access.value}** · Partitioned by: {partition}"
         f" · Written by: {t.writer}",
         f"- Identity columns (DSAR erasure scans these): {_codes(t.identity_columns)}",
+        *(
+            [f"- Big partitions split into bucket files by: `{t.bucket_column}`"]
+            if t.bucket_column and t.writer == "pipeline"
+            else []
+        ),
         "",
         "| column | type | description |",
         "| --- | --- | --- |",
@@ -48,7 +54,11 @@ def render_contract() -> str:
         "do not edit by hand.",
         "",
         "Files: `<root>/<layer>/<table>/event_dt=YYYY-MM-DD/*.parquet` (Hive partitioning) or "
-        "`<root>/<layer>/<table>/*.parquet` for unpartitioned tables. Types are Athena (Trino) "
+        "`<root>/<layer>/<table>/*.parquet` for unpartitioned tables. A partition of more than "
+        f"{layout.ROWS_PER_FILE:,} rows is split into a power of two of files, "
+        "`part-00000.parquet` and on, by the FNV-1a hash of the table's first identity column, "
+        "so that one identity's rows of a day sit in one file (what a DSAR erasure rewrites). "
+        "Types are Athena (Trino) "
         "names; timestamps are UTC without time zone. Queries on partitioned tables must filter "
         "on the partition column. Restricted tables (support, finance, privacy) are readable by "
         "admins only; their roles read them through the views listed at the end, each with its "
