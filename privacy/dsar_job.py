@@ -9,9 +9,11 @@ the files and tables that still hold the ids.
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 LAKE = "lake"
 WORKER = "dsar-job"
+PROGRESS_EVERY_S = 0.5
 State = DsarTableResult.State
 
 
@@ -209,6 +212,13 @@ def _scan_lake_table(
     return todo, {path: state for path, state in states.items() if path not in held}
 
 
+@dataclass
+class _Progress:
+    files: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+
+
 def _rewrite_lake_files(
     request: DsarRequest,
     work: list[tuple[DsarTableResult, Table, erasure.FileCount]],
@@ -220,17 +230,33 @@ def _rewrite_lake_files(
         rows = erasure.rewrite(item[2].path, item[1], ids, tomb)
         return rows, time.monotonic() - started
 
+    pending: dict[int, _Progress] = defaultdict(_Progress)  # by table result, since last write
+
+    def record_progress() -> None:
+        for pk, progress in pending.items():
+            DsarTableResult.objects.filter(pk=pk).update(
+                files_rewritten=F("files_rewritten") + progress.files,
+                rows_changed=F("rows_changed") + progress.rows,
+                duration_s=F("duration_s") + progress.seconds,
+            )
+        pending.clear()
+        _beat(request)
+
     # Largest first, so that the last file to finish is a small one.
     work = sorted(work, key=lambda item: -item[2].path.stat().st_size)
-    # pyarrow releases the GIL: files are rewritten in parallel, progress recorded here.
+    recorded = time.monotonic()
+    # pyarrow releases the GIL: files are rewritten in parallel, progress recorded here, a few
+    # times a second rather than per file (hundreds of small files would cost seconds).
     with ThreadPoolExecutor(max_workers=max(1, settings.DUCKDB_THREADS)) as pool:
         for (row, _table, _hit), (rows, seconds) in zip(work, pool.map(rewrite, work), strict=True):
-            DsarTableResult.objects.filter(pk=row.pk).update(
-                files_rewritten=F("files_rewritten") + 1,
-                rows_changed=F("rows_changed") + rows,
-                duration_s=F("duration_s") + seconds,
-            )
-            _beat(request)
+            progress = pending[row.pk]
+            progress.files += 1
+            progress.rows += rows
+            progress.seconds += seconds
+            if time.monotonic() - recorded >= PROGRESS_EVERY_S:
+                record_progress()
+                recorded = time.monotonic()
+    record_progress()
 
 
 def _verify_lake_table(
