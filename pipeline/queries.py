@@ -24,10 +24,36 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
+# The lag of each stage (lag.sql.tmpl): its table, the hour its rows are counted in, and the
+# times rows left the stage before and arrived in this one. Silver lag is counted per ingest
+# hour; gold per event hour, since gold is partitioned by event time.
+LAG_STAGES = {
+    "silver": {
+        "table": "events",
+        "hour_of": "ingest_ts",
+        "left": "ingest_ts",
+        "arrived": "silver_processed_ts",
+    },
+    "gold": {
+        "table": "fact_funnel_events",
+        "hour_of": "event_ts",
+        "left": "silver_processed_ts",
+        "arrived": "gold_processed_ts",
+    },
+}
+
+
 @lru_cache(maxsize=8)
 def template(name: str) -> str:
-    """A .sql.tmpl file: canonical SQL once its {identifiers} are filled from the contract."""
-    return (SQL_DIR / f"{name}.sql.tmpl").read_text()
+    """A .sql.tmpl file without its comments: canonical SQL once its {identifiers} are filled
+    from the contract (comments may name the placeholders)."""
+    text = (SQL_DIR / f"{name}.sql.tmpl").read_text()
+    return "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+
+
+def lag_sql(stage: str) -> str:
+    # Identifiers come from LAG_STAGES, never from input.
+    return template("lag").format(**LAG_STAGES[stage])
 
 
 def freshness_column(table: contract.Table) -> str | None:
@@ -41,8 +67,7 @@ def freshness_sql(tables: list[contract.Table]) -> str:
     """One query for the freshness of ``tables``: the template of each, joined by UNION ALL."""
     parts = []
     for table in tables:
-        text = template("freshness" if table.partition_column else "freshness_unpartitioned")
-        body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+        body = template("freshness" if table.partition_column else "freshness_unpartitioned")
         newest = freshness_column(table) or "CAST(NULL AS timestamp)"
         # Identifiers come from the contract, which names every table and column; never input.
         parts.append(body.format(table=table.name, newest=newest))

@@ -149,8 +149,8 @@ def _run_checks(window: _Window, th: Thresholds, force: bool) -> list[CheckResul
     history = window.start - timedelta(weeks=th.volume_weeks)
     bronze = _frame("bronze_events", {"start": history, "end": window.end}, force=force)
     lag_params = {**dates, "bin_width": health.LAG_BIN_WIDTH}
-    silver = _frame("silver_lag", lag_params, force=force)
-    gold = _frame("gold_lag", lag_params, force=force)
+    silver = _frame("silver_lag", lag_params, sql=queries.lag_sql("silver"), force=force)
+    gold = _frame("gold_lag", lag_params, sql=queries.lag_sql("gold"), force=force)
     dead = _frame("dead_letters", dates, force=force)
     samples = _frame(
         "dead_letter_samples", {**dates, "per_reason": SAMPLES_PER_REASON}, force=force

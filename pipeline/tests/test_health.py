@@ -82,7 +82,7 @@ def test_loss_without_data_is_unknown():
 
 
 def lag_rows(*rows: tuple) -> pd.DataFrame:
-    """Rows as silver_lag.sql returns them: (grain, start, events, p50_s, p95_s, max_s)."""
+    """Rows as lag.sql.tmpl returns them: (grain, start, events, p50_s, p95_s, max_s)."""
     frame = pd.DataFrame(rows, columns=["grain", "start", "events", "p50_s", "p95_s", "max_s"])
     return frame.assign(start=pd.to_datetime(frame["start"], utc=True))
 

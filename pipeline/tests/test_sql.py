@@ -19,8 +19,8 @@ WINDOW = {"start": date(2026, 1, 25), "end": date(2026, 1, 31)}
 PIPELINE_TABLES = [t for t in contract.TABLES.values() if t.writer == "pipeline"]
 QUERIES = {
     "bronze_events": (queries.sql("bronze_events"), WINDOW),
-    "silver_lag": (queries.sql("silver_lag"), {**WINDOW, "bin_width": health.LAG_BIN_WIDTH}),
-    "gold_lag": (queries.sql("gold_lag"), {**WINDOW, "bin_width": health.LAG_BIN_WIDTH}),
+    "silver_lag": (queries.lag_sql("silver"), {**WINDOW, "bin_width": health.LAG_BIN_WIDTH}),
+    "gold_lag": (queries.lag_sql("gold"), {**WINDOW, "bin_width": health.LAG_BIN_WIDTH}),
     "dead_letters": (queries.sql("dead_letters"), WINDOW),
     "dead_letter_samples": (queries.sql("dead_letter_samples"), {**WINDOW, "per_reason": 2}),
     "freshness": (queries.freshness_sql(PIPELINE_TABLES), {"since": date(2026, 1, 24)}),
