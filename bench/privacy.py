@@ -14,6 +14,7 @@ import time
 from bench import common
 
 CONSENT_LOOKUPS = 300
+DSAR_S_MAX, CONSENT_MS_MAX = 30, 5
 
 
 def _next_subject() -> tuple[str, str]:
@@ -157,13 +158,20 @@ def run() -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    _scan_baseline(["warm-up"])  # untimed: the OS page cache as every later scan finds it
+    typical, busiest = _erasure(*_next_subject()), _erasure(*_busiest_subject())
+    consent = _consent()
+    erasures = (typical, busiest)
     return {
-        "dsar": _erasure(*_next_subject()),
-        "dsar_busiest_identity": _erasure(*_busiest_subject()),
-        "consent_lookup": _consent(),
-        "targets": {
-            "dsar_s_max": 30,
-            "files_rewritten_equals_files_with_ids": True,
-            "consent_median_ms_max": 5,
+        "dsar": typical,
+        "dsar_busiest_identity": busiest,
+        "consent_lookup": consent,
+        "targets": {"dsar_s_max": DSAR_S_MAX, "consent_median_ms_max": CONSENT_MS_MAX},
+        "targets_met": {
+            "dsar_s": all(e["seconds"] <= DSAR_S_MAX for e in erasures),
+            "files_rewritten_equals_files_with_ids": all(
+                e["files_rewritten"] == e["files_with_ids"] for e in erasures
+            ),
+            "consent_median_ms": consent["median_ms"] <= CONSENT_MS_MAX,
         },
     }

@@ -6,7 +6,18 @@ class PipelineConfig(AppConfig):
     name = "pipeline"
 
     def ready(self) -> None:
+        from privacy.signals import identity_erased
+
         checks.register(check_settings)
+        identity_erased.connect(_erase_samples, dispatch_uid="pipeline.dead_letter_samples")
+
+
+def _erase_samples(sender, *, identity_id: str, user_id: str, linked_ids, tombstone: str, **kw):
+    """A DSAR erasure reaches the dead-letter samples the portal keeps."""
+    from pipeline.services import dead_letter_samples_erase
+
+    ids = [v for v in (identity_id, user_id, *linked_ids) if v]
+    dead_letter_samples_erase(ids=ids, tombstone=tombstone)
 
 
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

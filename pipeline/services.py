@@ -2,8 +2,9 @@
 
 import logging
 import math
+import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,7 +19,6 @@ from alerts.selectors import alerts_feed
 from alerts.services import alert_raise, alert_resolve
 from pipeline import health, queries, registry, selectors
 from pipeline.health import Cadence, CheckResult, Clock, Status, Thresholds
-from pipeline.masking import mask_payload
 from pipeline.models import (
     Check,
     CheckState,
@@ -33,6 +33,7 @@ from pipeline.models import (
     TriageNote,
     VolumePoint,
 )
+from privacy.masking import mask_payload
 from warehouse.engines.base import TransientWarehouseError, WarehouseError
 from warehouse.lake import contract
 from warehouse.lake.contract import Access
@@ -464,6 +465,24 @@ def dead_letter_triage(*, reason_id: int, user, note: str) -> DeadLetterReason:
     log.info("dead-letter reason %r triaged by %s", group.reason, user)
     _close_triaged_digests()
     return group
+
+
+@transaction.atomic
+def dead_letter_samples_erase(*, ids: Sequence[str], tombstone: str) -> int:
+    """Samples naming erased ids take the DSAR's tombstone in their place (allowlisted keys such
+    as user_id are not masked in samples); returns the groups changed."""
+    if not ids:
+        return 0
+    # Whole ids only: one id never swallows part of a longer one.
+    pattern = re.compile("|".join(rf"(?<![\w]){re.escape(v)}(?![\w])" for v in ids))
+    changed = 0
+    for group in DeadLetterReason.objects.select_for_update():
+        samples = [{**s, "payload": pattern.sub(tombstone, s["payload"])} for s in group.samples]
+        if samples != group.samples:
+            group.samples = samples
+            group.save(update_fields=["samples"])
+            changed += 1
+    return changed
 
 
 def _close_triaged_digests() -> None:

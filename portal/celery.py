@@ -1,9 +1,23 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def refuse_to_start_on_check_errors(**kwargs) -> None:
+    """A worker or beat with a broken setting stops at once, as runserver does: Celery runs
+    Django's system checks but only logs their errors. SystemExit passes Celery's signal
+    dispatch, which swallows ordinary exceptions."""
+    from django.core import checks
+
+    errors = [message for message in checks.run_checks() if message.is_serious()]
+    if errors:
+        raise SystemExit("\n".join(["System check identified errors:", *map(str, errors)]))

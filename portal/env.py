@@ -1,6 +1,7 @@
 """Typed readers for environment variables that fail loudly, naming the variable."""
 
 import os
+from collections.abc import Mapping
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -65,3 +66,15 @@ def env_list(name: str, default: tuple[str, ...] = ()) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_int_map(name: str, default: Mapping[str, int] | None = None) -> dict[str, int]:
+    """``key=integer`` items, comma-separated, over ``default``: a key the variable does not
+    name keeps its default, so setting one key never drops another's."""
+    values = dict(default or {})
+    for item in env_list(name):
+        key, _, raw = (part.strip() for part in item.partition("="))
+        if not key or not raw.removeprefix("-").isdigit():
+            raise ImproperlyConfigured(f"{name} items must be name=integer, got {item!r}.")
+        values[key] = int(raw)
+    return values

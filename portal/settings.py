@@ -12,6 +12,7 @@ from portal.env import (
     env_choice,
     env_float,
     env_int,
+    env_int_map,
     env_list,
     env_optional,
     env_str,
@@ -296,20 +297,14 @@ PRIVACY_CONSENT_CACHE_SECONDS = env_int("PRIVACY_CONSENT_CACHE_SECONDS", 3600)
 PRIVACY_MARKETING_PIXELS = env_list("PRIVACY_MARKETING_PIXELS", ("google_ads", "meta"))
 # Retention of lake partitions in months: per layer, and per table (RETENTION_TABLE_MONTHS,
 # e.g. "fact_sfw_checks=13,raw_events=13") overriding its layer; 0 keeps a table forever. The
-# consent log is kept by default: consent at any time is proven by its latest change.
+# consent log is kept unless RETENTION_TABLE_MONTHS names it: consent at any time is proven by
+# its latest change. Unknown tables and negative months fail the system check (privacy.apps).
 PRIVACY_RETENTION_LAYER_MONTHS = {
     "bronze": env_int("RETENTION_BRONZE_MONTHS", 25),
     "silver": env_int("RETENTION_SILVER_MONTHS", 36),
     "gold": env_int("RETENTION_GOLD_MONTHS", 36),
 }
-PRIVACY_RETENTION_TABLE_MONTHS: dict[str, int] = {}
-for _item in env_list("RETENTION_TABLE_MONTHS", ("consent_changes=0",)):
-    _table, _, _months = _item.partition("=")
-    if not _table.strip() or not _months.strip().isdigit():
-        raise ImproperlyConfigured(
-            f"RETENTION_TABLE_MONTHS items must be table=months (0: forever), got {_item!r}."
-        )
-    PRIVACY_RETENTION_TABLE_MONTHS[_table.strip()] = int(_months)
+PRIVACY_RETENTION_TABLE_MONTHS = env_int_map("RETENTION_TABLE_MONTHS", {"consent_changes": 0})
 for _layer, _months in PRIVACY_RETENTION_LAYER_MONTHS.items():
     if _months < 1:
         raise ImproperlyConfigured(f"RETENTION_{_layer.upper()}_MONTHS must be at least 1.")

@@ -12,7 +12,7 @@ from privacy import selectors, services
 from privacy.models import DsarRequest
 from privacy.permissions import ConsentAccess, PrivacyTeam
 from privacy.pii import ALLOWED_PII_KEYS
-from privacy.serializers import ConsentUpdateSerializer, DsarFileSerializer
+from privacy.serializers import ConsentUpdateSerializer, DsarFileSerializer, identity_id_checked
 
 
 def _actor(request) -> str:
@@ -24,6 +24,7 @@ def _actor(request) -> str:
 @permission_classes([IsAuthenticated, ConsentAccess])
 def consent_detail(request, identity_id: str):
     """An identity's consent flags (unknown identities: all false, known false); PUT sets some."""
+    identity_id = identity_id_checked(identity_id)
     if request.method == "GET":
         return Response(selectors.consent_get(identity_id=identity_id))
     serializer = ConsentUpdateSerializer(data=request.data)
@@ -42,6 +43,7 @@ def consent_detail(request, identity_id: str):
 @permission_classes([IsAuthenticated, ConsentAccess])
 def consent_pixels(request, identity_id: str):
     """Which marketing pixels may fire: all configured ones with marketing consent, else none."""
+    identity_id = identity_id_checked(identity_id)
     pixels = selectors.consent_pixels(identity_id=identity_id)
     return Response({"identity_id": identity_id, "fire": bool(pixels), "pixels": pixels})
 
@@ -111,10 +113,13 @@ def dsar_approve(request, request_id: int):
 @api_view(["POST"])
 @permission_classes([IsAuthenticated, PrivacyTeam])
 def dsar_run(request, request_id: int):
-    """Queue the erasure job of an approved request (or re-run a failed or dead one)."""
+    """Queue the erasure job of an approved request (or re-run a failed or dead one).
+
+    409 when there is nothing to queue: not approved yet, completed, or already queued or
+    running; asking again changes nothing."""
     get_object_or_404(DsarRequest, pk=request_id)
     try:
-        services.dsar_queue(request_id=request_id)
+        services.dsar_queue(request_id=request_id, strict=True)
     except services.DsarRefused as err:
         return Response({"detail": str(err)}, status=409)
     return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)), 202)

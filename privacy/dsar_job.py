@@ -26,6 +26,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from privacy import selectors
+from privacy.masking import mask_personal_data
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest, DsarTableResult
 from privacy.services import audit_log
 from privacy.signals import identity_erased
@@ -63,6 +64,7 @@ def dsar_execute(*, request_id: int) -> DsarRequest | None:
     )
     tomb = make_tombstone(settings.PRIVACY_HASH_KEY, request.pk)
     try:
+        request = _link(request)
         for target in _targets():
             for table in erasure.erasable_tables():
                 DsarTableResult.objects.get_or_create(
@@ -97,6 +99,43 @@ def _targets() -> list[str]:
     if settings.WAREHOUSE in remote.ENGINES:
         targets.append(settings.WAREHOUSE)
     return targets
+
+
+def _link(request: DsarRequest) -> DsarRequest:
+    """Add the ids linked to the filed ones, once (before anything is erased, so a resumed run
+    finds the same): the user of an identity, and that user's other identities; or a user's
+    identities, and their users. Found in the lake, or in the warehouse when there is no lake."""
+    if request.linked_ids is not None:
+        return request
+    filed = request.ids
+    found = set(filed)
+    frontier: tuple[str, ...] = filed
+    for _step in range(2):
+        frontier = tuple(sorted(_linked(frontier) - found))
+        found.update(frontier)
+    linked = sorted(found - set(filed))
+    DsarRequest.objects.filter(pk=request.pk).update(linked_ids=linked, linked_count=len(linked))
+    return DsarRequest.objects.get(pk=request.pk)
+
+
+def _linked(ids: tuple[str, ...]) -> set[str]:
+    if not ids:
+        return set()
+    targets = _targets()
+    if LAKE in targets:
+        con = erasure.connect(settings.DUCKDB_THREADS)
+        try:
+            return erasure.linked_ids(con, Path(settings.LAKE_ROOT), ids)
+        finally:
+            con.close()
+    if not targets:
+        return set()
+    engine = targets[0]
+    with remote.session(engine) as session:
+        if erasure.LINK_TABLE not in remote.table_names(session, engine):
+            return set()
+        statement = erasure_sql.linked_statement(engine, remote.schema(engine), ids)
+        return {value for value in session.values(statement) if value} - set(ids)
 
 
 def _claim(request_id: int) -> bool:
@@ -227,7 +266,7 @@ def _rewrite_lake_files(
 ) -> None:
     def rewrite(item: tuple[DsarTableResult, Table, erasure.FileCount]) -> tuple[int, float]:
         started = time.monotonic()
-        rows = erasure.rewrite(item[2].path, item[1], ids, tomb)
+        rows = erasure.rewrite(item[2].path, item[1], ids, tomb, mask=mask_personal_data)
         return rows, time.monotonic() - started
 
     pending: dict[int, _Progress] = defaultdict(_Progress)  # by table result, since last write
@@ -316,8 +355,14 @@ def _erase_remote(request: DsarRequest, tomb: str, engine: str) -> None:
     schema = remote.schema(engine)
     followup: list[str] = []
     with remote.session(engine) as session:
+        present = remote.table_names(session, engine)
         for table in erasure.erasable_tables():
             row = _result(request, engine, table.name)
+            if table.name not in present:
+                # A warehouse may hold a subset of the lake: nothing of the subject is there.
+                if row.state != State.DONE:
+                    _record(request, row, rows_changed=0, files_rewritten=None, remaining=0)
+                continue
             followup += erasure_sql.physical_followup(table, engine, schema)
             if row.state == State.DONE:
                 continue
@@ -339,9 +384,9 @@ def _erase_portal_records(request: DsarRequest, tomb: str) -> None:
     """Consent of the identity and query-run parameters naming the ids take the tombstone.
 
     The one sanctioned change of the append-only consent history."""
-    if request.identity_id:
-        ConsentState.objects.filter(identity_id=request.identity_id).update(identity_id=tomb)
-        ConsentChange.objects.filter(identity_id=request.identity_id).update(identity_id=tomb)
+    # Consent is kept per identity: the filed identity and those linked to the subject.
+    ConsentState.objects.filter(identity_id__in=request.ids).update(identity_id=tomb)
+    ConsentChange.objects.filter(identity_id__in=request.ids).update(identity_id=tomb)
     for value in request.ids:
         runs = QueryRun.objects.annotate(text=Cast("params", TextField())).filter(
             text__contains=value
@@ -368,12 +413,12 @@ def _purge_caches(request: DsarRequest, tomb: str) -> None:
         bump_watermark(root)
     for engine in remote.ENGINES:
         watermark.remote_changed(engine, f"dsar{request.pk}")
-    if request.identity_id:
-        cache.delete(selectors.consent_cache_key(request.identity_id))
+    cache.delete_many([selectors.consent_cache_key(value) for value in request.ids])
     identity_erased.send(
         sender=DsarRequest,
         identity_id=request.identity_id,
         user_id=request.user_id,
+        linked_ids=tuple(request.linked_ids or ()),
         tombstone=tomb,
     )
 
@@ -392,6 +437,7 @@ def _complete(request: DsarRequest, results: list[DsarTableResult]) -> DsarReque
         for value in request.ids:
             request.reason = request.reason.replace(value, "[erased id]")
         request.identity_id = request.user_id = ""
+        request.linked_ids = []
         request.save()
         audit_log(
             action=AuditEvent.Action.DSAR_VERIFIED,
@@ -402,6 +448,7 @@ def _complete(request: DsarRequest, results: list[DsarTableResult]) -> DsarReque
                 "files_rewritten": request.files_rewritten,
                 "remaining_rows": 0,
                 "tables_scanned": len(results),
+                "linked_ids": request.linked_count or 0,
                 "note": "" if request.rows_changed else "No row held these ids; nothing changed.",
             },
         )

@@ -35,6 +35,7 @@ FROM finance_cases_v
 WHERE event_dt BETWEEN :start AND :end
   AND (:kind = '*' OR case_kind = :kind)
   AND (:outcome = '*' OR outcome = :outcome)
+  AND (:currency = '*' OR currency = :currency)
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3
 """

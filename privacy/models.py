@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 # Identity and user ids as the lake writes them (idn_…, usr_…): no spaces, no separators that a
 # cache key or a URL would mangle.
@@ -90,6 +91,10 @@ class DsarRequest(models.Model):
     # The ids to erase; blanked once the erasure is verified (the keyed hash stays).
     identity_id = models.CharField(max_length=128, blank=True, validators=[id_validator])
     user_id = models.CharField(max_length=128, blank=True, validators=[id_validator])
+    # The other ids dim_identities links to these (a user's identities, an identity's user),
+    # found when the job first runs (None until then) and erased with them; blanked like them.
+    linked_ids = models.JSONField(null=True, blank=True)
+    linked_count = models.IntegerField(null=True, blank=True)
     # Keyed hashes of the ids (privacy.tombstone.id_hash): kept after the ids are blanked.
     identity_hash = models.CharField(max_length=64, blank=True, db_index=True)
     user_hash = models.CharField(max_length=64, blank=True, db_index=True)
@@ -131,7 +136,10 @@ class DsarRequest(models.Model):
 
     @property
     def ids(self) -> tuple[str, ...]:
-        return tuple(i for i in (self.identity_id, self.user_id) if i)
+        """Every id the erasure replaces: those filed, then those linked to them."""
+        return tuple(dict.fromkeys(i for i in (self.identity_id, self.user_id) if i)) + tuple(
+            self.linked_ids or ()
+        )
 
     @property
     def subject_hash(self) -> str:
@@ -140,6 +148,12 @@ class DsarRequest(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+
+    @property
+    def is_overdue(self) -> bool:
+        """Its due date has passed and the ids are not erased yet (a failed run included)."""
+        # The same day as due_date is set from (privacy.services.dsar_file).
+        return self.status != self.Status.COMPLETED and self.due_date < timezone.now().date()
 
 
 class DsarTableResult(models.Model):

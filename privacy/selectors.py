@@ -105,6 +105,7 @@ def dsar_summary(request: DsarRequest) -> dict:
         "started_at": _iso(request.started_at),
         "finished_at": _iso(request.finished_at),
         "attempts": request.attempts,
+        "linked_ids": request.linked_count,
         "rows_changed": request.rows_changed,
         "files_rewritten": request.files_rewritten,
         "remaining_rows": request.remaining_rows,

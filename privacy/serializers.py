@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from privacy.models import ConsentChange, ConsentFlag, id_validator
@@ -5,12 +6,33 @@ from privacy.models import ConsentChange, ConsentFlag, id_validator
 SOURCES = (ConsentChange.Source.BANNER, ConsentChange.Source.SETTINGS, ConsentChange.Source.API)
 
 
+def identity_id_checked(identity_id: str) -> str:
+    """An identity id from a URL, or a 400 naming identity_id (the route takes any segment)."""
+    try:
+        id_validator(identity_id)
+    except DjangoValidationError as err:
+        raise serializers.ValidationError({"identity_id": err.messages}) from None
+    return identity_id
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """JSON true or false only. DRF's BooleanField also takes "yes", "on", "1", 1 and the like:
+    a consent flag must be given explicitly, not guessed from a string."""
+
+    default_error_messages = {"invalid": "Must be a JSON boolean: true or false."}
+
+    def to_internal_value(self, data) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid")
+
+
 class ConsentUpdateSerializer(serializers.Serializer):
     """Flags to set (any of them, at least one) and where the answer came from."""
 
-    marketing = serializers.BooleanField(required=False)
-    analytics = serializers.BooleanField(required=False)
-    personalization = serializers.BooleanField(required=False)
+    marketing = JsonBooleanField(required=False)
+    analytics = JsonBooleanField(required=False)
+    personalization = JsonBooleanField(required=False)
     source = serializers.ChoiceField(choices=SOURCES, default=ConsentChange.Source.API)
 
     def validate(self, attrs):

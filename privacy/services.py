@@ -27,6 +27,7 @@ from privacy.pii import pii_violations
 from privacy.tombstone import id_hash
 from warehouse import remote, watermark
 from warehouse import services as warehouse
+from warehouse.engines.base import WarehouseError
 from warehouse.lake import contract, retention, retention_sql
 from warehouse.lake.contract import Access
 from warehouse.lake.storage import bump_watermark
@@ -162,17 +163,33 @@ def dsar_approve(*, request_id: int, approver) -> DsarRequest:
 
 
 @transaction.atomic
-def dsar_queue(*, request_id: int, enqueue: bool = True) -> DsarRequest:
+def dsar_queue(*, request_id: int, enqueue: bool = True, strict: bool = False) -> DsarRequest:
     """Queue the erasure job of an approved request (again, after a failure or a dead worker).
 
-    Completed requests and runs alive elsewhere are left as they are."""
+    Completed requests and runs alive elsewhere are left as they are. ``strict`` (the page and
+    the API) refuses them instead, and a request already queued too, so that the person asking
+    is told nothing was queued."""
     request = DsarRequest.objects.select_for_update().get(pk=request_id)
     status = DsarRequest.Status
     if request.status == status.FILED:
         raise DsarRefused(f"Request {request.pk} has not been approved yet.")
     if request.status == status.COMPLETED:
+        if strict:
+            raise DsarRefused(
+                f"Request {request.pk} is completed: its ids are erased and verified; "
+                "there is nothing left to run."
+            )
         return request
+    if request.status == status.QUEUED and strict:
+        raise DsarRefused(
+            f"Request {request.pk} is already queued; it starts when a worker is free."
+        )
     if request.status == status.RUNNING and not selectors.dsar_is_stale(request):
+        if strict:
+            raise DsarRefused(
+                f"Request {request.pk} is already running. It can be run again only if its job "
+                f"stops reporting for {settings.PRIVACY_DSAR_STALE_SECONDS} s."
+            )
         return request
     request.status = status.QUEUED
     request.error = ""
@@ -199,6 +216,21 @@ class RetentionResult:
     remote: list[retention_sql.ExpiredRows]
 
 
+class RetentionRemoteFailed(Exception):
+    """The lake's part of a retention run is done (``partitions``: dropped, or would be); the
+    remote warehouse's failed (the WarehouseError is the cause)."""
+
+    def __init__(
+        self, *, engine: str, partitions: list[retention.ExpiredPartition], error: WarehouseError
+    ) -> None:
+        # One line: a driver's message may span several.
+        super().__init__(
+            f"retention on the {engine} warehouse failed: {' '.join(str(error).split())}"
+        )
+        self.engine = engine
+        self.partitions = partitions
+
+
 def retention_apply(
     *, actor: str, dry_run: bool = False, today: date | None = None
 ) -> RetentionResult:
@@ -206,14 +238,20 @@ def retention_apply(
     its rows past their retention (or only list them, ``dry_run``).
 
     Each deletion is audited before it happens, so none goes unrecorded. The lake goes first:
-    a warehouse that cannot be reached does not hold up the lake's retention."""
+    a warehouse that cannot be reached does not hold up the lake's retention, and the error
+    (RetentionRemoteFailed) tells what the lake's part did."""
     day = today or timezone.now().date()
     partitions = selectors.retention_expired(today=day)
     if not dry_run:
         _retention_drop_partitions(actor=actor, expired=partitions)
-    rows = selectors.retention_expired_remote(today=day)
-    if not dry_run:
-        _retention_delete_rows(actor=actor, expired=rows, today=day)
+    try:
+        rows = selectors.retention_expired_remote(today=day)
+        if not dry_run:
+            _retention_delete_rows(actor=actor, expired=rows, today=day)
+    except WarehouseError as err:
+        raise RetentionRemoteFailed(
+            engine=settings.WAREHOUSE, partitions=partitions, error=err
+        ) from err
     return RetentionResult(partitions=partitions, remote=rows)
 
 

@@ -111,7 +111,7 @@ def dsar_approve(request, request_id: int):
 def dsar_run(request, request_id: int):
     get_object_or_404(DsarRequest, pk=request_id)
     try:
-        services.dsar_queue(request_id=request_id)
+        services.dsar_queue(request_id=request_id, strict=True)
         messages.success(request, "The erasure job is queued; progress shows below.")
     except services.DsarRefused as err:
         messages.error(request, str(err))

@@ -3,12 +3,13 @@ UPDATEs, retention DELETEs and the experiment results the portal writes (the eng
 warehouse.engines only read)."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Protocol
 
 from django.conf import settings
 from sqlglot import exp
 
+from warehouse.engines.base import TransientWarehouseError, WarehouseError
 from warehouse.lake.erasure_sql import DIALECTS, Statement, render
 
 # The warehouses a session is opened to (the embedded lake is changed file by file instead).
@@ -53,49 +54,70 @@ def schema(engine: str) -> str | None:
 
 @contextmanager
 def session(engine: str) -> Iterator[Session]:
+    """A session on ``engine``. The driver's errors, connecting or running a statement, come out
+    as the engines' WarehouseError (TransientWarehouseError when unreachable or worth a retry),
+    so that callers need not know each driver."""
     if engine == "postgres":
         import psycopg
 
-        with (
-            psycopg.connect(settings.WAREHOUSE_POSTGRES_URL, autocommit=True) as conn,
-            conn.cursor() as cursor,
-        ):
-            yield _CursorSession(cursor)
+        try:
+            conn = psycopg.connect(settings.WAREHOUSE_POSTGRES_URL, autocommit=True)
+        except psycopg.OperationalError as err:
+            raise TransientWarehouseError(f"cannot connect to PostgreSQL: {err}") from err
+        try:
+            with conn, conn.cursor() as cursor:
+                yield _CursorSession(cursor)
+        except psycopg.OperationalError as err:
+            raise TransientWarehouseError(str(err)) from err
+        except psycopg.Error as err:
+            raise WarehouseError(str(err)) from err
     elif engine == "athena":
         from pyathena import connect
 
+        from warehouse.engines import athena
+
         conf = settings.ATHENA
-        conn = connect(
-            region_name=conf["region"],
-            work_group=conf["workgroup"],
-            s3_staging_dir=conf["s3_output"],
-            schema_name=conf["database"],
-            catalog_name=conf["catalog"],
-        )
         try:
-            yield _CursorSession(conn.cursor())
-        finally:
-            conn.close()
+            conn = connect(
+                region_name=conf["region"],
+                work_group=conf["workgroup"],
+                s3_staging_dir=conf["s3_output"],
+                schema_name=conf["database"],
+                catalog_name=conf["catalog"],
+            )
+            try:
+                yield _CursorSession(conn.cursor())
+            finally:
+                with suppress(*athena.DRIVER_ERRORS):  # not to hide the error that ended it
+                    conn.close()
+        except athena.DRIVER_ERRORS as err:
+            raise athena.map_error(err, None) from err
     elif engine == "redshift":
         import redshift_connector
 
+        from warehouse.engines import redshift
+
         conf = settings.REDSHIFT
-        conn = redshift_connector.connect(
-            host=conf["host"],
-            port=conf["port"],
-            database=conf["database"],
-            user=conf["user"],
-            password=conf["password"],
-            ssl=conf["ssl"],
-            application_name="portal-writes",
-        )
         try:
-            conn.autocommit = True
-            cursor = conn.cursor()
-            cursor.paramstyle = "pyformat"
-            yield _CursorSession(cursor)
-        finally:
-            conn.close()
+            conn = redshift_connector.connect(
+                host=conf["host"],
+                port=conf["port"],
+                database=conf["database"],
+                user=conf["user"],
+                password=conf["password"],
+                ssl=conf["ssl"],
+                application_name="portal-writes",
+            )
+            try:
+                conn.autocommit = True
+                cursor = conn.cursor()
+                cursor.paramstyle = "pyformat"
+                yield _CursorSession(cursor)
+            finally:
+                with suppress(*redshift.DRIVER_ERRORS):  # not to hide the error that ended it
+                    conn.close()
+        except redshift.DRIVER_ERRORS as err:
+            raise redshift.map_error(err) from err
     else:
         raise ValueError(f"no remote session for engine {engine!r}")
 

@@ -256,3 +256,27 @@ def test_the_digest_reports_new_reasons_once(
     alert.refresh_from_db()
     assert not alert.is_open
     assert AS_OF.tzinfo is UTC
+
+
+def test_an_erased_subject_leaves_the_dead_letter_samples_too():
+    from pipeline.tests.factories import reason
+    from privacy.signals import identity_erased
+
+    reason("a", payload='{"user_id":"usr_0001","path":"/"}')
+    reason("b", payload='{"user_id":"usr_00012","referrer":"idn_0002"}')
+    reason("c", payload='{"path":"/berlin"}')
+
+    identity_erased.send(
+        sender=None,
+        identity_id="idn_0002",
+        user_id="usr_0001",
+        linked_ids=(),
+        tombstone="erased:t",
+    )
+
+    payloads = {g.reason: g.samples[0]["payload"] for g in DeadLetterReason.objects.all()}
+    assert payloads == {
+        "a": '{"user_id":"erased:t","path":"/"}',
+        "b": '{"user_id":"usr_00012","referrer":"erased:t"}',  # a longer id is another id
+        "c": '{"path":"/berlin"}',
+    }

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from portal.env import env_bool, env_choice, env_float, env_int, env_int_map, env_list, env_str
 
 
 def test_env_str_required_names_the_variable(monkeypatch):
@@ -45,3 +45,16 @@ def test_env_choice_rejects_unknown_value(monkeypatch):
 def test_env_list_splits_and_trims(monkeypatch):
     monkeypatch.setenv("PORTAL_TEST_X", " a.example, b.example ,,")
     assert env_list("PORTAL_TEST_X") == ["a.example", "b.example"]
+
+
+def test_env_int_map_names_override_defaults_one_by_one(monkeypatch):
+    defaults = {"kept": 0, "replaced": 5}
+    monkeypatch.delenv("PORTAL_TEST_X", raising=False)
+    assert env_int_map("PORTAL_TEST_X", defaults) == defaults
+    monkeypatch.setenv("PORTAL_TEST_X", " replaced = 7 ,added=-1")
+    assert env_int_map("PORTAL_TEST_X", defaults) == {"kept": 0, "replaced": 7, "added": -1}
+    assert defaults == {"kept": 0, "replaced": 5}  # not changed in place
+    for raw in ("a=x", "a", "=3", "a=1.5"):
+        monkeypatch.setenv("PORTAL_TEST_X", raw)
+        with pytest.raises(ImproperlyConfigured, match=f"PORTAL_TEST_X items .*{raw!r}"):
+            env_int_map("PORTAL_TEST_X", defaults)

@@ -154,7 +154,46 @@ def test_history_is_append_only():
         change.delete()
 
 
-def test_ids_that_are_not_ids_are_not_routed(client):
-    app = bearer(token("consent:read"))
-    assert client.get("/api/consent/a%20b", **app).status_code == 404
-    assert client.get("/api/consent/" + "x" * 129, **app).status_code == 404
+@pytest.mark.parametrize(
+    "identity_id",
+    ["bad%20id", "x" * 129, "-idn_1", "idn_1%3Cb%3E", "idn%2C1", "%C3%A9tienne"],
+)
+def test_ids_that_cannot_be_ids_are_a_json_400_naming_identity_id(client, identity_id):
+    app = bearer(token("consent:read", "consent:write"))
+    for answer in (
+        client.get(f"/api/consent/{identity_id}", **app),
+        client.get(f"/api/consent/{identity_id}/pixels", **app),
+        put(client, identity_id, {"marketing": True}, **app),
+    ):
+        assert answer.status_code == 400, answer.content
+        assert answer["Content-Type"] == "application/json"
+        assert "identity_id" in answer.json()
+    assert not ConsentChange.objects.exists() and not ConsentState.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "identity_id", ["idn_0a1b2c3d4e5f", "usr_0a1b2c3d4e5f", "3f2b8c1e-9a7d-4c1b-8e2f-1a2b3c4d5e6f"]
+)
+def test_real_ids_are_accepted(client, identity_id):
+    app = bearer(token("consent:read", "consent:write"))
+    assert put(client, identity_id, {"analytics": True}, **app).status_code == 200
+    assert client.get(f"/api/consent/{identity_id}", **app).json()["analytics"] is True
+    assert client.get(f"/api/consent/{identity_id}/pixels", **app).status_code == 200
+    assert client.get("/api/consent/" + "x" * 128, **app).status_code == 200
+
+
+def test_a_malformed_id_is_refused_only_after_the_caller_is_let_in(client):
+    # No hint about ids to callers who may not ask at all.
+    assert client.get("/api/consent/bad%20id").status_code in (401, 403)
+    reader = bearer(token("consent:read"))
+    assert put(client, "bad%20id", {"marketing": True}, **reader).status_code == 403
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "1", 1, 0, "true", "false", None, [], {}])
+def test_flags_take_only_json_booleans(client, value):
+    app = bearer(token("consent:write"))
+    answer = put(client, "idn_10", {"marketing": value}, **app)
+    assert answer.status_code == 400
+    assert list(answer.json()) == ["marketing"]
+    assert not ConsentChange.objects.exists() and not ConsentState.objects.exists()
+    assert put(client, "idn_10", {"marketing": False}, **app).status_code == 200

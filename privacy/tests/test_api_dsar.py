@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from privacy import services
 from privacy.models import AuditEvent, DsarRequest
 from tests.support.users import user_with_role
 
@@ -30,6 +31,29 @@ def file(client: Client, **body):
     return client.post("/api/privacy/dsar/", body, content_type="application/json")
 
 
+def request_in(privacy_users, status: str, heartbeat_age_s: float | None = None) -> DsarRequest:
+    """A request filed and approved, then put in ``status`` (as the job would leave it)."""
+    requester, approver = privacy_users
+    dsar = services.dsar_file(identity_id="idn_state", reason="r", requester=requester)
+    if status != "filed":
+        services.dsar_approve(request_id=dsar.pk, approver=approver)
+    beat = None if heartbeat_age_s is None else timezone.now() - timedelta(seconds=heartbeat_age_s)
+    DsarRequest.objects.filter(pk=dsar.pk).update(status=status, started_at=beat, heartbeat_at=beat)
+    return DsarRequest.objects.get(pk=dsar.pk)
+
+
+# (status, heartbeat age in seconds) -> (answer, words of its message); stale after 60 s here.
+RUN_ANSWERS = [
+    (("filed", None), (409, "not been approved")),
+    (("approved", None), (202, None)),
+    (("queued", None), (409, "already queued")),
+    (("running", 5), (409, "already running")),
+    (("running", 600), (202, None)),  # its worker died: taken over
+    (("failed", None), (202, None)),
+    (("completed", None), (409, "is completed")),
+]
+
+
 def test_file_approve_run_by_two_privacy_users(
     alice, bob, lake_copy, django_capture_on_commit_callbacks
 ):
@@ -51,8 +75,10 @@ def test_file_approve_run_by_two_privacy_users(
 
     with django_capture_on_commit_callbacks() as callbacks:
         queued = alice.post(f"/api/privacy/dsar/{request_id}/run")
+        again = bob.post(f"/api/privacy/dsar/{request_id}/run")
     assert queued.status_code == 202 and queued.json()["status"] == "queued"
     assert len(callbacks) == 1  # the Celery job, sent once the transaction commits
+    assert again.status_code == 409 and "already queued" in again.json()["detail"]
 
     listed = alice.get("/api/privacy/dsar/").json()["requests"]
     assert [r["id"] for r in listed] == [request_id]
@@ -93,3 +119,21 @@ def test_only_the_privacy_team_and_admins_see_requests(alice, client):
 def test_unknown_request_is_404(alice):
     assert alice.get("/api/privacy/dsar/999").status_code == 404
     assert alice.post("/api/privacy/dsar/999/approve").status_code == 404
+
+
+@pytest.mark.parametrize(("state", "answer"), RUN_ANSWERS, ids=lambda v: str(v))
+def test_run_queues_only_what_may_run_and_says_why_not(
+    alice, privacy_users, settings, django_capture_on_commit_callbacks, state, answer
+):
+    settings.PRIVACY_DSAR_STALE_SECONDS = 60
+    dsar = request_in(privacy_users, *state)
+    status, words = answer
+    with django_capture_on_commit_callbacks() as jobs:
+        response = alice.post(f"/api/privacy/dsar/{dsar.pk}/run")
+    assert response.status_code == status, response.json()
+    after = DsarRequest.objects.get(pk=dsar.pk)
+    if status == 202:
+        assert response.json()["status"] == after.status == "queued" and len(jobs) == 1
+    else:
+        assert words in response.json()["detail"]
+        assert after.status == dsar.status and not jobs  # nothing changed, nothing sent

@@ -6,7 +6,11 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from privacy.tests.test_lake_erasure import busy_subject
+from privacy.management.commands import dsar as dsar_command
+from privacy.tests.conftest import read_table
+from privacy.tests.test_lake_erasure import busy_subject, holds
+from warehouse.engines.pg_loader import load_lake
+from warehouse.lake import erasure
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +90,70 @@ def test_only_privacy_users_file(privacy_users):
     user_with_role("analyst", "ann")
     with pytest.raises(CommandError, match="Only the privacy team"):
         dsar("file", "--user-id", "usr_1", "--reason", "r", "--requester", "ann")
+
+
+def approved_request(identity_id: str, user_id: str = "") -> str:
+    ids = ["--identity-id", identity_id] + (["--user-id", user_id] if user_id else [])
+    request_id = dsar("file", *ids, "--reason", "asked", "--requester", "priv-alice").strip()
+    dsar("approve", request_id, "--by", "priv-bob")
+    return request_id
+
+
+def fields(line: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in line.split("\t") if "=" in item)
+
+
+def test_run_prints_the_files_that_held_the_ids_next_to_the_files_rewritten(
+    lake_copy, privacy_users
+):
+    ids = busy_subject(lake_copy)
+    held = {}  # files holding the ids per table, by pandas over the lake before the run
+    for table in erasure.erasable_tables():
+        frame = read_table(lake_copy, table.name)
+        held[f"lake.{table.name}"] = frame.loc[holds(frame, table, ids), "_file"].nunique()
+    assert sum(held.values()) > len(held)
+
+    out = dsar("run", approved_request(*ids), "--inline").splitlines()
+
+    printed = {line.split("\t")[0]: fields(line) for line in out[:-1]}
+    assert {
+        where: (int(f["files_with_ids"]), int(f["files_rewritten"])) for where, f in printed.items()
+    } == {where: (files, files) for where, files in held.items()}
+    for line in out[:-1]:  # side by side
+        columns = [item.split("=")[0] for item in line.split("\t")]
+        assert columns[columns.index("files_with_ids") + 1] == "files_rewritten"
+
+
+def test_run_prints_what_is_still_to_do_physically_in_a_remote_warehouse(
+    lake_copy, pg_database, privacy_users, settings
+):
+    names = [t.name for t in erasure.erasable_tables()]
+    load_lake(pg_database, lake_copy, tables=names, schema="lake")
+    settings.WAREHOUSE = "postgres"
+    settings.WAREHOUSE_POSTGRES_URL = pg_database
+    request_id = approved_request(*busy_subject(lake_copy))
+
+    out = dsar("run", request_id, "--inline").splitlines()
+
+    assert out[-1].startswith(f"request {request_id} completed: ")
+    header = out.index("still to do physically in the warehouse:")
+    assert {line.split("\t")[0] for line in out[:header]} == {
+        f"{target}.{name}" for target in ("lake", "postgres") for name in names
+    }
+    steps = out[header + 1 : -1]
+    assert [s.split(" -- ")[0] for s in steps] == [f'  VACUUM "lake"."{n}"' for n in names]
+    shown = json.loads(dsar("show", request_id, "--json"))
+    assert steps == [f"  {step}" for step in shown["physical_followup"]]
+
+
+def test_run_without_a_worker_says_so_once_and_keeps_waiting(privacy_users, monkeypatch):
+    # Nothing consumes the queue here: the test's transaction never commits, so the job is
+    # not even sent.
+    monkeypatch.setattr(dsar_command, "WORKER_HINT_AFTER_S", 0.2)
+    request_id = approved_request("idn_nobody")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=f"request {request_id} is still queued"):
+        call_command("dsar", "run", request_id, "--timeout", "1.5", stdout=out)
+    hints = [line for line in out.getvalue().splitlines() if "--inline" in line]
+    assert len(hints) == 1
+    assert "no Celery worker" in hints[0] and "still waiting" in hints[0]

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from psycopg import sql
 
 from privacy import dsar_job, selectors, services
+from privacy.masking import MASK
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
 from privacy.signals import identity_erased
 from privacy.tests.conftest import read_table
@@ -21,7 +22,7 @@ from privacy.tombstone import tombstone
 from warehouse import remote, result_cache
 from warehouse import services as warehouse
 from warehouse.engines.pg_loader import load_lake
-from warehouse.lake import contract, erasure, storage
+from warehouse.lake import contract, erasure, generate, storage
 from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 
@@ -33,6 +34,16 @@ def approved(privacy_users, **ids) -> DsarRequest:
     dsar = services.dsar_file(**ids, reason="data subject asked", requester=alice)
     services.dsar_approve(request_id=dsar.pk, approver=bob)
     return services.dsar_queue(request_id=dsar.pk, enqueue=False)
+
+
+def linked(root, ids) -> set[str]:
+    """The ids dim_identities links to ``ids`` in two steps, by pandas."""
+    dim = read_table(root, "dim_identities")
+    found = set(ids)
+    for _ in range(2):
+        rows = dim[dim["identity_id"].isin(found) | dim["user_id"].isin(found)]
+        found |= set(rows["identity_id"]) | set(rows["user_id"].dropna())
+    return found - set(ids)
 
 
 def expected_counts(root, ids) -> dict[str, tuple[int, int]]:
@@ -47,7 +58,8 @@ def expected_counts(root, ids) -> dict[str, tuple[int, int]]:
 
 def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_users, settings):
     identity_id, user_id = busy_subject(lake_copy)
-    expected = expected_counts(lake_copy, [identity_id, user_id])
+    others = linked(lake_copy, [identity_id, user_id])
+    expected = expected_counts(lake_copy, [identity_id, user_id, *others])
     received = []
     identity_erased.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t1")
 
@@ -104,6 +116,7 @@ def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_us
             "sender": DsarRequest,
             "identity_id": identity_id,
             "user_id": user_id,
+            "linked_ids": tuple(sorted(others)),
             "tombstone": tomb,
         }
     ]
@@ -121,6 +134,34 @@ def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_us
     assert done.identity_hash in log
 
 
+def test_a_user_id_alone_erases_the_identities_linked_to_it_too(lake_copy, privacy_users, settings):
+    """dim_identities links identities to users: filing the user erases the person's
+    identities (and their rows without the user id) as well."""
+    dim = read_table(lake_copy, "dim_identities").dropna(subset=["user_id"])
+    raw = read_table(lake_copy, "raw_events")
+    # The user whose identities have the most rows without the user id.
+    owners = raw[raw["user_id"].isna()].merge(dim[["identity_id", "user_id"]], on="identity_id")
+    user_id = owners["user_id_y"].value_counts().index[0]
+    identities = set(dim.loc[dim["user_id"] == user_id, "identity_id"])
+    assert identities == linked(lake_copy, [user_id])
+    anonymous = raw["identity_id"].isin(identities) & raw["user_id"].isna()
+    assert anonymous.sum() > 0  # rows only the identity ties to the person
+
+    done = dsar_job.dsar_execute(request_id=approved(privacy_users, user_id=user_id).pk)
+
+    assert done.status == DsarRequest.Status.COMPLETED, done.error
+    assert done.linked_count == len(identities) and done.linked_ids == []
+    assert selectors.dsar_summary(done)["linked_ids"] == len(identities)
+    tomb = tombstone(settings.PRIVACY_HASH_KEY, done.pk)
+    for table in erasure.erasable_tables():
+        frame = read_table(lake_copy, table.name)
+        assert not holds(frame, table, [user_id, *identities]).any(), table.name
+    after = read_table(lake_copy, "raw_events")
+    assert (after.loc[anonymous[anonymous].index, "identity_id"] == tomb).all()
+    log = json.dumps(list(AuditEvent.objects.values()), default=str)
+    assert not any(value in log for value in identities)
+
+
 def test_running_again_changes_nothing(lake_copy, privacy_users):
     identity_id, _ = busy_subject(lake_copy)
     dsar = approved(privacy_users, identity_id=identity_id)
@@ -130,6 +171,38 @@ def test_running_again_changes_nothing(lake_copy, privacy_users):
     assert dsar_job.dsar_execute(request_id=dsar.pk) is None  # nothing to claim
     assert {str(p): p.stat().st_ino for p in lake_copy.rglob("*.parquet")} == files
     assert DsarRequest.objects.get(pk=dsar.pk).rows_changed == first.rows_changed > 0
+
+
+def test_other_personal_data_in_the_subjects_payloads_is_masked(lake_copy, privacy_users, settings):
+    """A client bug put an e-mail address and a phone number in some payloads: in the erased
+    subject's rows they go too; a bystander's row is left as it is (the payload check reports
+    it, the erasure of someone else does not touch it)."""
+    table = contract.table("raw_events")
+    target = storage.data_files(lake_copy, table)[0]
+    frame = read_table(lake_copy, "raw_events").head(3).drop(columns=["_file", "event_dt"])
+    frame["identity_id"] = ["idn_subject", "idn_subject", "idn_bystander"]
+    frame["user_id"] = None
+    frame["payload"] = [
+        '{"path":"/berlin","email":"ann@example.com"}',
+        '{"path":"/rome","note":"call +49 151 00000000","city":"rome"}',
+        '{"path":"/paris","email":"bob@example.com"}',
+    ]
+    extra = target.with_name("part-leak.parquet")
+    storage.write_parquet(
+        pa.Table.from_pandas(frame, schema=generate.arrow_schema(table), preserve_index=False),
+        extra,
+    )
+
+    done = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id="idn_subject").pk)
+
+    assert done.status == DsarRequest.Status.COMPLETED, done.error
+    after = pq.read_table(extra).to_pandas()
+    subject = [json.loads(p) for p in after.loc[after["identity_id"] != "idn_bystander", "payload"]]
+    assert after["identity_id"].tolist()[:2] == [tombstone(settings.PRIVACY_HASH_KEY, done.pk)] * 2
+    assert subject[0] == {"path": "/berlin", "email": MASK}
+    assert subject[1]["path"] == "/rome" and subject[1]["city"] == "rome"
+    assert "151" not in subject[1]["note"]
+    assert after["payload"].iloc[2] == '{"path":"/paris","email":"bob@example.com"}'
 
 
 def test_an_unknown_identity_completes_with_zero_rows_and_says_so(lake_copy, privacy_users):
@@ -181,7 +254,7 @@ def test_a_file_a_writer_replaces_during_the_erasure_is_read_again(
     landed = []
     rewrite = erasure.rewrite
 
-    def rewrite_while_a_writer_lands(path, table, ids, tomb):
+    def rewrite_while_a_writer_lands(path, table, ids, tomb, **options):
         if not landed:
             data = pq.read_table(target)
             payload = data.column("payload").to_pylist()
@@ -191,7 +264,7 @@ def test_a_file_a_writer_replaces_during_the_erasure_is_read_again(
             )
             storage.write_parquet(data, target)
             landed.append(target)
-        return rewrite(path, table, ids, tomb)
+        return rewrite(path, table, ids, tomb, **options)
 
     monkeypatch.setattr(erasure, "rewrite", rewrite_while_a_writer_lands)
     dsar = approved(privacy_users, identity_id=identity_id, user_id=user_id)
@@ -250,3 +323,24 @@ def test_with_a_postgres_warehouse_both_the_lake_and_its_copy_are_erased(
         ).fetchone()[0]
     assert left == 0
     assert cache.get("warehouse:watermark:postgres").version != "load-1"
+
+
+def test_a_table_the_warehouse_does_not_hold_is_reported_empty_not_failed(
+    lake_copy, pg_warehouse, privacy_users, warehouse_pg_dsn
+):
+    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP TABLE {}").format(sql.Identifier(pg_warehouse, "fact_referrals"))
+        )
+    identity_id, user_id = busy_subject(lake_copy)
+    expected = expected_counts(lake_copy, [identity_id, user_id])
+
+    done = dsar_job.dsar_execute(
+        request_id=approved(privacy_users, identity_id=identity_id, user_id=user_id).pk
+    )
+
+    assert done.status == DsarRequest.Status.COMPLETED, done.error
+    remote_rows = {r.table: r.rows_changed for r in done.tables.filter(target="postgres")}
+    assert remote_rows["fact_referrals"] == 0
+    assert remote_rows["raw_events"] == expected["raw_events"][0] > 0
+    assert not any("fact_referrals" in step for step in done.physical_followup)

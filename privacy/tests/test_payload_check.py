@@ -43,6 +43,38 @@ def test_pii_violations_is_the_allowlist_check():
     ]
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "email", "emailAddress", "userEmail", "e-mail", "phone_number", "phoneNumber", "ipAddr",
+        "IPAddress", "telephone", "birthday", "date_of_birth", "password", "device_id",
+        "advertising_id", "imei", "remote_addr", "gender", "first_name", "lastName",
+        "firstname", "name", "home.street",
+    ],
+)  # fmt: skip
+def test_keys_that_name_personal_data_look_like_pii_in_any_spelling(key):
+    assert looks_like_pii(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "event_name", "listing_name", "path", "referrer", "listing_id", "profile_id",
+        "page", "image", "usage", "device_type", "amount_cents", "utm_source", "filters",
+        "schema_version", "experiment_key", "hotel_id",
+    ],
+)  # fmt: skip
+def test_ordinary_keys_do_not(key):
+    assert not looks_like_pii(key)
+
+
+def test_every_pii_reason_of_the_dead_letters_names_a_key_the_allowlist_flags(small_lake):
+    """The demo lake's ingest dead-letters by the same rule the portal checks."""
+    reasons = read_table(small_lake, "dead_letter_events")["reason"].unique()
+    keys = [r.split(":", 1)[1] for r in reasons if r.startswith("pii_key_not_allowed:")]
+    assert keys and pii_violations(keys) == sorted(keys)
+
+
 def test_scan_reports_what_pandas_finds(lake_settings):
     start, end = date(2026, 1, 18), date(2026, 1, 31)
     scan = services.payload_scan_run(start=start, end=end)

@@ -2,10 +2,17 @@
 `manage.py retention --dry-run` lists them and drops nothing."""
 
 import io
+import json
+import os
+import re
+import subprocess
+import sys
 from datetime import date
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
 
 from privacy import services
 from privacy.models import AuditEvent
@@ -123,3 +130,83 @@ def test_command_dry_run_and_unknown_table(old_lake, settings):
     settings.PRIVACY_RETENTION_TABLE_MONTHS = {"no_such_table": 3}
     with pytest.raises(CommandError, match="RETENTION_TABLE_MONTHS: Unknown table 'no_such_table'"):
         call_command("retention", "--dry-run", stdout=io.StringIO())
+
+
+def in_fresh_process(code: str, env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
+    """Python run with the portal's settings built from ``env`` (as at a deployment's start)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=django_settings.BASE_DIR,
+        env={"DJANGO_SETTINGS_MODULE": "portal.settings", "VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "consent_months"),
+    [("raw_events=13", 0), ("raw_events=13,consent_changes=48", 48)],
+)
+def test_naming_other_tables_keeps_the_consent_log_forever(env, consent_months, tmp_path):
+    code = (
+        "import json; from django.conf import settings; print(json.dumps("
+        "[settings.PRIVACY_RETENTION_LAYER_MONTHS, settings.PRIVACY_RETENTION_TABLE_MONTHS]))"
+    )
+    out = in_fresh_process(code, {"RETENTION_TABLE_MONTHS": env}, tmp_path)
+    assert out.returncode == 0, out.stderr
+    layer_months, table_months = json.loads(out.stdout)
+    policy = retention.Policy(layer_months=layer_months, table_months=table_months)
+    assert policy.months(contract.table("raw_events")) == 13
+    assert policy.months(contract.table("consent_changes")) == consent_months
+    cut = {rule.table.name: rule.months for rule in retention.cutoffs(policy, TODAY)}
+    assert cut.get("consent_changes") == (consent_months or None)
+    assert cut["events"] == 36  # unnamed tables keep their layer's months
+
+
+@pytest.mark.parametrize(
+    ("table_months", "message"),
+    [
+        ({"raw_event": 13}, "RETENTION_TABLE_MONTHS: unknown table 'raw_event'"),
+        ({"consent_changes": 0, "raw_events": -1}, "RETENTION_TABLE_MONTHS: raw_events=-1"),
+    ],
+)
+def test_a_bad_table_retention_fails_the_system_check(settings, table_months, message):
+    call_command("check", stdout=io.StringIO())  # the test settings are sound
+    settings.PRIVACY_RETENTION_TABLE_MONTHS = table_months
+    with pytest.raises(SystemCheckError, match=re.escape(message)):
+        call_command("check", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ("raw_event=13", r"\(privacy.E001\) RETENTION_TABLE_MONTHS: unknown table 'raw_event'"),
+        ("raw_events=x", r"RETENTION_TABLE_MONTHS items must be .*, got 'raw_events=x'"),
+    ],
+)
+def test_manage_py_check_refuses_a_typo_at_startup(env, message, tmp_path):
+    code = "from django.core.management import execute_from_command_line as run; run(['', 'check'])"
+    out = in_fresh_process(code, {"RETENTION_TABLE_MONTHS": env}, tmp_path)
+    assert out.returncode != 0
+    assert re.search(message, out.stderr), out.stderr
+
+
+@pytest.mark.parametrize("program", ["worker", "beat"])
+def test_a_celery_worker_or_beat_refuses_to_start_on_a_typo(program, tmp_path):
+    """Celery runs the system checks but would only log their errors (portal/celery.py)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "portal", program, "--loglevel", "WARNING"],
+        cwd=django_settings.BASE_DIR,
+        env={
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "VAR_DIR": str(tmp_path),
+            "RETENTION_TABLE_MONTHS": "raw_event=13",
+            "PATH": os.environ["PATH"],
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert "(privacy.E001) RETENTION_TABLE_MONTHS: unknown table 'raw_event'" in out.stderr

@@ -5,6 +5,7 @@ the lake's files. Athena's statements are checked as SQL text."""
 
 import io
 import re
+import socket
 from datetime import date
 
 import pandas as pd
@@ -12,7 +13,7 @@ import psycopg
 import pytest
 import sqlglot
 from django.core.cache import cache
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 from psycopg import sql
@@ -24,6 +25,7 @@ from privacy.tests.conftest import read_table
 from privacy.tests.test_retention import TODAY, old_lake  # noqa: F401
 from tests.support.users import user_with_role
 from warehouse import remote
+from warehouse.engines.base import TransientWarehouseError
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, retention_sql, storage
 from warehouse.tests.pg_redshift_proxy import redshift_settings
@@ -247,11 +249,70 @@ def test_athena_statements_and_followup():
     assert "CURRENT_SCHEMA()" in remote.tables_statement("redshift", None).sql
 
 
+def closed_port() -> int:
+    """A port that was free a moment ago: nothing listens there."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def unreachable(settings, engine: str) -> None:
+    port = closed_port()
+    settings.WAREHOUSE = engine
+    settings.WAREHOUSE_POSTGRES_URL = f"postgresql://nobody@127.0.0.1:{port}/none?connect_timeout=2"
+    settings.REDSHIFT = {
+        **settings.REDSHIFT,
+        **{"host": "127.0.0.1", "port": port, "user": "nobody", "password": "", "ssl": False},
+    }
+
+
 def test_an_unreachable_warehouse_does_not_hold_up_the_lake(old_lake, settings):  # noqa: F811
-    settings.WAREHOUSE = "postgres"
-    settings.WAREHOUSE_POSTGRES_URL = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
-    with pytest.raises(psycopg.OperationalError):
+    unreachable(settings, "postgres")
+    with pytest.raises(services.RetentionRemoteFailed) as failed:
         services.retention_apply(actor="retention-job", today=TODAY)
+    assert isinstance(failed.value.__cause__, TransientWarehouseError)
+    assert [(p.table, str(p.partition)) for p in failed.value.partitions] == [
+        ("raw_events", "2023-12-31"),
+        ("events", "2023-01-31"),
+        ("fact_funnel_events", "2022-06-30"),
+    ]
     assert not (old_lake / "bronze/raw_events/event_dt=2023-12-31").exists()
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert actions == {AuditEvent.Action.RETENTION_DROPPED}
+
+
+@pytest.mark.parametrize("engine", ["postgres", "redshift"])
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_command_on_an_unreachable_warehouse_prints_the_lake_then_one_line(
+    old_lake,  # noqa: F811
+    settings,
+    engine,
+    dry_run,
+):
+    unreachable(settings, engine)
+    out = io.StringIO()
+    with pytest.raises(CommandError) as failed:
+        call_command("retention", *(["--dry-run"] if dry_run else []), stdout=out)
+    message = str(failed.value)
+    assert message.startswith(f"retention on the {engine} warehouse failed: ")
+    assert "\n" not in message and "Traceback" not in message
+    assert re.search("refused|unreachable", message, re.IGNORECASE), message
+    # What the lake part did comes first, as after a run without a remote warehouse. The
+    # command runs on the real date: the old partitions past their cut-off by pandas.
+    verb = "would drop" if dry_run else "dropped"
+    today = pd.Timestamp(timezone.now().date())
+    old = {
+        "raw_events": ["2023-12-31", "2024-01-01"],
+        "events": ["2023-01-31", "2023-02-01"],
+        "fact_funnel_events": ["2022-06-30"],
+    }
+    expected = [
+        [verb, name, f"event_dt={day}"]
+        for name, days in old.items()
+        for day in days
+        if pd.Timestamp(day) < today - pd.DateOffset(months=MONTHS[name])
+    ]
+    lines = out.getvalue().splitlines()
+    assert [line.split("\t")[:3] for line in lines[:-1]] == expected
+    assert lines[-1] == f"{len(expected)} partitions {verb}"
+    assert (old_lake / "bronze/raw_events/event_dt=2023-12-31").exists() == dry_run

@@ -1,12 +1,16 @@
 """The privacy team's pages: consent look-up and change, DSAR filing/approval/progress,
 the PII allowlist, retention and the audit log."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from privacy import services
 from privacy.models import ConsentChange, DsarRequest, PayloadScan
 from privacy.pii import ALLOWED_PII_KEYS
+from privacy.tests.test_api_dsar import RUN_ANSWERS, request_in
 from tests.support.users import user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +74,10 @@ def test_dsar_filed_approved_and_run_from_the_pages(
     assert DsarRequest.objects.get().status == "queued" and len(jobs) == 1
     running = bob.get(f"/privacy/dsar/{dsar.pk}/").content.decode()
     assert "privacy/dsar.js" in running and f"/api/privacy/dsar/{dsar.pk}" in running
+    assert "looked up in dim_identities when the job starts" in running
+    assert ">Run again</button>" not in running  # queued: nothing to run again
+    DsarRequest.objects.filter(pk=dsar.pk).update(linked_count=3)
+    assert "3 found in dim_identities" in bob.get(f"/privacy/dsar/{dsar.pk}/").content.decode()
 
 
 def test_dsar_form_needs_an_id(alice):
@@ -106,3 +114,50 @@ def test_other_roles_get_403(client, role, privacy_users):
     for url in ("/privacy/", "/privacy/consent/?identity_id=idn_9", "/privacy/dsar/"):
         answer = client.get(url)
         assert answer.status_code == 403 and "idn_9" not in answer.content.decode()
+
+
+@pytest.mark.parametrize(("state", "answer"), RUN_ANSWERS, ids=lambda v: str(v))
+def test_run_from_the_page_gives_the_api_answers_as_messages(
+    alice, privacy_users, settings, django_capture_on_commit_callbacks, state, answer
+):
+    settings.PRIVACY_DSAR_STALE_SECONDS = 60
+    dsar = request_in(privacy_users, *state)
+    status, words = answer
+    with django_capture_on_commit_callbacks() as jobs:
+        page = alice.post(f"/privacy/dsar/{dsar.pk}/run", follow=True)
+    assert page.redirect_chain == [(f"/privacy/dsar/{dsar.pk}/", 302)]
+    [message] = page.context["messages"]
+    after = DsarRequest.objects.get(pk=dsar.pk)
+    if status == 202:
+        assert message.level_tag == "success" and "queued" in message.message
+        assert after.status == "queued" and len(jobs) == 1
+    else:
+        assert message.level_tag == "error" and words in message.message
+        assert after.status == dsar.status and not jobs
+
+
+def test_overdue_requests_are_marked_in_the_list(alice, privacy_users):
+    today = timezone.now().date()
+    due = {
+        "overdue_filed": ("filed", today - timedelta(days=1)),
+        "overdue_failed": ("failed", today - timedelta(days=3)),
+        "overdue_but_completed": ("completed", today - timedelta(days=1)),
+        "due_today": ("running", today),
+        "due_later": ("approved", today + timedelta(days=10)),
+    }
+    ids = {}
+    for name, (status, due_date) in due.items():
+        dsar = services.dsar_file(
+            identity_id=f"idn_{name}", reason=name, requester=privacy_users[1]
+        )
+        DsarRequest.objects.filter(pk=dsar.pk).update(status=status, due_date=due_date)
+        ids[name] = dsar.pk
+    for url in ("/privacy/dsar/", "/privacy/"):
+        html = alice.get(url).content.decode()
+        rows = {
+            name: html.split(f'href="/privacy/dsar/{pk}/"', 1)[1].split("</tr>", 1)[0]
+            for name, pk in ids.items()
+        }
+        marked = {name for name, row in rows.items() if ">overdue</span>" in row}
+        assert marked == {"overdue_filed", "overdue_failed"}, url
+        assert html.count(">overdue</span>") == 2

@@ -139,7 +139,7 @@ class AthenaEngine:
         try:
             cursor = self.connection().cursor(on_poll=watch)
         except DRIVER_ERRORS as err:
-            raise _map_error(err, None) from err
+            raise map_error(err, None) from err
         try:
             # Always a dict, even empty: the SQL is a pyformat template in which %% means %.
             cursor.execute(
@@ -158,7 +158,7 @@ class AthenaEngine:
                 "and was cancelled."
             ) from None
         except DRIVER_ERRORS as err:
-            raise _map_error(err, watch.last) from err
+            raise map_error(err, watch.last) from err
         finally:
             cursor.close()
         return QueryResult(
@@ -179,7 +179,7 @@ class AthenaEngine:
         try:
             response = self.connection().client.get_work_group(WorkGroup=self.workgroup)
         except DRIVER_ERRORS as err:
-            raise _map_error(err, None) from err
+            raise map_error(err, None) from err
         state = (response.get("WorkGroup") or {}).get("State")
         if state != "ENABLED":
             raise WarehouseError(f"Athena workgroup {self.workgroup} is {state or 'missing'}.")
@@ -193,7 +193,7 @@ def _cancel(cursor: PandasCursor) -> None:
         logger.warning("Could not cancel Athena query %s", cursor.query_id, exc_info=True)
 
 
-def _map_error(err: BaseException, execution: AthenaQueryExecution | None) -> WarehouseError:
+def map_error(err: BaseException, execution: AthenaQueryExecution | None) -> WarehouseError:
     if execution is not None and execution.state in _FAILED_STATES:
         message = f"Athena query {execution.query_id} {execution.state}: "
         message += execution.state_change_reason or "no reason given"

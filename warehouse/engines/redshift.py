@@ -78,7 +78,7 @@ class RedshiftEngine:
                 cursor.execute(translated, dict(params))
                 frame = _frame(cursor)
         except DRIVER_ERRORS as err:
-            raise _map_error(err) from err
+            raise map_error(err) from err
         return QueryResult(
             frame=frame,
             stats=RunStats(
@@ -95,7 +95,7 @@ class RedshiftEngine:
                 cursor.execute("SELECT 1")
                 cursor.fetchall()
         except DRIVER_ERRORS as err:
-            raise _map_error(err) from err
+            raise map_error(err) from err
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[redshift_connector.Cursor]:
@@ -136,7 +136,7 @@ def _frame(cursor: redshift_connector.Cursor) -> pd.DataFrame:
     return frame
 
 
-def _map_error(err: BaseException) -> WarehouseError:
+def map_error(err: BaseException) -> WarehouseError:
     detail = err.args[0] if err.args else None
     if isinstance(detail, dict):  # an ErrorResponse from the server: SQLSTATE and message
         code, message = detail.get("C", ""), detail.get("M", str(err))

@@ -9,7 +9,7 @@ countable. Running it again after a crash simply finds the files not yet rewritt
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +104,29 @@ def scan(
     return [FileCount(Path(name), int(m), int(t)) for name, m, t in rows]
 
 
+# The table that links identities to users: one row per identity, with its user if it has one.
+LINK_TABLE = "dim_identities"
+
+
+def linked_ids(con: duckdb.DuckDBPyConnection, root: Path, ids: Sequence[str]) -> set[str]:
+    """The ids ``LINK_TABLE`` links to ``ids`` in one step: the user of an identity, the
+    identities of a user."""
+    table = contract.table(LINK_TABLE)
+    files = storage.data_files(root, table)
+    if not files or not ids:
+        return set()
+    params = {f"id{i}": v for i, v in enumerate(ids)}
+    placeholders = ", ".join(f"${name}" for name in params)
+    file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    # Safe to format: paths are quoted, values are bound.
+    rows = con.execute(
+        f"SELECT identity_id, user_id FROM read_parquet([{file_list}]) "  # noqa: S608
+        f"WHERE identity_id IN ({placeholders}) OR user_id IN ({placeholders})",
+        params,
+    ).fetchall()
+    return {value for row in rows for value in row if value} - set(ids)
+
+
 FileState = tuple[int, int, int]  # inode, size, modification time (ns)
 
 
@@ -120,8 +143,17 @@ def file_states(files: Sequence[Path]) -> dict[Path, FileState]:
     return states
 
 
-def rewrite(path: Path, table: Table, ids: Sequence[str], tombstone: str) -> int:
-    """Replace ``ids`` by ``tombstone`` in one file, atomically; returns the rows changed."""
+def rewrite(
+    path: Path,
+    table: Table,
+    ids: Sequence[str],
+    tombstone: str,
+    mask: Callable[[str], str] | None = None,
+) -> int:
+    """Replace ``ids`` by ``tombstone`` in one file, atomically; returns the rows changed.
+
+    ``mask`` is applied to the free text of those rows: a payload may carry other personal data
+    of the subject (a leaked e-mail address, say) that must not stay beside the tombstone."""
     source = pq.ParquetFile(path)
     # Files are rewritten in parallel already: threads within one read only contend.
     data = source.read(use_threads=False)
@@ -147,10 +179,32 @@ def rewrite(path: Path, table: Table, ids: Sequence[str], tombstone: str) -> int
             changed = pc.or_(changed, hit)
             values = pc.replace_substring(values, quoted, f'"{tombstone}"')
         data = data.set_column(i, data.schema.field(i), values)
+    if mask is not None:
+        data = _mask_text_columns(data, table, changed, mask)
     rows = pc.sum(changed).as_py() or 0
     if rows:
         _replace_file(path, data, source.metadata)
     return rows
+
+
+def _mask_text_columns(
+    data: pa.Table, table: Table, rows: pa.Array, mask: Callable[[str], str]
+) -> pa.Table:
+    """``mask`` applied to the free text of ``rows`` (a boolean mask): the subject's rows are a
+    handful of a file's, so they are masked one by one in Python."""
+    if isinstance(rows, pa.ChunkedArray):
+        rows = rows.combine_chunks()
+    if not pc.any(rows).as_py():
+        return data
+    for column in text_columns(table):
+        i = data.schema.get_field_index(column)
+        values = data.column(i)
+        masked = [None if v is None else mask(v) for v in values.filter(rows).to_pylist()]
+        replaced = pc.replace_with_mask(
+            values.combine_chunks(), rows, pa.array(masked, values.type)
+        )
+        data = data.set_column(i, data.schema.field(i), replaced)
+    return data
 
 
 def _replace_file(path: Path, data: pa.Table, metadata: pq.FileMetaData) -> None:

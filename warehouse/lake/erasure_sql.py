@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from warehouse.lake import contract
 from warehouse.lake.contract import Table
-from warehouse.lake.erasure import text_columns
+from warehouse.lake.erasure import LINK_TABLE, text_columns
 
 DIALECTS = ("athena", "redshift", "postgres")
 
@@ -116,6 +117,18 @@ def count_statement(table: Table, dialect: str, schema: str, ids: Sequence[str])
         exp.select(exp.Count(this=exp.Star()).as_("remaining"))
         .from_(target(table, schema))
         .where(_holds_ids(table, len(ids)))
+    )
+    return render(tree, dialect, _params(ids, None))
+
+
+def linked_statement(dialect: str, schema: str, ids: Sequence[str]) -> Statement:
+    """The ids the link table (erasure.LINK_TABLE) links to ``ids`` in one step, as one column
+    (``ids`` themselves among them)."""
+    table = contract.table(LINK_TABLE)
+    links = _holds_ids(table, len(ids))
+    tree = exp.union(
+        exp.select("identity_id").from_(target(table, schema)).where(links),
+        exp.select("user_id").from_(target(table, schema)).where(links.copy()),
     )
     return render(tree, dialect, _params(ids, None))
 

@@ -8,6 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from privacy import dsar_job, selectors, services
 from privacy.models import DsarRequest
 
+# A request still queued this long after `dsar run` most likely has no worker to take it.
+WORKER_HINT_AFTER_S = 10.0
+
 
 class Command(BaseCommand):
     help = "File, approve, run and show DSAR erasure requests."
@@ -63,18 +66,36 @@ class Command(BaseCommand):
         dsar = services.dsar_queue(request_id=request_id, enqueue=not inline)
         if inline and dsar.status == DsarRequest.Status.QUEUED:
             dsar_job.dsar_execute(request_id=request_id)
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        hinted = False
         while not (dsar := DsarRequest.objects.get(pk=request_id)).is_finished:
-            if time.monotonic() > deadline:
+            waited = time.monotonic() - started
+            if waited > timeout:
                 raise CommandError(f"request {request_id} is still {dsar.status}")
+            queued = dsar.status == DsarRequest.Status.QUEUED
+            if queued and not hinted and waited >= WORKER_HINT_AFTER_S:
+                self.stdout.write(
+                    f"request {request_id} is still queued after {waited:.0f} s: no Celery worker "
+                    "seems to be consuming the queue; start one, or stop this and run "
+                    f"`manage.py dsar run {request_id} --inline` to run it in this process "
+                    "(still waiting)"
+                )
+                self.stdout.flush()  # shown now, not when the command ends
+                hinted = True
             time.sleep(0.5)
         summary = selectors.dsar_summary(selectors.dsar_detail(request_id=request_id))
         for t in summary["tables"]:
             self.stdout.write(
                 f"{t['target']}.{t['table']}\t{t['state']}\trows_changed={t['rows_changed']}"
-                f"\tfiles_rewritten={t['files_rewritten']}\tremaining={t['remaining_rows']}"
-                f"\t{t['duration_s']} s"
+                f"\tfiles_with_ids={t['files_with_ids']}\tfiles_rewritten={t['files_rewritten']}"
+                f"\tremaining={t['remaining_rows']}\t{t['duration_s']} s"
             )
+        if summary["physical_followup"]:
+            # The rows no longer hold the ids; the warehouse's storage may (old row versions,
+            # snapshots) until these run.
+            self.stdout.write("still to do physically in the warehouse:")
+            for step in summary["physical_followup"]:
+                self.stdout.write(f"  {step}")
         if dsar.status == DsarRequest.Status.FAILED:
             raise CommandError(f"request {request_id} failed: {dsar.error}")
         note = "" if dsar.rows_changed else " (no row held these ids; nothing changed)"

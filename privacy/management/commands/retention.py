@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from privacy import services
+from warehouse.lake.retention import ExpiredPartition
 
 
 class Command(BaseCommand):
@@ -14,17 +15,18 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="only list what would go")
 
     def handle(self, *args, dry_run: bool, **options):
+        verb = "would drop" if dry_run else "dropped"
         try:
             result = services.retention_apply(actor="manage.py retention", dry_run=dry_run)
         except ValidationError as err:
             field, messages = next(iter(err.message_dict.items()))
             raise CommandError(f"{field}: {' '.join(messages)}") from None
-        verb = "would drop" if dry_run else "dropped"
-        for p in result.partitions:
-            self.stdout.write(
-                f"{verb}\t{p.table}\tevent_dt={p.partition}\t{p.files} files\t{p.bytes} bytes"
-                f"\t(older than {p.cutoff}, {p.months} months)"
-            )
+        except services.RetentionRemoteFailed as err:
+            # The lake's part is done (or listed): what it did comes before the error.
+            self._partitions(err.partitions, verb)
+            self.stdout.write(f"{len(err.partitions)} partitions {verb}")
+            raise CommandError(str(err)) from None
+        self._partitions(result.partitions, verb)
         remote_verb = "would delete" if dry_run else "deleted"
         for r in result.remote:
             self.stdout.write(
@@ -42,3 +44,10 @@ class Command(BaseCommand):
                 f"{'would be deleted' if dry_run else 'deleted'}"
             )
         self.stdout.write(f"{len(result.partitions)} partitions {verb}")
+
+    def _partitions(self, partitions: list[ExpiredPartition], verb: str) -> None:
+        for p in partitions:
+            self.stdout.write(
+                f"{verb}\t{p.table}\tevent_dt={p.partition}\t{p.files} files\t{p.bytes} bytes"
+                f"\t(older than {p.cutoff}, {p.months} months)"
+            )

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline.masking import MASK, MAX_CHARS, mask_payload
+from privacy.masking import MASK, MAX_CHARS, mask_payload
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Masking personal data in rejected payloads before anyone sees them. Pure; no Django, no I/O.
+"""Masking personal data in payloads: rejected ones before anyone sees them, and those of a
+subject's rows when a DSAR erases the subject. Pure; no Django, no I/O.
 
 Two nets: the value of every key the PII allowlist flags (a key that looks like personal data
 and is not allowlisted), and every value that looks like an email address, a phone number or an
@@ -47,18 +48,22 @@ def _mask_value(value: Any) -> Any:
     return value
 
 
-def mask_payload(payload: str | None) -> str:
-    """The payload with personal data masked, shortened to ``MAX_CHARS``."""
-    if payload is None:
-        return ""
+def mask_personal_data(payload: str) -> str:
+    """The whole payload with personal data masked (JSON stays JSON)."""
     try:
         document = json.loads(payload)
     except ValueError:
         document = None
     if isinstance(document, dict | list):
-        masked = json.dumps(_mask_value(document), separators=(",", ":"), ensure_ascii=False)
-    else:
-        masked = mask_text(_QUOTED_PAIR.sub(_mask_pair, payload))
+        return json.dumps(_mask_value(document), separators=(",", ":"), ensure_ascii=False)
+    return mask_text(_QUOTED_PAIR.sub(_mask_pair, payload))
+
+
+def mask_payload(payload: str | None) -> str:
+    """The payload with personal data masked, shortened to ``MAX_CHARS`` (for reading)."""
+    if payload is None:
+        return ""
+    masked = mask_personal_data(payload)
     if len(masked) > MAX_CHARS:
         return masked[:MAX_CHARS] + f"… ({len(payload):,} characters)"
     return masked
