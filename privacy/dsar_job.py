@@ -8,6 +8,7 @@ the files and tables that still hold the ids.
 """
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
@@ -62,33 +63,36 @@ def dsar_execute(*, request_id: int) -> DsarRequest | None:
         request=request,
         detail={"attempt": request.attempts, "targets": _targets()},
     )
+    with _heartbeat(request_id):
+        try:
+            return _erase(request)
+        except Exception as err:
+            # Logged and recorded (status, error, audit); the request can be run again.
+            _fail(request, err)
+            return DsarRequest.objects.get(pk=request_id)
+
+
+def _erase(request: DsarRequest) -> DsarRequest:
     tomb = make_tombstone(settings.PRIVACY_HASH_KEY, request.pk)
-    try:
-        request = _link(request)
-        for target in _targets():
-            for table in erasure.erasable_tables():
-                DsarTableResult.objects.get_or_create(
-                    request=request, target=target, table=table.name
-                )
-            if target == LAKE:
-                _erase_lake(request, tomb)
-            else:
-                _erase_remote(request, tomb, target)
-        results = list(request.tables.all())
-        remaining = sum(r.remaining_rows or 0 for r in results)
-        if remaining:
-            where = sorted(f"{r.target}.{r.table}" for r in results if r.remaining_rows)
-            raise ErasureIncomplete(
-                f"{remaining} rows still hold the ids after erasure ({', '.join(where)}); "
-                "run the request again."
-            )
-        _erase_portal_records(request, tomb)
-        _purge_caches(request, tomb)
-        return _complete(request, results)
-    except Exception as err:
-        # Logged and recorded (status, error, audit); the request can be run again.
-        _fail(request, err)
-        return DsarRequest.objects.get(pk=request_id)
+    request = _link(request)
+    for target in _targets():
+        for table in erasure.erasable_tables():
+            DsarTableResult.objects.get_or_create(request=request, target=target, table=table.name)
+        if target == LAKE:
+            _erase_lake(request, tomb)
+        else:
+            _erase_remote(request, tomb, target)
+    results = list(request.tables.all())
+    remaining = sum(r.remaining_rows or 0 for r in results)
+    if remaining:
+        where = sorted(f"{r.target}.{r.table}" for r in results if r.remaining_rows)
+        raise ErasureIncomplete(
+            f"{remaining} rows still hold the ids after erasure ({', '.join(where)}); "
+            "run the request again."
+        )
+    _erase_portal_records(request, tomb)
+    _purge_caches(request, tomb)
+    return _complete(request, results)
 
 
 def _targets() -> list[str]:
@@ -155,8 +159,30 @@ def _claim(request_id: int) -> bool:
     )
 
 
-def _beat(request: DsarRequest) -> None:
-    DsarRequest.objects.filter(pk=request.pk).update(heartbeat_at=timezone.now())
+@contextmanager
+def _heartbeat(request_id: int) -> Iterator[None]:
+    """Touch the request's heartbeat four times per stale limit while the job works, whatever
+    step it is in (one Athena UPDATE may take minutes): only a dead job looks stale, so no
+    second run claims a live request."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.PRIVACY_DSAR_STALE_SECONDS / 4):
+                try:
+                    DsarRequest.objects.filter(pk=request_id).update(heartbeat_at=timezone.now())
+                except DatabaseError:  # try again at the next beat
+                    log.warning("DSAR %s: heartbeat failed", request_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"dsar-{request_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _result(request: DsarRequest, target: str, table: str) -> DsarTableResult:
@@ -200,10 +226,10 @@ def _erase_lake(request: DsarRequest, tomb: str) -> None:
                     continue
                 with _timed(row):
                     todo, clean[table.name] = _scan_lake_table(
-                        request, row, root, table, ids, earlier_tomb, con
+                        row, root, table, ids, earlier_tomb, con
                     )
                 work += [(row, table, hit) for hit in todo]
-            _rewrite_lake_files(request, work, ids, tomb)
+            _rewrite_lake_files(work, ids, tomb)
             for table in erasure.erasable_tables():
                 row = _result(request, LAKE, table.name)
                 with _timed(row):
@@ -222,7 +248,6 @@ def _erase_lake(request: DsarRequest, tomb: str) -> None:
 
 
 def _scan_lake_table(
-    request: DsarRequest,
     row: DsarTableResult,
     root: Path,
     table: Table,
@@ -235,7 +260,6 @@ def _scan_lake_table(
     files = storage.data_files(root, table)
     states = erasure.file_states(files)  # before the scan: a change during it shows later
     DsarTableResult.objects.filter(pk=row.pk).update(state=State.SCANNING, files_total=len(files))
-    _beat(request)
     # Files erased by an earlier, interrupted attempt hold the tombstone: they count as
     # files that held the ids.
     found = erasure.scan(con, root, table, ids, earlier_tomb, files=files)
@@ -246,7 +270,6 @@ def _scan_lake_table(
         files_rewritten=len(found) - len(todo),
         rows_changed=sum(f.tombstoned for f in found),
     )
-    _beat(request)
     held = {f.path for f in found}
     return todo, {path: state for path, state in states.items() if path not in held}
 
@@ -259,7 +282,6 @@ class _Progress:
 
 
 def _rewrite_lake_files(
-    request: DsarRequest,
     work: list[tuple[DsarTableResult, Table, erasure.FileCount]],
     ids: tuple[str, ...],
     tomb: str,
@@ -279,7 +301,6 @@ def _rewrite_lake_files(
                 duration_s=F("duration_s") + progress.seconds,
             )
         pending.clear()
-        _beat(request)
 
     # Largest first, so that the last file to finish is a small one.
     work = sorted(work, key=lambda item: -item[2].path.stat().st_size)
@@ -344,7 +365,6 @@ def _record(
             "duration_s": round(row.duration_s, 3),
         },
     )
-    _beat(request)
 
 
 # --- remote warehouses

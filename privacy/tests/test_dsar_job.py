@@ -2,6 +2,8 @@
 against pandas, caches purged, audit without raw ids, failures that can be run again."""
 
 import json
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from psycopg import sql
 
 from privacy import dsar_job, selectors, services
@@ -237,6 +240,38 @@ def test_a_failed_run_is_recorded_and_can_be_run_again(lake_copy, privacy_users)
     expected = expected_counts(lake_copy, [tombstone_of(done)])
     assert done.rows_changed == sum(r for r, _ in expected.values()) > 100
     assert done.files_rewritten == sum(f for _, f in expected.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_job_keeps_its_request_whatever_step_takes_long(
+    lake_copy, privacy_users, settings, monkeypatch
+):
+    """A remote UPDATE may take minutes: the job's heartbeat goes on meanwhile, so a second
+    worker cannot claim the request as dead."""
+    settings.PRIVACY_DSAR_STALE_SECONDS = 0.4
+    erase_records = dsar_job._erase_portal_records
+
+    def slow(request, tomb):
+        time.sleep(1.5)  # well past the stale limit, with no progress to record
+        erase_records(request, tomb)
+
+    monkeypatch.setattr(dsar_job, "_erase_portal_records", slow)
+    dsar = approved(privacy_users, identity_id="idn_nobody")
+    done = []
+
+    def run() -> None:
+        try:
+            done.append(dsar_job.dsar_execute(request_id=dsar.pk))
+        finally:
+            connection.close()  # the thread's own
+
+    job = threading.Thread(target=run)
+    job.start()
+    time.sleep(1.0)
+    claimed_by_another = dsar_job._claim(dsar.pk)
+    job.join()
+    assert not claimed_by_another
+    assert done[0].status == DsarRequest.Status.COMPLETED and done[0].attempts == 1
 
 
 def test_a_file_a_writer_replaces_during_the_erasure_is_read_again(
