@@ -115,11 +115,12 @@ def test_run_prints_the_files_that_held_the_ids_next_to_the_files_rewritten(
 
     out = dsar("run", approved_request(*ids), "--inline").splitlines()
 
-    printed = {line.split("\t")[0]: fields(line) for line in out[:-1]}
+    tables = [line for line in out if "\t" in line]
+    printed = {line.split("\t")[0]: fields(line) for line in tables}
     assert {
         where: (int(f["files_with_ids"]), int(f["files_rewritten"])) for where, f in printed.items()
     } == {where: (files, files) for where, files in held.items()}
-    for line in out[:-1]:  # side by side
+    for line in tables:  # side by side
         columns = [item.split("=")[0] for item in line.split("\t")]
         assert columns[columns.index("files_with_ids") + 1] == "files_rewritten"
 
@@ -157,3 +158,14 @@ def test_run_without_a_worker_says_so_once_and_keeps_waiting(privacy_users, monk
     hints = [line for line in out.getvalue().splitlines() if "--inline" in line]
     assert len(hints) == 1
     assert "no Celery worker" in hints[0] and "still waiting" in hints[0]
+
+
+def test_run_says_how_many_linked_ids_it_erased_too(lake_copy, privacy_users):
+    dim = read_table(lake_copy, "dim_identities").dropna(subset=["user_id"])
+    identity_id, user_id = dim.sort_values("identity_id").iloc[0][["identity_id", "user_id"]]
+    # By pandas: the identity's user (1), and that user's identities but this one (n - 1).
+    linked = int((dim["user_id"] == user_id).sum())
+
+    out = dsar("run", approved_request(identity_id), "--inline").splitlines()
+
+    assert f"ids linked in dim_identities, erased too: {linked}" in out

@@ -90,6 +90,8 @@ class Command(BaseCommand):
                 f"\tfiles_with_ids={t['files_with_ids']}\tfiles_rewritten={t['files_rewritten']}"
                 f"\tremaining={t['remaining_rows']}\t{t['duration_s']} s"
             )
+        if summary["linked_ids"]:
+            self.stdout.write(f"ids linked in dim_identities, erased too: {summary['linked_ids']}")
         if summary["physical_followup"]:
             # The rows no longer hold the ids; the warehouse's storage may (old row versions,
             # snapshots) until these run.
