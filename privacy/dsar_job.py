@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 LAKE = "lake"
 WORKER = "dsar-job"
 PROGRESS_EVERY_S = 0.5
+MASKS_PER_UPDATE = 200
 State = DsarTableResult.State
 
 
@@ -389,11 +390,32 @@ def _erase_remote(request: DsarRequest, tomb: str, engine: str) -> None:
             with _timed(row):
                 update = erasure_sql.update_statement(table, engine, schema, ids, tomb)
                 session.execute(update)
+                masks = _mask_remote_texts(session, table, engine, schema, tomb)
                 remaining = session.count(erasure_sql.count_statement(table, engine, schema, ids))
                 erased = session.count(erasure_sql.count_statement(table, engine, schema, [tomb]))
-            DsarTableResult.objects.filter(pk=row.pk).update(statements=[update.sql])
+            statements = [update.sql, *(m.sql for m in masks)]
+            DsarTableResult.objects.filter(pk=row.pk).update(statements=statements)
             _record(request, row, rows_changed=erased, files_rewritten=None, remaining=remaining)
     DsarRequest.objects.filter(pk=request.pk).update(physical_followup=followup)
+
+
+def _mask_remote_texts(
+    session: remote.Session, table: Table, engine: str, schema: str | None, tomb: str
+) -> list[erasure_sql.Statement]:
+    """Personal data in the free text of the subject's rows (now holding the tombstone) is
+    masked as on the lake: each distinct text is masked here and set back by value, a few
+    hundred per UPDATE (one Athena UPDATE is a job of its own). Masked text masks to itself,
+    so a resumed run finds nothing left to do."""
+    statements = []
+    for column in erasure.text_columns(table):
+        texts = session.values(erasure_sql.texts_statement(table, column, engine, schema, tomb))
+        pairs = [(text, masked) for text in texts if (masked := mask_personal_data(text)) != text]
+        for start in range(0, len(pairs), MASKS_PER_UPDATE):
+            chunk = pairs[start : start + MASKS_PER_UPDATE]
+            statement = erasure_sql.mask_statement(table, column, engine, schema, tomb, chunk)
+            session.execute(statement)
+            statements.append(statement)
+    return statements
 
 
 # --- the portal's own records and caches

@@ -28,6 +28,7 @@ from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, erasure, generate, storage
 from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
+from warehouse.tests.pg_redshift_proxy import redshift_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -176,36 +177,52 @@ def test_running_again_changes_nothing(lake_copy, privacy_users):
     assert DsarRequest.objects.get(pk=dsar.pk).rows_changed == first.rows_changed > 0
 
 
-def test_other_personal_data_in_the_subjects_payloads_is_masked(lake_copy, privacy_users, settings):
-    """A client bug put an e-mail address and a phone number in some payloads: in the erased
-    subject's rows they go too; a bystander's row is left as it is (the payload check reports
-    it, the erasure of someone else does not touch it)."""
+LEAKS = [  # identity, payload: a client bug put contact data in some payloads
+    ("idn_subject", '{"path":"/berlin","email":"ann@example.com"}'),
+    ("idn_subject", '{"path":"/rome","note":"call +49 151 00000000","city":"rome"}'),
+    ("idn_bystander", '{"path":"/paris","email":"bob@example.com"}'),
+]
+
+
+@pytest.fixture
+def leaky_lake(lake_copy) -> Path:
+    """The lake copy with LEAKS in an extra raw_events file (returned)."""
     table = contract.table("raw_events")
     target = storage.data_files(lake_copy, table)[0]
-    frame = read_table(lake_copy, "raw_events").head(3).drop(columns=["_file", "event_dt"])
-    frame["identity_id"] = ["idn_subject", "idn_subject", "idn_bystander"]
+    frame = read_table(lake_copy, "raw_events").head(len(LEAKS))
+    frame = frame.drop(columns=["_file", "event_dt"])
+    frame["identity_id"] = [identity for identity, _ in LEAKS]
     frame["user_id"] = None
-    frame["payload"] = [
-        '{"path":"/berlin","email":"ann@example.com"}',
-        '{"path":"/rome","note":"call +49 151 00000000","city":"rome"}',
-        '{"path":"/paris","email":"bob@example.com"}',
-    ]
+    frame["payload"] = [payload for _, payload in LEAKS]
     extra = target.with_name("part-leak.parquet")
     storage.write_parquet(
         pa.Table.from_pandas(frame, schema=generate.arrow_schema(table), preserve_index=False),
         extra,
     )
+    return extra
 
+
+def assert_masked(payloads: list[str], identities: list[str], tomb: str) -> None:
+    """The subject's payloads lost the contact data and kept the rest; the bystander's is as
+    it was."""
+    assert identities == [tomb, tomb, "idn_bystander"]
+    berlin, rome = (json.loads(p) for p in payloads[:2])
+    assert berlin == {"path": "/berlin", "email": MASK}
+    assert rome["path"] == "/rome" and rome["city"] == "rome" and "151" not in rome["note"]
+    assert payloads[2] == LEAKS[2][1]
+
+
+def test_other_personal_data_in_the_subjects_payloads_is_masked(
+    leaky_lake, privacy_users, settings
+):
+    """In the erased subject's rows the contact data goes too; a bystander's row is left as it
+    is (the payload check reports it, the erasure of someone else does not touch it)."""
     done = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id="idn_subject").pk)
 
     assert done.status == DsarRequest.Status.COMPLETED, done.error
-    after = pq.read_table(extra).to_pandas()
-    subject = [json.loads(p) for p in after.loc[after["identity_id"] != "idn_bystander", "payload"]]
-    assert after["identity_id"].tolist()[:2] == [tombstone(settings.PRIVACY_HASH_KEY, done.pk)] * 2
-    assert subject[0] == {"path": "/berlin", "email": MASK}
-    assert subject[1]["path"] == "/rome" and subject[1]["city"] == "rome"
-    assert "151" not in subject[1]["note"]
-    assert after["payload"].iloc[2] == '{"path":"/paris","email":"bob@example.com"}'
+    after = pq.read_table(leaky_lake).to_pandas()
+    tomb = tombstone(settings.PRIVACY_HASH_KEY, done.pk)
+    assert_masked(after["payload"].tolist(), after["identity_id"].tolist(), tomb)
 
 
 def test_an_unknown_identity_completes_with_zero_rows_and_says_so(lake_copy, privacy_users):
@@ -379,3 +396,58 @@ def test_a_table_the_warehouse_does_not_hold_is_reported_empty_not_failed(
     assert remote_rows["fact_referrals"] == 0
     assert remote_rows["raw_events"] == expected["raw_events"][0] > 0
     assert not any("fact_referrals" in step for step in done.physical_followup)
+
+
+def test_a_warehouse_copy_of_the_subjects_payloads_is_masked_too(
+    leaky_lake, pg_warehouse, privacy_users, warehouse_pg_dsn, settings
+):
+    done = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id="idn_subject").pk)
+
+    assert done.status == DsarRequest.Status.COMPLETED, done.error
+    tomb = tombstone(settings.PRIVACY_HASH_KEY, done.pk)
+    with psycopg.connect(warehouse_pg_dsn) as conn:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT identity_id, payload FROM {} WHERE payload IN (%s, %s, %s) "
+                "OR identity_id IN (%s, 'idn_bystander') ORDER BY payload LIKE '%%paris%%', payload"
+            ).format(sql.Identifier(pg_warehouse, "raw_events")),
+            [*(payload for _, payload in LEAKS), tomb],
+        ).fetchall()
+    identities, payloads = [r[0] for r in rows], [r[1] for r in rows]
+    assert_masked(payloads, identities, tomb)
+    raw = done.tables.get(target="postgres", table="raw_events")
+    assert len(raw.statements) == 2  # the ids, then the masks
+
+
+def test_through_the_redshift_driver_the_ids_and_the_contact_data_go(
+    lake_copy, leaky_lake, pg_database, privacy_users, settings
+):
+    """The Redshift statements, run by redshift-connector (through the proxy that lets it
+    talk to PostgreSQL), on a copy in `public`, where a Redshift session looks."""
+    names = [t.name for t in erasure.erasable_tables()]
+    load_lake(pg_database, lake_copy, tables=names, schema="public")
+    identity_id, user_id = busy_subject(lake_copy)
+    with redshift_settings(settings, pg_database):
+        subject = dsar_job.dsar_execute(
+            request_id=approved(privacy_users, identity_id=identity_id, user_id=user_id).pk
+        )
+        leak = dsar_job.dsar_execute(
+            request_id=approved(privacy_users, identity_id="idn_subject").pk
+        )
+
+    assert subject.status == leak.status == DsarRequest.Status.COMPLETED, subject.error
+    with psycopg.connect(pg_database) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM public.raw_events WHERE identity_id = %s OR user_id = %s",
+            [identity_id, user_id],
+        ).fetchone()[0]
+        rows = conn.execute(
+            "SELECT identity_id, payload FROM public.raw_events "
+            "WHERE identity_id IN (%s, 'idn_bystander') "
+            "ORDER BY payload LIKE '%%paris%%', payload",
+            [tombstone(settings.PRIVACY_HASH_KEY, leak.pk)],
+        ).fetchall()
+    assert left == 0 and subject.tables.get(target="redshift", table="raw_events").rows_changed
+    tomb = tombstone(settings.PRIVACY_HASH_KEY, leak.pk)
+    assert_masked([r[1] for r in rows], [r[0] for r in rows], tomb)
+    assert any(s.startswith("VACUUM DELETE ONLY") for s in subject.physical_followup)

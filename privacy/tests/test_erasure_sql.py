@@ -80,3 +80,18 @@ def test_update_on_postgres_erases_exactly_the_rows_holding_the_ids(
     finally:
         with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.mark.parametrize("dialect", erasure_sql.DIALECTS)
+def test_masking_statements_parse_and_bind_the_texts(dialect):
+    table = contract.table("raw_events")
+    texts = erasure_sql.texts_statement(table, "payload", dialect, "analytics", TOMB)
+    assert isinstance(sqlglot.parse_one(literal(texts), read=dialect), exp.Select)
+    pairs = [('{"email":"a\'b@x.io"}', '{"email":"***"}'), ('{"ip":"10.0.0.1"}', '{"ip":"***"}')]
+    mask = erasure_sql.mask_statement(table, "payload", dialect, "analytics", TOMB, pairs)
+    tree = sqlglot.parse_one(literal(mask), read=dialect)
+    assert isinstance(tree, exp.Update) and [e.this.name for e in tree.expressions] == ["payload"]
+    assert "a@x" not in mask.sql and "a''b@x.io" in literal(mask)  # values are bound
+    assert len(list(tree.find(exp.Case).find_all(exp.If))) == 2
+    [by_text] = [i for i in tree.find_all(exp.In) if i.this.name == "payload"]
+    assert len(by_text.expressions) == 2

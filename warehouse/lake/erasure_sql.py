@@ -111,6 +111,48 @@ def update_statement(
     return render(tree, dialect, _params(ids, tombstone))
 
 
+def texts_statement(
+    table: Table, column: str, dialect: str, schema: str, tombstone: str
+) -> Statement:
+    """The distinct values of free-text ``column`` in the rows holding ``tombstone`` (the
+    erased subject's rows), to be masked."""
+    tree = (
+        exp.select(exp.column(column))
+        .distinct()
+        .from_(target(table, schema))
+        .where(exp.and_(_holds_ids(table, 1), exp.column(column).is_(exp.null()).not_()))
+    )
+    return render(tree, dialect, _params([tombstone], None))
+
+
+def mask_statement(
+    table: Table,
+    column: str,
+    dialect: str,
+    schema: str,
+    tombstone: str,
+    masked: Sequence[tuple[str, str]],
+) -> Statement:
+    """UPDATE that sets free-text ``column`` of the rows holding ``tombstone`` from each
+    (original, masked) pair; rows of other people are not touched, whatever their text."""
+    case = exp.Case(this=exp.column(column))
+    params: dict[str, str] = _params([tombstone], None)
+    for i, (original, replacement) in enumerate(masked):
+        case = case.when(exp.Placeholder(this=f"text{i}"), exp.Placeholder(this=f"masked{i}"))
+        params |= {f"text{i}": original, f"masked{i}": replacement}
+    originals = [exp.Placeholder(this=f"text{i}") for i in range(len(masked))]
+    tree = exp.Update(
+        this=target(table, schema),
+        expressions=[exp.EQ(this=exp.column(column), expression=case.else_(exp.column(column)))],
+        where=exp.Where(
+            this=exp.and_(
+                _holds_ids(table, 1), exp.In(this=exp.column(column), expressions=originals)
+            )
+        ),
+    )
+    return render(tree, dialect, params)
+
+
 def count_statement(table: Table, dialect: str, schema: str, ids: Sequence[str]) -> Statement:
     """The number of rows still holding ``ids`` (zero once the erasure is done)."""
     tree = (
