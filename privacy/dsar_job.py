@@ -31,9 +31,10 @@ from privacy.masking import mask_personal_data
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest, DsarTableResult
 from privacy.services import audit_log
 from privacy.signals import identity_erased
+from privacy.tombstone import TOMBSTONE_PREFIX
 from privacy.tombstone import tombstone as make_tombstone
 from warehouse import remote, watermark
-from warehouse.lake import erasure, erasure_sql, storage
+from warehouse.lake import contract, erasure, erasure_sql, storage
 from warehouse.lake.contract import Table
 from warehouse.lake.storage import bump_watermark
 from warehouse.models import QueryRun
@@ -43,7 +44,8 @@ log = logging.getLogger(__name__)
 LAKE = "lake"
 WORKER = "dsar-job"
 PROGRESS_EVERY_S = 0.5
-MASKS_PER_UPDATE = 200
+# Athena takes statements up to 262,144 bytes, values inlined by its driver.
+MASKS_PER_UPDATE, MASK_BYTES_PER_UPDATE = 200, 120_000
 State = DsarTableResult.State
 
 
@@ -124,23 +126,25 @@ def _link(request: DsarRequest) -> DsarRequest:
 
 
 def _linked(ids: tuple[str, ...]) -> set[str]:
+    """The ids linked to ``ids`` in one step, from the lake if it holds the link table, else
+    from the warehouse; an earlier request's tombstone is nobody's id."""
     if not ids:
         return set()
-    targets = _targets()
-    if LAKE in targets:
+    root = Path(settings.LAKE_ROOT)
+    found: set[str] = set()
+    if storage.data_files(root, contract.table(erasure.LINK_TABLE)):
         con = erasure.connect(settings.DUCKDB_THREADS)
         try:
-            return erasure.linked_ids(con, Path(settings.LAKE_ROOT), ids)
+            found = erasure.linked_ids(con, root, ids)
         finally:
             con.close()
-    if not targets:
-        return set()
-    engine = targets[0]
-    with remote.session(engine) as session:
-        if erasure.LINK_TABLE not in remote.table_names(session, engine):
-            return set()
-        statement = erasure_sql.linked_statement(engine, remote.schema(engine), ids)
-        return {value for value in session.values(statement) if value} - set(ids)
+    elif settings.WAREHOUSE in remote.ENGINES:
+        engine = settings.WAREHOUSE
+        with remote.session(engine) as session:
+            if erasure.LINK_TABLE in remote.table_names(session, engine):
+                statement = erasure_sql.linked_statement(engine, remote.schema(engine), ids)
+                found = {value for value in session.values(statement) if value} - set(ids)
+    return {value for value in found if not value.startswith(TOMBSTONE_PREFIX)}
 
 
 def _claim(request_id: int) -> bool:
@@ -172,8 +176,9 @@ def _heartbeat(request_id: int) -> Iterator[None]:
             while not stop.wait(settings.PRIVACY_DSAR_STALE_SECONDS / 4):
                 try:
                     DsarRequest.objects.filter(pk=request_id).update(heartbeat_at=timezone.now())
-                except DatabaseError:  # try again at the next beat
+                except DatabaseError:  # a new connection at the next beat
                     log.warning("DSAR %s: heartbeat failed", request_id, exc_info=True)
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
 
@@ -402,20 +407,35 @@ def _erase_remote(request: DsarRequest, tomb: str, engine: str) -> None:
 def _mask_remote_texts(
     session: remote.Session, table: Table, engine: str, schema: str | None, tomb: str
 ) -> list[erasure_sql.Statement]:
-    """Personal data in the free text of the subject's rows (now holding the tombstone) is
-    masked as on the lake: each distinct text is masked here and set back by value, a few
-    hundred per UPDATE (one Athena UPDATE is a job of its own). Masked text masks to itself,
-    so a resumed run finds nothing left to do."""
+    """Personal data in the free text of the subject's own rows (now holding the tombstone) is
+    masked as on the lake: each distinct text is masked here and set back by value, many per
+    UPDATE (one Athena UPDATE is a job of its own) but within a statement size Athena takes.
+    Masked text masks to itself, so a resumed run finds nothing left to do."""
     statements = []
     for column in erasure.text_columns(table):
         texts = session.values(erasure_sql.texts_statement(table, column, engine, schema, tomb))
         pairs = [(text, masked) for text in texts if (masked := mask_personal_data(text)) != text]
-        for start in range(0, len(pairs), MASKS_PER_UPDATE):
-            chunk = pairs[start : start + MASKS_PER_UPDATE]
+        for chunk in _by_size(pairs):
             statement = erasure_sql.mask_statement(table, column, engine, schema, tomb, chunk)
             session.execute(statement)
             statements.append(statement)
     return statements
+
+
+def _by_size(pairs: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    """Chunks of (original, masked) pairs: at most MASKS_PER_UPDATE, and at most
+    MASK_BYTES_PER_UPDATE of text as the statement holds it (each original twice)."""
+    chunk: list[tuple[str, str]] = []
+    size = 0
+    for original, masked in pairs:
+        cost = 2 * len(original.encode()) + len(masked.encode())
+        if chunk and (len(chunk) == MASKS_PER_UPDATE or size + cost > MASK_BYTES_PER_UPDATE):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append((original, masked))
+        size += cost
+    if chunk:
+        yield chunk
 
 
 # --- the portal's own records and caches
@@ -498,6 +518,7 @@ def _complete(request: DsarRequest, results: list[DsarTableResult]) -> DsarReque
 
 
 def _fail(request: DsarRequest, err: Exception) -> None:
+    request = DsarRequest.objects.get(pk=request.pk)  # with the linked ids, if found by now
     message = str(err) if isinstance(err, ErasureIncomplete | erasure.LakeBusy) else repr(err)
     for value in request.ids:  # an engine's message may quote a value
         message = message.replace(value, "[erased id]")

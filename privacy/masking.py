@@ -17,7 +17,9 @@ MASK = "***"
 MAX_CHARS = 400  # a sample is for reading, not for reconstructing a 1 MB payload
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"\+?\d[\d ()./-]{6,}\d")
+# Not inside a word: the digits of a tombstone (erased:…), an id (usr_000123456789) or a
+# timestamp's date and hour ("2026-01-25 10:11") are not a phone number.
+_PHONE = re.compile(r"(?<![\w:])\+?\d[\d ()./-]{6,}\d(?![\w:])")
 PHONE_DIGITS = 9  # fewer digits is a date, an amount or a count, not a phone number
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 _QUOTED_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)')
@@ -49,14 +51,23 @@ def _mask_value(value: Any) -> Any:
 
 
 def mask_personal_data(payload: str) -> str:
-    """The whole payload with personal data masked (JSON stays JSON)."""
+    """The whole payload with personal data masked (JSON stays JSON); the very same text when
+    there is nothing to mask."""
     try:
         document = json.loads(payload)
     except ValueError:
         document = None
-    if isinstance(document, dict | list):
-        return json.dumps(_mask_value(document), separators=(",", ":"), ensure_ascii=False)
-    return mask_text(_QUOTED_PAIR.sub(_mask_pair, payload))
+    if not isinstance(document, dict | list):
+        return mask_text(_QUOTED_PAIR.sub(_mask_pair, payload))
+    masked = _mask_value(document)
+    if masked == document:
+        return payload
+    text = json.dumps(masked, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (a client cut a string in half): keep it escaped
+        text = json.dumps(masked, separators=(",", ":"))
+    return text
 
 
 def mask_payload(payload: str | None) -> str:

@@ -18,7 +18,7 @@ ALLOWED_PII_KEYS: frozenset[str] = frozenset(
 PII_WORDS = frozenset(
     {
         "email", "mail", "phone", "mobile", "telephone", "tel", "msisdn", "fax", "surname",
-        "firstname", "lastname", "fullname",
+        "firstname", "lastname", "fullname", "middlename", "nickname",
         "address", "addr", "street", "postcode", "postal", "zip", "ip", "ipv4", "ipv6", "ssn",
         "passport", "birth", "birthday", "birthdate", "dob", "age", "gender", "sex", "iban",
         "card", "pan", "cvv", "password", "passwd", "pwd", "secret", "token", "lat", "lng",
@@ -26,11 +26,17 @@ PII_WORDS = frozenset(
         "identity", "user", "username", "session", "country", "city", "locale", "agent",
     }
 )  # fmt: skip
+# Words before "name" that make it a person's name (a listing_name or event_name is not).
+PERSON_NAME_OF = (
+    "first", "last", "full", "given", "family", "middle", "maiden", "nick", "display", "legal",
+    "real", "contact", "customer", "client", "guest", "host", "owner", "holder", "account",
+    "billing", "shipping", "recipient", "sender", "user", "member", "person", "cardholder",
+)  # fmt: skip
 # ...and these only as a pair of successive words (event_name, listing_name and device_type
 # are not about a person), or "name" as the whole key.
 PII_PAIRS = frozenset(
     {
-        *((word, "name") for word in ("first", "last", "full", "given", "family", "display")),
+        *((word, "name") for word in PERSON_NAME_OF),
         ("device", "id"), ("advertising", "id"), ("ad", "id"), ("remote", "addr"),
     }
 )  # fmt: skip

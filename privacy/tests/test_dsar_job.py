@@ -181,6 +181,8 @@ LEAKS = [  # identity, payload: a client bug put contact data in some payloads
     ("idn_subject", '{"path":"/berlin","email":"ann@example.com"}'),
     ("idn_subject", '{"path":"/rome","note":"call +49 151 00000000","city":"rome"}'),
     ("idn_bystander", '{"path":"/paris","email":"bob@example.com"}'),
+    # Someone else's row that names the subject: the mention goes, their own data stays.
+    ("idn_sender", '{"recipient":"idn_subject","note":"call 0151 2345 6789"}'),
 ]
 
 
@@ -202,14 +204,22 @@ def leaky_lake(lake_copy) -> Path:
     return extra
 
 
-def assert_masked(payloads: list[str], identities: list[str], tomb: str) -> None:
-    """The subject's payloads lost the contact data and kept the rest; the bystander's is as
-    it was."""
-    assert identities == [tomb, tomb, "idn_bystander"]
-    berlin, rome = (json.loads(p) for p in payloads[:2])
+def assert_masked(rows: dict[str, list[str]], tomb: str) -> None:
+    """``rows``: identity -> payloads after the erasure. The subject's payloads lost the contact
+    data and kept the rest; the bystander's is as it was; the sender's lost the mention only."""
+    assert sorted(rows) == sorted([tomb, "idn_bystander", "idn_sender"])
+    berlin, rome = (json.loads(p) for p in sorted(rows[tomb]))
     assert berlin == {"path": "/berlin", "email": MASK}
     assert rome["path"] == "/rome" and rome["city"] == "rome" and "151" not in rome["note"]
-    assert payloads[2] == LEAKS[2][1]
+    assert rows["idn_bystander"] == [LEAKS[2][1]]
+    assert rows["idn_sender"] == [LEAKS[3][1].replace("idn_subject", tomb)]
+
+
+def by_identity(rows) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for identity, payload in rows:
+        found.setdefault(identity, []).append(payload)
+    return found
 
 
 def test_other_personal_data_in_the_subjects_payloads_is_masked(
@@ -222,7 +232,7 @@ def test_other_personal_data_in_the_subjects_payloads_is_masked(
     assert done.status == DsarRequest.Status.COMPLETED, done.error
     after = pq.read_table(leaky_lake).to_pandas()
     tomb = tombstone(settings.PRIVACY_HASH_KEY, done.pk)
-    assert_masked(after["payload"].tolist(), after["identity_id"].tolist(), tomb)
+    assert_masked(by_identity(zip(after["identity_id"], after["payload"], strict=True)), tomb)
 
 
 def test_an_unknown_identity_completes_with_zero_rows_and_says_so(lake_copy, privacy_users):
@@ -408,13 +418,12 @@ def test_a_warehouse_copy_of_the_subjects_payloads_is_masked_too(
     with psycopg.connect(warehouse_pg_dsn) as conn:
         rows = conn.execute(
             sql.SQL(
-                "SELECT identity_id, payload FROM {} WHERE payload IN (%s, %s, %s) "
-                "OR identity_id IN (%s, 'idn_bystander') ORDER BY payload LIKE '%%paris%%', payload"
+                "SELECT identity_id, payload FROM {} "
+                "WHERE identity_id IN (%s, 'idn_bystander', 'idn_sender')"
             ).format(sql.Identifier(pg_warehouse, "raw_events")),
-            [*(payload for _, payload in LEAKS), tomb],
+            [tomb],
         ).fetchall()
-    identities, payloads = [r[0] for r in rows], [r[1] for r in rows]
-    assert_masked(payloads, identities, tomb)
+    assert_masked(by_identity(rows), tomb)
     raw = done.tables.get(target="postgres", table="raw_events")
     assert len(raw.statements) == 2  # the ids, then the masks
 
@@ -443,11 +452,35 @@ def test_through_the_redshift_driver_the_ids_and_the_contact_data_go(
         ).fetchone()[0]
         rows = conn.execute(
             "SELECT identity_id, payload FROM public.raw_events "
-            "WHERE identity_id IN (%s, 'idn_bystander') "
-            "ORDER BY payload LIKE '%%paris%%', payload",
+            "WHERE identity_id IN (%s, 'idn_bystander', 'idn_sender')",
             [tombstone(settings.PRIVACY_HASH_KEY, leak.pk)],
         ).fetchall()
     assert left == 0 and subject.tables.get(target="redshift", table="raw_events").rows_changed
-    tomb = tombstone(settings.PRIVACY_HASH_KEY, leak.pk)
-    assert_masked([r[1] for r in rows], [r[0] for r in rows], tomb)
+    assert_masked(by_identity(rows), tombstone(settings.PRIVACY_HASH_KEY, leak.pk))
     assert any(s.startswith("VACUUM DELETE ONLY") for s in subject.physical_followup)
+
+
+def test_an_error_quoting_a_linked_id_is_recorded_without_it(lake_copy, privacy_users, monkeypatch):
+    dim = read_table(lake_copy, "dim_identities").dropna(subset=["user_id"])
+    identity_id, user_id = dim.sort_values("identity_id").iloc[0][["identity_id", "user_id"]]
+
+    def engine_quoting_a_value(*args, **kwargs):
+        raise RuntimeError(f"engine says: bad value {user_id}")
+
+    monkeypatch.setattr(erasure, "scan", engine_quoting_a_value)
+    failed = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id=identity_id).pk)
+
+    assert failed.status == DsarRequest.Status.FAILED and failed.linked_ids == [user_id]
+    assert user_id not in failed.error and "[erased id]" in failed.error
+    assert user_id not in json.dumps(list(AuditEvent.objects.values()), default=str)
+
+
+def test_masks_go_to_the_warehouse_in_updates_of_bounded_size(monkeypatch):
+    monkeypatch.setattr(dsar_job, "MASKS_PER_UPDATE", 3)
+    monkeypatch.setattr(dsar_job, "MASK_BYTES_PER_UPDATE", 100)
+    pairs = [("a" * 10, "b" * 10)] * 7 + [("x" * 200, "y")]  # 30 bytes each, then 401
+
+    chunks = list(dsar_job._by_size(pairs))
+
+    assert [len(chunk) for chunk in chunks] == [3, 3, 1, 1]
+    assert [pair for chunk in chunks for pair in chunk] == pairs

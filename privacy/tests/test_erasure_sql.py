@@ -95,3 +95,10 @@ def test_masking_statements_parse_and_bind_the_texts(dialect):
     assert len(list(tree.find(exp.Case).find_all(exp.If))) == 2
     [by_text] = [i for i in tree.find_all(exp.In) if i.this.name == "payload"]
     assert len(by_text.expressions) == 2
+
+
+def test_one_masked_text_is_set_without_a_case():
+    table = contract.table("raw_events")
+    mask = erasure_sql.mask_statement(table, "payload", "athena", "analytics", TOMB, [("a", "b")])
+    tree = sqlglot.parse_one(literal(mask), read="athena")
+    assert tree.find(exp.Case) is None and literal(mask).count("'a'") == 1

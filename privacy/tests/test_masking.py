@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from privacy.masking import MASK, MAX_CHARS, mask_payload
+from privacy.masking import MASK, MAX_CHARS, mask_payload, mask_personal_data
 
 
 @pytest.mark.parametrize(
@@ -65,3 +65,25 @@ def test_long_payloads_are_cut_after_masking():
 def test_nothing_to_mask():
     assert mask_payload(None) == ""
     assert mask_payload('{"path":"/"}') == '{"path":"/"}'
+
+
+def test_nothing_to_mask_leaves_the_very_same_text():
+    # Not re-serialized: a DSAR sets back only what it really masked.
+    assert mask_personal_data('{"path": "/",  "n": 1}') == '{"path": "/",  "n": 1}'
+
+
+def test_a_lone_surrogate_stays_escaped_so_the_text_can_be_stored():
+    masked = mask_personal_data('{"email":"a@b.de","q":"caf\\u00e9 \\ud83d"}')
+    masked.encode()  # storable as UTF-8
+    assert json.loads(masked) == {"email": MASK, "q": "café \ud83d"}
+
+
+def test_digits_inside_words_tombstones_ids_and_times_are_not_phone_numbers():
+    payload = {
+        "referrer": "erased:2d861322988bf74a00000000",
+        "other": "usr_000123456789",
+        "at": "2026-01-25 10:11:12",
+        "phone": "+49 151 00000000",
+    }
+    masked = json.loads(mask_personal_data(json.dumps(payload)))
+    assert masked == {**payload, "phone": MASK}

@@ -49,7 +49,8 @@ def test_pii_violations_is_the_allowlist_check():
         "email", "emailAddress", "userEmail", "e-mail", "phone_number", "phoneNumber", "ipAddr",
         "IPAddress", "telephone", "birthday", "date_of_birth", "password", "device_id",
         "advertising_id", "imei", "remote_addr", "gender", "first_name", "lastName",
-        "firstname", "name", "home.street",
+        "firstname", "name", "home.street", "contact_name", "customerName", "middle_name",
+        "recipient_name", "billing_name", "nickname",
     ],
 )  # fmt: skip
 def test_keys_that_name_personal_data_look_like_pii_in_any_spelling(key):

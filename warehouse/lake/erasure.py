@@ -152,12 +152,15 @@ def rewrite(
 ) -> int:
     """Replace ``ids`` by ``tombstone`` in one file, atomically; returns the rows changed.
 
-    ``mask`` is applied to the free text of those rows: a payload may carry other personal data
-    of the subject (a leaked e-mail address, say) that must not stay beside the tombstone."""
+    ``mask`` is applied to the free text of the subject's own rows (those holding an id in an
+    id column): a payload may carry other personal data of the subject (a leaked e-mail
+    address, say) that must not stay beside the tombstone. A row of someone else that merely
+    names the subject in its text loses that mention only."""
     source = pq.ParquetFile(path)
     # Files are rewritten in parallel already: threads within one read only contend.
     data = source.read(use_threads=False)
     changed = pa.array([False] * data.num_rows)
+    owned = changed  # the subject's own rows
     value_set = pa.array(list(ids), pa.string())
     for column in table.identity_columns:
         i = data.schema.get_field_index(column)
@@ -166,6 +169,7 @@ def rewrite(
             continue
         hit = pc.fill_null(pc.is_in(values, value_set=value_set), False)
         changed = pc.or_(changed, hit)
+        owned = pc.or_(owned, hit)
         replaced = pc.if_else(hit, pa.scalar(tombstone, values.type), values)
         data = data.set_column(i, data.schema.field(i), replaced)
     for column in text_columns(table):
@@ -180,7 +184,7 @@ def rewrite(
             values = pc.replace_substring(values, quoted, f'"{tombstone}"')
         data = data.set_column(i, data.schema.field(i), values)
     if mask is not None:
-        data = _mask_text_columns(data, table, changed, mask)
+        data = _mask_text_columns(data, table, owned, mask)
     rows = pc.sum(changed).as_py() or 0
     if rows:
         _replace_file(path, data, source.metadata)
