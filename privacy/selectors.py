@@ -65,7 +65,8 @@ def consent_history(*, identity_id: str, limit: int = 500) -> list[ConsentChange
 
 
 def dsar_is_stale(request: DsarRequest) -> bool:
-    """A running request whose job stopped reporting (its worker died)."""
+    """A running request whose job stopped reporting (its worker died), or a queued one no
+    worker took in that time (its message was lost)."""
     limit = timedelta(seconds=settings.PRIVACY_DSAR_STALE_SECONDS)
     beat = request.heartbeat_at or request.started_at
     return beat is None or timezone.now() - beat > limit

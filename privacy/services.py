@@ -167,7 +167,7 @@ def dsar_queue(*, request_id: int, enqueue: bool = True, strict: bool = False) -
     """Queue the erasure job of an approved request (again, after a failure or a dead worker).
 
     Completed requests and runs alive elsewhere are left as they are. ``strict`` (the page and
-    the API) refuses them instead, and a request already queued too, so that the person asking
+    the API) refuses them instead, and a request queued recently too, so that the person asking
     is told nothing was queued."""
     request = DsarRequest.objects.select_for_update().get(pk=request_id)
     status = DsarRequest.Status
@@ -180,9 +180,10 @@ def dsar_queue(*, request_id: int, enqueue: bool = True, strict: bool = False) -
                 "there is nothing left to run."
             )
         return request
-    if request.status == status.QUEUED and strict:
+    if request.status == status.QUEUED and strict and not selectors.dsar_is_stale(request):
         raise DsarRefused(
-            f"Request {request.pk} is already queued; it starts when a worker is free."
+            f"Request {request.pk} is already queued; it starts when a worker is free. If none "
+            f"takes it within {settings.PRIVACY_DSAR_STALE_SECONDS} s, it can be queued again."
         )
     if request.status == status.RUNNING and not selectors.dsar_is_stale(request):
         if strict:
@@ -191,9 +192,12 @@ def dsar_queue(*, request_id: int, enqueue: bool = True, strict: bool = False) -
                 f"stops reporting for {settings.PRIVACY_DSAR_STALE_SECONDS} s."
             )
         return request
+    # Queued long ago and still not taken: its message was probably lost, so another is sent.
+    # Should both arrive, the second finds the request claimed (dsar_job._claim) and does nothing.
     request.status = status.QUEUED
     request.error = ""
-    request.save(update_fields=["status", "error"])
+    request.heartbeat_at = timezone.now()  # when it was queued, until a job claims it
+    request.save(update_fields=["status", "error", "heartbeat_at"])
     if enqueue:
         transaction.on_commit(lambda: _enqueue(request.pk))
     return request

@@ -46,7 +46,8 @@ def request_in(privacy_users, status: str, heartbeat_age_s: float | None = None)
 RUN_ANSWERS = [
     (("filed", None), (409, "not been approved")),
     (("approved", None), (202, None)),
-    (("queued", None), (409, "already queued")),
+    (("queued", 5), (409, "already queued")),
+    (("queued", 600), (202, None)),  # no worker took it: its message was lost, another goes
     (("running", 5), (409, "already running")),
     (("running", 600), (202, None)),  # its worker died: taken over
     (("failed", None), (202, None)),

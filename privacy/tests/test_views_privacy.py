@@ -75,7 +75,6 @@ def test_dsar_filed_approved_and_run_from_the_pages(
     running = bob.get(f"/privacy/dsar/{dsar.pk}/").content.decode()
     assert "privacy/dsar.js" in running and f"/api/privacy/dsar/{dsar.pk}" in running
     assert "looked up in dim_identities when the job starts" in running
-    assert ">Run again</button>" not in running  # queued: nothing to run again
     DsarRequest.objects.filter(pk=dsar.pk).update(linked_count=3)
     assert "3 found in dim_identities" in bob.get(f"/privacy/dsar/{dsar.pk}/").content.decode()
 
