@@ -105,6 +105,10 @@ def health_run(
     days = max(days or settings.PIPELINE_HEALTH_DAYS, math.ceil(th.alert_window_hours / 24) + 1)
     window = _Window(as_of=as_of, start=as_of.date() - timedelta(days=days - 1), end=as_of.date())
     run = HealthRun.objects.create(as_of=as_of, days=days)
+    # A run every few minutes adds up: older runs go (the series themselves are replaced, not
+    # appended, so they need no pruning).
+    keep = timedelta(days=settings.PIPELINE_HEALTH_RUNS_KEEP_DAYS)
+    HealthRun.objects.filter(started_at__lt=run.started_at - keep).delete()
     try:
         results = _run_checks(window, th, force_refresh)
     except TransientWarehouseError as err:

@@ -13,6 +13,7 @@ from pipeline.health import LAG_BIN_WIDTH
 from pipeline.models import (
     DeadLetterCount,
     DeadLetterReason,
+    HealthRun,
     LagPoint,
     LossPoint,
     SchemaVersionSeen,
@@ -175,6 +176,20 @@ def test_freshness_and_recorded_query_runs(lake):
     services.health_run(as_of=AS_OF + timedelta(minutes=10))
     assert QueryRun.objects.count() == 8
     assert QueryRun.objects.filter(status="failed").count() == 2
+
+
+def test_records_of_runs_older_than_the_keep_days_go(lake, settings):
+    settings.PIPELINE_HEALTH_RUNS_KEEP_DAYS = 30
+    now = timezone.now()
+    for age_days in (45, 31, 29, 1):
+        old = HealthRun.objects.create(as_of=AS_OF, days=3, outcome="succeeded")
+        HealthRun.objects.filter(pk=old.pk).update(started_at=now - timedelta(days=age_days))
+
+    run = services.health_run(as_of=AS_OF)
+
+    kept = HealthRun.objects.all()
+    ages = sorted(round((now - r.started_at).total_seconds() / 86400) for r in kept)
+    assert ages == [0, 1, 29] and HealthRun.objects.first() == run
 
 
 def test_an_admin_override_takes_effect_on_the_next_run(lake):
