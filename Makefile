@@ -2,7 +2,11 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+# Installs come from requirements.lock (exact versions and hashes of every dependency);
+# pyproject.toml keeps the compatible ranges and `make lock` re-resolves the lock from them.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | sha1sum | cut -c1-12)
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
 
 # Under CI the suite runs on the real services there: PostgreSQL as portal database and Redis as
 # broker and cache. Elsewhere it uses the embedded defaults (SQLite, files under var/).
@@ -11,13 +15,23 @@ TEST_SERVICES ?= DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=
 endif
 TEST_ENV := VAR_DIR=$(CURDIR)/var/test CACHE_KEY_PREFIX=test $(TEST_SERVICES)
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "python venv failed: apt-get install python3-venv"; exit 1; }
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) tools/check_lock.py
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# Re-resolve every dependency within pyproject's ranges for Python 3.11 (any platform) into
+# requirements.lock; commit the result on its own, as a deliberate upgrade.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--generate-hashes --no-header --index-url https://pypi.org/simple -o requirements.lock
 
 install: $(STAMP)
 
