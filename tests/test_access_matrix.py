@@ -147,7 +147,7 @@ def planted(matrix_lake, settings) -> Planted:
     )
     privacy.consent_set(identity_id=CONSENT_ID, flags={"marketing": True}, source="api", actor="a")
     run = warehouse.query_submit(
-        sql="SELECT count(*) AS n FROM finance_cases_v WHERE event_dt >= :d",
+        sql="SELECT count(*) AS n FROM finance_cases_v WHERE event_dt BETWEEN :d AND current_date",
         params={"d": date(2026, 1, 1)},
         scope=frozenset({Access.GENERAL, Access.FINANCE_VIEW}),
         label=FINANCE_RUN,

@@ -71,11 +71,18 @@ def tables_read(tree: exp.Expression) -> set[str]:
 
 
 def check_partition_filters(tree: exp.Expression, partitioned: Mapping[str, str]) -> None:
-    """Refuse a read of a partitioned table whose scope does not filter on the partition column.
+    """Refuse a read of a partitioned table whose scope does not bound its partition column
+    from below and from above.
 
     The cost rule of the plan: a full scan of a partitioned table is never what anyone wants to
-    pay for. A filter counts when the partition column of that table (qualified by its alias, or
-    unqualified) appears in the WHERE clause or the JOIN condition of the scope that reads it.
+    pay for, and a filter that merely names the column (``event_dt IS NOT NULL``) or bounds one
+    side (``event_dt >= :start``) still reads every partition on that side. A bound is a
+    comparison of the column itself (qualified by the table's alias, or unqualified) with a
+    value known before the scan: a literal, a bound parameter, or an expression of those such
+    as ``date_add('day', -7, :start)`` or ``current_date``. ``=``, ``IN (...)`` and ``BETWEEN``
+    bound both sides; ``>=``/``>`` the lower, ``<=``/``<`` the upper. The bounds must hold for
+    every row: they count in the WHERE clause or JOIN condition of the scope that reads the
+    table, joined by AND (or present in every branch of an OR).
     """
     for scope in traverse_scope(tree):
         # Only a SELECT reads tables; other scopes (a correlated UNNEST, say) merely see the
@@ -88,21 +95,77 @@ def check_partition_filters(tree: exp.Expression, partitioned: Mapping[str, str]
             column = partitioned.get(source.name.lower())
             if column is None:
                 continue
-            if not _filters_on(scope.expression, alias, column):
+            lower, upper = _bounds(scope.expression, alias, column)
+            if not (lower and upper):
+                missing = "an upper bound" if lower else "a lower bound" if upper else "a filter"
                 raise QueryRefused(
-                    f"Query reads partitioned table {source.name} without a filter on "
-                    f"{column}; add a {column} range to the WHERE clause."
+                    f"Query reads partitioned table {source.name} without {missing} on "
+                    f"{column}; bound it on both sides, e.g. {column} BETWEEN :start AND :end."
                 )
 
 
-def _filters_on(select: exp.Expression, alias: str, column: str) -> bool:
-    conditions = [select.args.get("where")]
+def _bounds(select: exp.Expression, alias: str, column: str) -> tuple[bool, bool]:
+    """Whether the SELECT's WHERE and JOIN conditions bound ``column`` from below, from above."""
+    where = select.args.get("where")
+    conditions = [where.this if where else None]
     conditions += [join.args.get("on") for join in select.args.get("joins") or []]
+    lower = upper = False
     for condition in filter(None, conditions):
-        for col in condition.find_all(exp.Column):
-            if col.name.lower() == column and col.table in ("", alias):
-                return True
-    return False
+        low, high = _condition_bounds(condition, alias, column)
+        lower, upper = lower or low, upper or high
+    return lower, upper
+
+
+# Comparisons with the column on the left: which side of it each bounds.
+_LOWER, _UPPER = (exp.GTE, exp.GT), (exp.LTE, exp.LT)
+_FLIPPED = {exp.GTE: exp.LTE, exp.GT: exp.LT, exp.LTE: exp.GTE, exp.LT: exp.GT, exp.EQ: exp.EQ}
+
+
+def _condition_bounds(node: exp.Expression, alias: str, column: str) -> tuple[bool, bool]:
+    node = node.unnest()
+    if isinstance(node, exp.And):
+        left = _condition_bounds(node.this, alias, column)
+        right = _condition_bounds(node.expression, alias, column)
+        return left[0] or right[0], left[1] or right[1]
+    if isinstance(node, exp.Or):
+        left = _condition_bounds(node.this, alias, column)
+        right = _condition_bounds(node.expression, alias, column)
+        return left[0] and right[0], left[1] and right[1]
+    if isinstance(node, exp.Between):
+        if _is_column(node.this, alias, column):
+            return _is_constant(node.args["low"]), _is_constant(node.args["high"])
+        return False, False
+    if isinstance(node, exp.In):
+        values = node.expressions
+        bounded = (
+            _is_column(node.this, alias, column)
+            and not node.args.get("query")
+            and bool(values)
+            and all(_is_constant(v) for v in values)
+        )
+        return bounded, bounded
+    kind = type(node)
+    if kind not in _FLIPPED:
+        return False, False
+    if _is_column(node.this, alias, column) and _is_constant(node.expression):
+        pass
+    elif _is_column(node.expression, alias, column) and _is_constant(node.this):
+        kind = _FLIPPED[kind]
+    else:
+        return False, False
+    return kind is exp.EQ or kind in _LOWER, kind is exp.EQ or kind in _UPPER
+
+
+def _is_column(node: exp.Expression, alias: str, column: str) -> bool:
+    node = node.unnest()
+    return (
+        isinstance(node, exp.Column) and node.name.lower() == column and node.table in ("", alias)
+    )
+
+
+def _is_constant(node: exp.Expression) -> bool:
+    """A value known before any row is read: no column, no subquery."""
+    return not any(isinstance(n, exp.Column | exp.Query | exp.Subquery) for n in node.walk())
 
 
 def params_used(sql: str, params: Mapping[str, object]) -> dict[str, object]:

@@ -14,9 +14,11 @@
 -- grains: day, week, month
 -- dimensions: listing_kind
 -- higher_is_better: true
--- version: 1
+-- version: 2
 -- timezone: UTC
 -- history: 1: First canonical definition.
+-- history: 2: fact_bookings read up to tomorrow, not open-ended (the partition rule wants
+--   both ends); same numbers.
 WITH bookings AS (
     SELECT
         user_id,
@@ -26,8 +28,9 @@ WITH bookings AS (
         lag(booked_ts) OVER (PARTITION BY user_id ORDER BY booked_ts, booking_id) AS previous_ts,
         lead(booked_ts) OVER (PARTITION BY user_id ORDER BY booked_ts, booking_id) AS next_ts
     FROM fact_bookings
-    -- No upper bound: the latest booking date is the data's end (right-censoring).
-    WHERE event_dt >= date_add('day', -365, :start)
+    -- Up to the data's end (right-censoring needs the latest booking date): tomorrow by the
+    -- engine's clock, whatever its time zone, bounds it (the partition rule wants both ends).
+    WHERE event_dt BETWEEN date_add('day', -365, :start) AND date_add('day', 1, current_date)
 ),
 data_end AS (
     SELECT max(event_dt) AS last_dt

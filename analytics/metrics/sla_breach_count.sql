@@ -13,14 +13,17 @@
 -- grains: day, week, month
 -- dimensions: priority, channel
 -- higher_is_better: false
--- version: 1
+-- version: 2
 -- timezone: UTC
 -- audience: support
 -- history: 1: First canonical definition.
+-- history: 2: support_tickets_v read up to tomorrow, not open-ended (the partition rule
+--   wants both ends); same numbers.
 WITH data_clock AS (
     SELECT max(created_ts) AS as_of
     FROM support_tickets_v
-    WHERE event_dt >= :start
+    -- The data's clock: up to tomorrow by the engine's clock, whatever its time zone.
+    WHERE event_dt BETWEEN :start AND date_add('day', 1, current_date)
 )
 SELECT
     CAST(

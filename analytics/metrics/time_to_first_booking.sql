@@ -13,9 +13,11 @@
 -- grains: day, week, month
 -- dimensions: listing_kind
 -- higher_is_better: false
--- version: 1
+-- version: 2
 -- timezone: UTC
 -- history: 1: First canonical definition.
+-- history: 2: fact_bookings read up to tomorrow, not open-ended (the partition rule wants
+--   both ends); same numbers.
 WITH new_listings AS (
     SELECT listing_id, listing_kind, created_ts, CAST(created_ts AS DATE) AS created_dt
     FROM dim_listings
@@ -28,7 +30,8 @@ first_bookings AS (
     JOIN fact_bookings AS b
         ON b.profile_id = l.listing_id
         AND b.booked_ts >= l.created_ts
-        AND b.event_dt >= :start
+        -- Whenever it came: up to tomorrow by the engine's clock, whatever its time zone.
+        AND b.event_dt BETWEEN :start AND date_add('day', 1, current_date)
     GROUP BY l.listing_id
 ),
 waits AS (

@@ -73,7 +73,8 @@ def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_us
     )
     assert selectors.consent_get(identity_id=identity_id)["marketing"] is True
     named = warehouse.query_submit(
-        sql="SELECT count(*) AS n FROM events WHERE event_dt >= :d AND identity_id = :who",
+        sql="SELECT count(*) AS n FROM events "
+        "WHERE event_dt BETWEEN :d AND current_date AND identity_id = :who",
         params={"d": date(2026, 1, 1), "who": identity_id},
         scope=frozenset({Access.GENERAL}),
     ).run

@@ -102,7 +102,9 @@ def test_submit_queues_and_reports_the_run(client, lake_settings, settings):
 
 
 def test_runs_over_restricted_data_are_hidden_from_other_roles(client, lake_settings):
-    finance_sql = "SELECT count(*) AS n FROM fin_refunds WHERE event_dt >= :start"
+    finance_sql = (
+        "SELECT count(*) AS n FROM fin_refunds WHERE event_dt BETWEEN :start AND current_date"
+    )
     run = services.query_submit(
         sql=finance_sql, params={"start": 1}, scope=frozenset({Access.GENERAL, Access.FINANCE})
     ).run

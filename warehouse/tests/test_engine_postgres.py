@@ -36,7 +36,7 @@ SAME_ON_BOTH = {
         """
         SELECT date_trunc('week', event_dt) AS week, approx_distinct(identity_id) AS identities,
                count_if(identity_id LIKE 'u%') AS from_u, count(*) / 7 AS per_day
-        FROM events WHERE event_dt >= :start GROUP BY 1 ORDER BY 1
+        FROM events WHERE event_dt BETWEEN :start AND current_date GROUP BY 1 ORDER BY 1
         """,
         {"start": date(2024, 1, 1)},
     ),
@@ -66,7 +66,8 @@ SAME_ON_BOTH = {
         {"day": date(2023, 1, 1)},
     ),
     "bound_as_data": (
-        "SELECT count(*) AS n FROM events WHERE event_dt >= :start AND identity_id = :who",
+        "SELECT count(*) AS n FROM events "
+        "WHERE event_dt BETWEEN :start AND current_date AND identity_id = :who",
         {"start": date(2024, 1, 1), "who": INJECTION},
     ),
 }

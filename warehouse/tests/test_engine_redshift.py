@@ -131,7 +131,10 @@ def test_daily_metrics_match_pandas(proxy, events) -> None:
 )
 def test_value_with_quote_is_bound_as_data(proxy, events, name: str, matches: bool) -> None:
     table, frame = events
-    sql = f"SELECT count(*) AS n FROM {table} WHERE event_dt >= :start AND event_name = :name"
+    sql = (
+        f"SELECT count(*) AS n FROM {table} "
+        "WHERE event_dt BETWEEN :start AND current_date AND event_name = :name"
+    )
 
     result = make_engine(proxy).run(sql, {"start": START, "name": name})
 
@@ -143,7 +146,10 @@ def test_value_with_quote_is_bound_as_data(proxy, events, name: str, matches: bo
 
 def test_percent_inside_a_literal_is_kept(proxy, events) -> None:
     table, frame = events
-    sql = f"SELECT count(*) AS n FROM {table} WHERE event_dt >= :start AND event_name LIKE 'it%'"
+    sql = (
+        f"SELECT count(*) AS n FROM {table} "
+        "WHERE event_dt BETWEEN :start AND current_date AND event_name LIKE 'it%'"
+    )
 
     result = make_engine(proxy).run(sql, {"start": START})
 
@@ -155,7 +161,7 @@ def test_modulo_operator_reaches_the_driver_as_mod(proxy, events) -> None:
     table, frame = events
     sql = (
         f"SELECT count(*) AS n FROM {table} "
-        "WHERE event_dt >= :start AND CAST(floor(amount) AS integer) % 2 = 0"
+        "WHERE event_dt BETWEEN :start AND current_date AND CAST(floor(amount) AS integer) % 2 = 0"
     )
 
     result = make_engine(proxy).run(sql, {"start": START})

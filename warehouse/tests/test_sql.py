@@ -53,10 +53,20 @@ def test_tables_read(sql, tables):
         "SELECT * FROM users u JOIN events e ON e.id = u.id AND e.event_dt = :d",
         "SELECT * FROM events e JOIN sessions s ON s.id = e.id "
         "WHERE e.event_dt = :d AND s.event_dt = :d",
-        "WITH x AS (SELECT * FROM events WHERE event_dt >= :d) SELECT * FROM x",
+        "WITH x AS (SELECT * FROM events WHERE event_dt >= :d AND event_dt < :e) SELECT * FROM x",
         "SELECT * FROM (SELECT id FROM events WHERE event_dt = :d) t",
         # A correlated UNNEST is a scope of its own that sees events; the SELECT filters it.
-        "SELECT k FROM events CROSS JOIN UNNEST(split(payload, ',')) AS t(k) WHERE event_dt >= :d",
+        "SELECT k FROM events CROSS JOIN UNNEST(split(payload, ',')) AS t(k) "
+        "WHERE event_dt BETWEEN :d AND :e",
+        # Literals, and expressions of literals and parameters, are values known before the scan.
+        "SELECT * FROM events WHERE event_dt BETWEEN DATE '2026-01-01' AND DATE '2026-01-31'",
+        "SELECT * FROM events WHERE event_dt IN (DATE '2026-01-01', :d)",
+        "SELECT * FROM events WHERE :d <= event_dt AND :e > event_dt",
+        "SELECT * FROM events WHERE event_dt BETWEEN date_add('day', -365, :d) "
+        "AND date_add('day', 1, current_date)",
+        # Each branch of an OR bounds the column: so does the OR.
+        "SELECT * FROM events WHERE (event_dt = :d OR event_dt BETWEEN :e AND :f) AND id = 1",
+        "SELECT * FROM events WHERE event_dt >= :d AND (id = 1 AND event_dt <= :e)",
     ],
 )
 def test_partition_filter_accepted(sql):
@@ -64,24 +74,82 @@ def test_partition_filter_accepted(sql):
 
 
 @pytest.mark.parametrize(
-    ("sql", "table"),
+    ("sql", "table", "missing"),
     [
-        ("SELECT * FROM events", "events"),
-        ("SELECT * FROM events WHERE id = 3", "events"),
-        ("SELECT * FROM events e JOIN sessions s ON s.id = e.id WHERE e.event_dt = :d", "sessions"),
+        ("SELECT * FROM events", "events", "a filter"),
+        ("SELECT * FROM events WHERE id = 3", "events", "a filter"),
+        (
+            "SELECT * FROM events e JOIN sessions s ON s.id = e.id WHERE e.event_dt = :d",
+            "sessions",
+            "a filter",
+        ),
         # Filtering the other table of the join does not count.
-        ("SELECT * FROM events e JOIN sessions s ON s.id = e.id WHERE s.event_dt = :d", "events"),
-        ("SELECT * FROM users u JOIN events e ON e.id = u.id WHERE u.signup_dt = :d", "events"),
+        (
+            "SELECT * FROM events e JOIN sessions s ON s.id = e.id WHERE s.event_dt = :d",
+            "events",
+            "a filter",
+        ),
+        (
+            "SELECT * FROM users u JOIN events e ON e.id = u.id WHERE u.signup_dt = :d",
+            "events",
+            "a filter",
+        ),
         # The rule holds in the scope that reads the table, not outside it.
-        ("WITH x AS (SELECT * FROM events) SELECT * FROM x WHERE event_dt = :d", "events"),
-        ("SELECT * FROM (SELECT * FROM sessions) t WHERE t.event_dt = :d", "sessions"),
-        ("SELECT * FROM users WHERE id IN (SELECT id FROM events)", "events"),
-        ("SELECT k FROM events CROSS JOIN UNNEST(split(payload, ',')) AS t(k)", "events"),
+        (
+            "WITH x AS (SELECT * FROM events) SELECT * FROM x WHERE event_dt = :d",
+            "events",
+            "a filter",
+        ),
+        ("SELECT * FROM (SELECT * FROM sessions) t WHERE t.event_dt = :d", "sessions", "a filter"),
+        ("SELECT * FROM users WHERE id IN (SELECT id FROM events)", "events", "a filter"),
+        (
+            "SELECT k FROM events CROSS JOIN UNNEST(split(payload, ',')) AS t(k)",
+            "events",
+            "a filter",
+        ),
+        # Naming the column is not bounding it: this read every partition.
+        ("SELECT * FROM events WHERE event_dt IS NOT NULL", "events", "a filter"),
+        ("SELECT * FROM events WHERE event_dt <> :d", "events", "a filter"),
+        ("SELECT * FROM events WHERE NOT event_dt < :d", "events", "a filter"),
+        # One side only reads every partition on the other side.
+        ("SELECT * FROM events WHERE event_dt >= :d", "events", "an upper bound"),
+        ("SELECT * FROM events WHERE event_dt > DATE '2026-01-01'", "events", "an upper bound"),
+        ("SELECT * FROM events WHERE event_dt <= :d", "events", "a lower bound"),
+        ("SELECT * FROM events WHERE :d > event_dt", "events", "a lower bound"),
+        # A bound by another column, or by a subquery, is not known before the scan.
+        ("SELECT * FROM events WHERE event_dt BETWEEN :d AND id", "events", "an upper bound"),
+        (
+            "SELECT * FROM events WHERE event_dt = (SELECT max(event_dt) FROM sessions "
+            "WHERE event_dt BETWEEN :d AND :e)",
+            "events",
+            "a filter",
+        ),
+        (
+            "SELECT * FROM events e JOIN sessions s ON e.event_dt = s.event_dt "
+            "WHERE s.event_dt = :d",
+            "events",
+            "a filter",
+        ),
+        (
+            "SELECT * FROM events WHERE event_dt IN (SELECT event_dt FROM sessions "
+            "WHERE event_dt = :d)",
+            "events",
+            "a filter",
+        ),
+        # A bound in only one branch of an OR does not hold for every row.
+        ("SELECT * FROM events WHERE event_dt = :d OR id = 3", "events", "a filter"),
+        (
+            "SELECT * FROM events WHERE event_dt >= :d AND (event_dt <= :e OR id = 3)",
+            "events",
+            "an upper bound",
+        ),
+        # A bound on an expression of the column does not prune partitions.
+        ("SELECT * FROM events WHERE year(event_dt) = 2026", "events", "a filter"),
     ],
 )
-def test_partition_filter_refused(sql, table):
+def test_partition_filter_refused(sql, table, missing):
     with pytest.raises(
-        QueryRefused, match=rf"partitioned table {table} without a filter on event_dt"
+        QueryRefused, match=rf"partitioned table {table} without {missing} on event_dt"
     ):
         check_partition_filters(parse(sql).tree, PARTITIONED)
 
