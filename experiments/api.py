@@ -91,6 +91,8 @@ def stats_baseline(request):
         )
     except warehouse_services.DataAccessDenied as err:
         raise PermissionDenied(str(err)) from None
+    except warehouse_services.RunLimitReached as err:
+        return Response(err.as_payload(), status=429)
     cached = submission.cached
     if cached is None:
         run = warehouse_selectors.run_wait(

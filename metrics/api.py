@@ -30,7 +30,7 @@ from metrics.services import MetricInputError, metric_data_submit, parse_metric_
 from metrics.windows import default_window
 from portal.roles import data_scope
 from warehouse import watermark
-from warehouse.services import DataAccessDenied
+from warehouse.services import DataAccessDenied, RunLimitReached
 
 FIELD_ERRORS = OpenApiResponse(OpenApiTypes.OBJECT, description='{"<field>": ["<problem>"]}')
 NOT_FOUND = OpenApiResponse(description="No such metric, or not one you may read.")
@@ -109,6 +109,8 @@ def metric_data(request, slug: str):
         return Response({err.field: [err.message]}, status=400)
     except DataAccessDenied as err:
         raise PermissionDenied(str(err)) from None
+    except RunLimitReached as err:
+        return Response(err.as_payload(), status=429)
     if submission.cached is not None:
         return Response(data_payload(metric, params, submission.cached))
     return Response(queued_payload(metric, submission.run), status=202)

@@ -34,7 +34,7 @@ from warehouse import selectors as run_selectors
 from warehouse import watermark
 from warehouse.lake import contract
 from warehouse.models import QueryRun
-from warehouse.services import DataAccessDenied
+from warehouse.services import DataAccessDenied, RunLimitReached
 
 METRIC_PAGE_DAYS = 28
 PRESET_DAYS = (7, 28, 90)
@@ -165,6 +165,8 @@ def metric_data_csv(request, slug: str):
         return _data_error(request, metric, f"{err.field}: {err.message}", status=400)
     except DataAccessDenied as err:
         return _data_error(request, metric, str(err), status=403)
+    except RunLimitReached as err:
+        return _data_error(request, metric, str(err), status=429)
     cached = submission.cached
     if cached is None:
         run = run_selectors.run_wait(

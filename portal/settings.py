@@ -158,15 +158,39 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {
-    "fail-stale-query-runs": {"task": "warehouse.tasks.fail_stale_runs", "schedule": 300.0},
-}
 
 # Warehouse: which engine runs canonical SQL, and how it is reached.
 WAREHOUSE = env_choice("WAREHOUSE", ("duckdb", "athena", "redshift", "postgres"), "duckdb")
 LAKE_ROOT = Path(env_str("LAKE_ROOT", str(VAR_DIR / "lake")))
 QUERY_TIME_LIMIT_SECONDS = env_int("QUERY_TIME_LIMIT_SECONDS", 300)
 QUERY_WAIT_SECONDS = env_float("QUERY_WAIT_SECONDS", 2.0)
+# A run's lease: its worker renews it four times per QUERY_RUN_LEASE_SECONDS while the engine
+# works; a run whose lease expired (worker killed, message lost) is taken over by a redelivered
+# task, an identical request or the sweeper (every QUERY_RUN_SWEEP_SECONDS), and fails after
+# QUERY_RUN_MAX_ATTEMPTS attempts.
+QUERY_RUN_LEASE_SECONDS = env_int("QUERY_RUN_LEASE_SECONDS", 30)
+QUERY_RUN_SWEEP_SECONDS = env_int("QUERY_RUN_SWEEP_SECONDS", 15)
+QUERY_RUN_MAX_ATTEMPTS = env_int("QUERY_RUN_MAX_ATTEMPTS", 3)
+# Queued + running runs one user may have at a time (0: no cap); more answer 429.
+QUERY_USER_MAX_IN_FLIGHT = env_int("QUERY_USER_MAX_IN_FLIGHT", 8)
+# force_refresh runs a paid scan again: honoured for these roles, for results older than
+# QUERY_FORCE_REFRESH_MIN_AGE_SECONDS and up to QUERY_FORCE_REFRESH_PER_HOUR times per user;
+# otherwise the cached result is served. Jobs (no user) always may.
+QUERY_FORCE_REFRESH_ROLES = env_list("QUERY_FORCE_REFRESH_ROLES", ("analyst", "admin"))
+QUERY_FORCE_REFRESH_MIN_AGE_SECONDS = env_int("QUERY_FORCE_REFRESH_MIN_AGE_SECONDS", 300)
+QUERY_FORCE_REFRESH_PER_HOUR = env_int("QUERY_FORCE_REFRESH_PER_HOUR", 30)
+# Temporary files of lake writers older than this are a killed writer's: swept hourly.
+LAKE_TMP_MAX_AGE_SECONDS = env_int("LAKE_TMP_MAX_AGE_SECONDS", 6 * 3600)
+CELERY_BEAT_SCHEDULE: dict = {
+    "recover-stale-query-runs": {
+        "task": "warehouse.tasks.recover_stale_runs",
+        "schedule": float(QUERY_RUN_SWEEP_SECONDS),
+    },
+    "remove-stale-lake-tmp-files": {
+        "task": "warehouse.tasks.remove_stale_lake_tmp_files",
+        "schedule": 3600.0,
+    },
+}
 RESULT_CACHE_TTL_SECONDS = env_int("RESULT_CACHE_TTL_SECONDS", 24 * 3600)
 DUCKDB_THREADS = env_int("DUCKDB_THREADS", 2)
 DUCKDB_MEMORY_LIMIT = env_str("DUCKDB_MEMORY_LIMIT", "4GB")

@@ -93,9 +93,12 @@ def page_query(
     """Run ``sql`` for ``user`` through the warehouse (cache, in-flight run or a new run).
 
     Raises DataAccessDenied when the user's scope does not cover what the SQL reads."""
-    submission = warehouse.query_submit(
-        sql=sql, params=params, scope=data_scope(user), user=user, label=label
-    )
+    try:
+        submission = warehouse.query_submit(
+            sql=sql, params=params, scope=data_scope(user), user=user, label=label
+        )
+    except warehouse.RunLimitReached as err:
+        return PageData(None, None, error=str(err))
     if (cached := submission.cached) is not None:
         return PageData(cached.frame, cached.run_id, cached.data_as_of)
     wait = settings.QUERY_WAIT_SECONDS if wait_s is None else wait_s

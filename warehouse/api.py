@@ -40,6 +40,8 @@ def query_submit(request):
         return Response({"sql": [str(err)]}, status=400)
     except services.DataAccessDenied as err:
         raise PermissionDenied(str(err)) from None
+    except services.RunLimitReached as err:
+        return Response(err.as_payload(), status=429)
     if submission.cached is not None:
         return Response(cached_payload(submission.cached))
     run = selectors.run_wait(run_id=submission.run.pk, timeout_s=settings.QUERY_WAIT_SECONDS)

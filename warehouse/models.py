@@ -33,6 +33,9 @@ class QueryRun(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     queued_at = models.DateTimeField(default=timezone.now)
+    # The lease: when the run was (re)queued, or when its worker last reported while running.
+    # An in-flight run whose lease is older than QUERY_RUN_LEASE_SECONDS is taken over.
+    heartbeat_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     rows = models.BigIntegerField(null=True, blank=True)
@@ -51,7 +54,20 @@ class QueryRun(models.Model):
                 name="one_in_flight_run_per_cache_key",
             )
         ]
-        indexes = [models.Index(fields=["label", "-queued_at"])]
+        indexes = [
+            models.Index(fields=["label", "-queued_at"]),
+            # The sweeper's and the per-user cap's look-ups of runs in flight.
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="in_flight_run_lease",
+            ),
+            models.Index(
+                fields=["requested_by", "status"],
+                condition=Q(status__in=["queued", "running"]),
+                name="in_flight_run_by_user",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} {self.label or self.sql_hash} [{self.status}]"

@@ -2,16 +2,19 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from portal.roles import scope_key
+from portal.lease import lease_renewed
+from portal.roles import scope_key, user_roles
 from warehouse import params as query_params
 from warehouse import result_cache, watermark
 from warehouse.engines.base import TransientWarehouseError, WarehouseError, checked_sql
@@ -44,6 +47,20 @@ def check_access(canonical: CanonicalSql, scope: frozenset[Access]) -> None:
             raise DataAccessDenied("You do not have access to the data this query reads.")
 
 
+class RunLimitReached(Exception):
+    """The user already has as many runs queued or running as one person may (429)."""
+
+    def __init__(self, *, limit: int, in_flight: int):
+        self.limit, self.in_flight = limit, in_flight
+        super().__init__(
+            f"You have {in_flight} queries queued or running; the limit is {limit} per person. "
+            "Ask again when one of them has finished."
+        )
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"detail": str(self), "limit": self.limit, "in_flight": self.in_flight}
+
+
 def query_submit(
     *,
     sql: str,
@@ -55,9 +72,13 @@ def query_submit(
     force_refresh: bool = False,
     enqueue: bool = True,
 ) -> Submission:
-    """Serve from the cache, join an identical run in flight, or queue a new run.
+    """Serve from the cache, join an identical run in flight (taking it over if its lease
+    expired), or queue a new run. Raises RunLimitReached when ``user`` has
+    QUERY_USER_MAX_IN_FLIGHT runs in flight already.
 
-    ``enqueue=False`` is for callers that run the query themselves (see query_run_sync).
+    ``force_refresh`` is honoured only as force_refresh_honoured says; otherwise the cached
+    result is served. ``enqueue=False`` is for callers that run the query themselves (see
+    query_run_sync).
     """
     engine = engine or settings.WAREHOUSE
     canonical = checked_sql(sql)
@@ -73,12 +94,16 @@ def query_submit(
         scope=scope_key(scope),
         watermark=mark.token,
     )
-    if not force_refresh and (cached := result_cache.get(key)) is not None:
+    cached = result_cache.get(key)
+    forced = cached is not None and force_refresh and force_refresh_honoured(user, cached)
+    if cached is not None and not forced:
         return Submission(run=None, cached=cached)
-    if (in_flight := _in_flight(key)) is not None:
+    if (in_flight := _in_flight(key)) is not None and _still_in_flight(in_flight, enqueue):
         return Submission(run=in_flight, cached=None)
+    requester = user if user is not None and user.is_authenticated else None
     try:
         with transaction.atomic():
+            _check_in_flight_cap(requester)
             run = QueryRun.objects.create(
                 engine=engine,
                 label=label,
@@ -89,8 +114,8 @@ def query_submit(
                 tables=sorted(canonical.tables),
                 cache_key=key,
                 watermark=mark.token,
-                force_refresh=force_refresh,
-                requested_by=user if user is not None and user.is_authenticated else None,
+                force_refresh=forced,
+                requested_by=requester,
             )
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(run.pk))
@@ -103,8 +128,42 @@ def query_submit(
     return Submission(run=run, cached=None)
 
 
+def force_refresh_honoured(user, cached: CachedResult) -> bool:
+    """Whether a forced refresh of ``cached`` runs the scan again: always for jobs (no user);
+    for a person, only with a role in QUERY_FORCE_REFRESH_ROLES, for a result older than
+    QUERY_FORCE_REFRESH_MIN_AGE_SECONDS, and QUERY_FORCE_REFRESH_PER_HOUR times an hour."""
+    if user is None:
+        return True
+    if not user_roles(user) & set(settings.QUERY_FORCE_REFRESH_ROLES):
+        return False
+    now = timezone.now()
+    if now - cached.cached_at < timedelta(seconds=settings.QUERY_FORCE_REFRESH_MIN_AGE_SECONDS):
+        return False
+    forced = QueryRun.objects.filter(
+        requested_by=user, force_refresh=True, queued_at__gte=now - timedelta(hours=1)
+    )
+    return forced.count() < settings.QUERY_FORCE_REFRESH_PER_HOUR
+
+
+def _check_in_flight_cap(user) -> None:
+    """Inside the transaction that queues the run; the user's row is locked so that two
+    requests of one person at once cannot both take the last place."""
+    limit = settings.QUERY_USER_MAX_IN_FLIGHT
+    if user is None or limit <= 0:
+        return
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    in_flight = QueryRun.objects.filter(requested_by=user, status__in=QueryRun.IN_FLIGHT).count()
+    if in_flight >= limit:
+        raise RunLimitReached(limit=limit, in_flight=in_flight)
+
+
 def _in_flight(key: str) -> QueryRun | None:
     return QueryRun.objects.filter(cache_key=key, status__in=QueryRun.IN_FLIGHT).first()
+
+
+def _still_in_flight(run: QueryRun, enqueue: bool) -> bool:
+    """Take ``run`` over if its lease expired; False if it had to be given up (failed)."""
+    return run_take_over(run=run, enqueue=enqueue) != QueryRun.Status.FAILED
 
 
 def _enqueue(run_id: int) -> None:
@@ -113,26 +172,108 @@ def _enqueue(run_id: int) -> None:
     run_query.delay(run_id)
 
 
-def query_run_execute(*, run_id: int) -> QueryRun | None:
-    """Run a queued query on its engine and cache the result. Returns None if not runnable.
+def _lease_start(now: datetime) -> datetime:
+    """Runs whose lease (heartbeat_at) is older than this have expired."""
+    return now - timedelta(seconds=settings.QUERY_RUN_LEASE_SECONDS)
 
-    Only a queued run starts: a run already running elsewhere is never run twice.
-    """
-    started = QueryRun.objects.filter(pk=run_id, status=QueryRun.Status.QUEUED).update(
-        status=QueryRun.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+
+def _gave_up(attempts: int) -> str:
+    return (
+        f"Gave up after {attempts} attempts: each time, the worker running the query stopped "
+        "before it finished (killed, out of memory, or its message was lost). Run it again."
     )
-    if not started:
+
+
+def run_take_over(*, run: QueryRun, enqueue: bool = True) -> str | None:
+    """If ``run`` (as read) is in flight with an expired lease, put it back in the queue and
+    send it again, or fail it when it has used QUERY_RUN_MAX_ATTEMPTS attempts. Returns the new
+    status, or None when there was nothing to do (lease alive, or someone else acted first).
+
+    Compare-and-set on the row as read: of several callers at once, one acts. A queued run is
+    sent again when its last message is older than the lease and than half the run's age, so
+    that runs waiting in a long queue are not sent over and over."""
+    now = timezone.now()
+    if run.status not in QueryRun.IN_FLIGHT or run.heartbeat_at >= _lease_start(now):
+        return None
+    if run.status == QueryRun.Status.QUEUED and (
+        now - run.heartbeat_at < (now - run.queued_at) / 2
+    ):
+        return None
+    as_read = QueryRun.objects.filter(
+        pk=run.pk, status=run.status, heartbeat_at=run.heartbeat_at, attempts=run.attempts
+    )
+    if run.attempts >= settings.QUERY_RUN_MAX_ATTEMPTS:
+        failed = as_read.update(
+            status=QueryRun.Status.FAILED, finished_at=now, error=_gave_up(run.attempts)
+        )
+        return QueryRun.Status.FAILED if failed else None
+    if not as_read.update(status=QueryRun.Status.QUEUED, heartbeat_at=now):
+        return None
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(run.pk))
+    return QueryRun.Status.QUEUED
+
+
+def query_run_execute(*, run_id: int) -> QueryRun | None:
+    """Run a queued run, or take over a running one whose lease expired, on its engine and
+    cache the result; the lease is renewed while the engine works. Returns None if the run is
+    not this call's to run (finished, or running elsewhere with a live lease).
+
+    Only the holder of the current attempt writes the outcome: a worker that was taken over
+    (it stalled past its lease) finds its row changed and leaves it to the newer attempt."""
+    now = timezone.now()
+    runnable = Q(pk=run_id) & (
+        Q(status=QueryRun.Status.QUEUED)
+        | Q(status=QueryRun.Status.RUNNING, heartbeat_at__lt=_lease_start(now))
+    )
+    claimed = (
+        QueryRun.objects.filter(runnable)
+        .filter(attempts__lt=settings.QUERY_RUN_MAX_ATTEMPTS)
+        .update(
+            status=QueryRun.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            heartbeat_at=now,
+            started_at=now,
+            error="",
+        )
+    )
+    if not claimed:
+        run = QueryRun.objects.filter(runnable).first()
+        if run is not None:  # used all its attempts
+            run_take_over(run=run, enqueue=False)
         return None
     run = QueryRun.objects.get(pk=run_id)
+    attempt = QueryRun.objects.filter(pk=run_id, status=QueryRun.Status.RUNNING)
+    attempt = attempt.filter(attempts=run.attempts)
+
+    def renew() -> None:
+        attempt.update(heartbeat_at=timezone.now())
+
     try:
-        result = get_engine(run.engine).run(run.canonical_sql, query_params.decode(run.params))
+        with lease_renewed(
+            renew, every_s=settings.QUERY_RUN_LEASE_SECONDS / 4, name=f"query-run-{run_id}"
+        ):
+            result = get_engine(run.engine).run(run.canonical_sql, query_params.decode(run.params))
     except ImproperlyConfigured as err:
-        return query_run_fail(run_id=run_id, error=f"Engine {run.engine} is not configured: {err}")
-    except TransientWarehouseError:
-        QueryRun.objects.filter(pk=run_id).update(status=QueryRun.Status.QUEUED)
+        return _fail(attempt, run, f"Engine {run.engine} is not configured: {err}")
+    except TransientWarehouseError as err:
+        if run.attempts >= settings.QUERY_RUN_MAX_ATTEMPTS:
+            return _fail(attempt, run, f"Gave up after {run.attempts} attempts: {err}")
+        attempt.update(
+            status=QueryRun.Status.QUEUED,
+            heartbeat_at=timezone.now(),
+            error=f"Attempt {run.attempts} failed ({err}); it is tried again.",
+        )
         raise
     except (WarehouseError, SqlError) as err:
-        return query_run_fail(run_id=run_id, error=str(err))
+        return _fail(attempt, run, str(err))
+    except SoftTimeLimitExceeded:
+        limit = settings.QUERY_TIME_LIMIT_SECONDS
+        return _fail(attempt, run, f"The query exceeded the {limit} s time limit.")
+    except Exception as err:
+        # A bug must not leave the run "running": fail it, then let the caller see the error.
+        _fail(attempt, run, f"Internal error: {type(err).__name__}: {err}")
+        raise
 
     finished = timezone.now()
     mark = watermark.current(run.engine)
@@ -147,7 +288,7 @@ def query_run_execute(*, run_id: int) -> QueryRun | None:
         ),
     )
     stats = result.stats
-    QueryRun.objects.filter(pk=run_id).update(
+    attempt.update(
         status=QueryRun.Status.SUCCEEDED,
         finished_at=finished,
         translated_sql=stats.translated_sql,
@@ -161,23 +302,23 @@ def query_run_execute(*, run_id: int) -> QueryRun | None:
     return run
 
 
-def query_run_fail(*, run_id: int, error: str) -> QueryRun:
-    QueryRun.objects.filter(pk=run_id, status__in=QueryRun.IN_FLIGHT).update(
-        status=QueryRun.Status.FAILED, finished_at=timezone.now(), error=error[:10_000]
-    )
-    return QueryRun.objects.get(pk=run_id)
+def _fail(attempt: QuerySet[QueryRun], run: QueryRun, error: str) -> QueryRun:
+    attempt.update(status=QueryRun.Status.FAILED, finished_at=timezone.now(), error=error[:10_000])
+    run.refresh_from_db()
+    return run
 
 
-def query_runs_fail_stale() -> int:
-    """Fail runs in flight for longer than any run may take (a worker died under them)."""
-    limit = timedelta(seconds=settings.QUERY_TIME_LIMIT_SECONDS * 2 + 60)
-    return QueryRun.objects.filter(
-        status__in=QueryRun.IN_FLIGHT, queued_at__lt=timezone.now() - limit
-    ).update(
-        status=QueryRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error="The run did not finish in time; its worker may have died. Run it again.",
+def query_runs_recover() -> dict[str, int]:
+    """The sweeper: take over every run in flight whose lease expired (its worker died, or its
+    message was lost): queued again and sent again, or failed after its last attempt."""
+    expired = QueryRun.objects.filter(
+        status__in=QueryRun.IN_FLIGHT, heartbeat_at__lt=_lease_start(timezone.now())
     )
+    done = {QueryRun.Status.QUEUED: 0, QueryRun.Status.FAILED: 0}
+    for run in expired.order_by("queued_at")[:1000]:
+        if (outcome := run_take_over(run=run)) is not None:
+            done[outcome] += 1
+    return {"requeued": done[QueryRun.Status.QUEUED], "failed": done[QueryRun.Status.FAILED]}
 
 
 class QueryFailed(Exception):
@@ -209,10 +350,13 @@ def query_run_sync(
     if submission.cached is not None:
         return submission.cached
     run = query_run_execute(run_id=submission.run.pk)
-    if run is None:  # someone else is running it: wait for theirs
+    while run is None or not run.is_finished:
+        # Someone else is running it: wait for theirs, and take it over if their lease expires.
         from warehouse.selectors import run_wait
 
-        run = run_wait(run_id=submission.run.pk, timeout_s=settings.QUERY_TIME_LIMIT_SECONDS + 30)
+        run = run_wait(run_id=submission.run.pk, timeout_s=settings.QUERY_RUN_LEASE_SECONDS)
+        if not run.is_finished:
+            run = query_run_execute(run_id=run.pk)
     cached = result_cache.get(run.cache_key) if run.status == QueryRun.Status.SUCCEEDED else None
     if cached is None:
         raise QueryFailed(run)

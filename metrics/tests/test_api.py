@@ -214,7 +214,8 @@ def test_support_metric_split_and_filtered_matches_pandas(support, lake_settings
     assert body["summary"]["value"] is None  # a median cannot be re-aggregated across splits
 
 
-def test_force_refresh_runs_again(analyst):
+def test_force_refresh_runs_again(analyst, settings):
+    settings.QUERY_FORCE_REFRESH_MIN_AGE_SECONDS = 0  # any cached result is old enough
     first = fetch_data(analyst, "search_to_view_ctr", **WINDOW)
     again = fetch_data(analyst, "search_to_view_ctr", **WINDOW, force_refresh="true")
     assert again["run_id"] != first["run_id"]

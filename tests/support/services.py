@@ -44,12 +44,17 @@ def _database_url() -> str:
 class WorkerProcess:
     """A real `celery worker` process on the test database and the given lake."""
 
-    def __init__(self, lake_root: Path):
+    def __init__(
+        self, lake_root: Path, *, env: dict[str, str] | None = None, queues: str | None = None
+    ):
+        """``env``: more variables (settings) for the worker; ``queues``: the queues it consumes
+        (comma-separated) instead of the default one."""
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
             "LAKE_ROOT": str(lake_root),
             "VAR_DIR": str(settings.VAR_DIR),
+            **(env or {}),
         }
         if settings.REDIS_URL:
             env["REDIS_URL"] = settings.REDIS_URL
@@ -71,6 +76,7 @@ class WorkerProcess:
                 "--without-heartbeat",
                 "--without-gossip",
                 "--without-mingle",
+                *(["--queues", queues] if queues else []),
             ],
             cwd=settings.BASE_DIR,
             env=env,

@@ -65,11 +65,20 @@ def write_parquet(table: pa.Table, final: Path) -> Path:
     return final
 
 
-def remove_stale_tmp_files(root: Path) -> int:
-    """Delete temporary files left by killed writers; returns how many went."""
+def remove_stale_tmp_files(root: Path, *, older_than_s: float, now: float | None = None) -> int:
+    """Delete temporary files left by killed writers; returns how many went.
+
+    Only files not modified for ``older_than_s`` seconds: a live writer's file is younger (a
+    writer keeps writing to it until it renames it into place)."""
+    cutoff = (time.time() if now is None else now) - older_than_s
     removed = 0
     for tmp in root.rglob(f"{TMP_PREFIX}*"):
-        tmp.unlink(missing_ok=True)
+        try:
+            if not tmp.is_file() or tmp.stat().st_mtime >= cutoff:
+                continue
+            tmp.unlink()
+        except FileNotFoundError:  # renamed into place or removed meanwhile
+            continue
         removed += 1
     return removed
 
