@@ -4,8 +4,36 @@ Production dbt models must satisfy this contract; docs/lake_contract.md is gener
 (`manage.py lake_contract --write`) and a test keeps the two in step.
 """
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+# The two kinds of id the identity columns hold, and their formats: what the pipeline writes
+# (warehouse.lake.generate makes the demo's ids the same way). A column named ``*identity_id``
+# holds identity ids, one named ``*user_id`` user ids. A DSAR subject must be an id of one of
+# these formats: a city name or an e-mail address typed in by mistake is refused, not searched.
+ID_FORMATS: dict[str, str] = {
+    "identity_id": r"idn_[0-9a-f]{12}",
+    "user_id": r"usr_[0-9a-f]{12}",
+}
+ID_FORMAT_HELP: dict[str, str] = {
+    "identity_id": "idn_ followed by 12 lower-case hex digits, e.g. idn_3fa9c01b2e7d",
+    "user_id": "usr_ followed by 12 lower-case hex digits, e.g. usr_0c41d9e07a55",
+}
+_ID_RE = {kind: re.compile(pattern) for kind, pattern in ID_FORMATS.items()}
+
+
+def id_kind(column: str) -> str:
+    """The kind of id an identity column holds (a key of ID_FORMATS)."""
+    for kind in ID_FORMATS:
+        if column.endswith(kind):
+            return kind
+    raise ValueError(f"identity column {column!r} names neither kind of id {sorted(ID_FORMATS)}")
+
+
+def id_matches(kind: str, value: str) -> bool:
+    """Whether ``value`` is an id of ``kind`` (identity_id or user_id) as the contract writes it."""
+    return _ID_RE[kind].fullmatch(value) is not None
 
 
 class Layer(StrEnum):
@@ -61,6 +89,8 @@ class Table:
         missing = set(self.identity_columns) - set(names)
         if missing:
             raise ValueError(f"{self.name}: identity columns {sorted(missing)} are not columns")
+        for column in self.identity_columns:
+            id_kind(column)  # every identity column holds one declared kind of id
         if self.partition_column and self.partition_column not in names:
             raise ValueError(f"{self.name}: partition column {self.partition_column} missing")
         if (self.definition is None) == (self.writer == "view"):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from warehouse.lake import layout
-from warehouse.lake.contract import TABLES, VIEWS, Layer, Table
+from warehouse.lake.contract import ID_FORMAT_HELP, ID_FORMATS, TABLES, VIEWS, Layer, Table
 from warehouse.lake.storage import atomic_path
 
 DOC_PATH = Path("docs") / "lake_contract.md"
@@ -63,6 +63,14 @@ def render_contract() -> str:
         "on the partition column. Restricted tables (support, finance, privacy) are readable by "
         "admins only; their roles read them through the views listed at the end, each with its "
         "own access class.",
+        "",
+        "Ids: identity columns (listed per table) hold identity ids or user ids, by their name "
+        "(`*identity_id`, `*user_id`), in these formats; a DSAR subject must match one:",
+        "",
+        *(
+            f"- `{kind}`: `{pattern}` ({ID_FORMAT_HELP[kind]})"
+            for kind, pattern in ID_FORMATS.items()
+        ),
         "",
         "| table | layer | access | partitioned by | written by |",
         "| --- | --- | --- | --- | --- |",
