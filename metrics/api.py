@@ -70,7 +70,13 @@ def metric_detail(request, slug: str):
         OpenApiParameter("end", OpenApiTypes.DATE, required=True),
         OpenApiParameter("grain", str, enum=["day", "week", "month"]),
         OpenApiParameter("split_by", str, description="One of the metric's dimensions."),
-        OpenApiParameter("force_refresh", bool, description="Run again even if cached."),
+        OpenApiParameter(
+            "force_refresh",
+            bool,
+            description="Run again even if cached: honoured for roles that may pay for scans "
+            "(QUERY_FORCE_REFRESH_ROLES), for results older than QUERY_FORCE_REFRESH_MIN_AGE_"
+            "SECONDS, a few times an hour; otherwise the cached result is served.",
+        ),
     ],
     responses={
         200: MetricDataSerializer,
@@ -78,6 +84,10 @@ def metric_detail(request, slug: str):
         400: FIELD_ERRORS,
         403: OpenApiResponse(description="You may not read the data this metric reads."),
         404: OpenApiResponse(description="No such metric."),
+        429: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description='Too many of your runs in flight: {"detail", "limit", "in_flight"}.',
+        ),
     },
 )
 @api_view(["GET"])
