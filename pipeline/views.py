@@ -6,7 +6,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.html import json_script
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from pipeline import charts, selectors, services
 from pipeline.forms import RangeForm, TriageForm
 from pipeline.models import Check, DeadLetterReason
+from portal.errors import error_response
 from portal.local_cache import local_cache
 from portal.roles import Role, data_scope, user_roles
 from warehouse.lake.contract import Access
@@ -77,7 +78,7 @@ def overview(request):
     form = RangeForm(request.GET)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
-        return HttpResponseBadRequest(f"{field}: {' '.join(errors)}")
+        return error_response(request, 400, f"{field}: {' '.join(errors)}")
     days = form.cleaned_data["days"] or CHART_DAYS
     as_of, run = _reference()
     since = (as_of - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
@@ -118,7 +119,7 @@ def dead_letter_triage(request, pk: int):
     form = TriageForm(request.POST)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
-        return HttpResponseBadRequest(f"{field}: {' '.join(errors)}")
+        return error_response(request, 400, f"{field}: {' '.join(errors)}")
     services.dead_letter_triage(
         reason_id=group.pk, user=request.user, note=form.cleaned_data["note"]
     )

@@ -1,11 +1,72 @@
+import logging
+import time
 from datetime import timedelta
 
+from axes.backends import AxesStandaloneBackend
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
+from redis.exceptions import RedisError
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import BasePermission
 
 from portal.models import ServiceToken
+
+logger = logging.getLogger(__name__)
+
+
+def client_ip(request) -> str:
+    """REMOTE_ADDR, or the address the outermost of TRUSTED_PROXY_COUNT proxies saw: each proxy
+    appends its peer to X-Forwarded-For, so entries left of those are the client's own say."""
+    if count := settings.TRUSTED_PROXY_COUNT:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        hops = [hop for hop in hops if hop]
+        if len(hops) >= count:
+            return hops[-count]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+class AxesBackend(AxesStandaloneBackend):
+    """django-axes' lockout check for every login over HTTP (the login page, the admin's).
+    A call without a request (the shell, a management command) has no client to lock out, so it
+    passes to the next backend instead of failing as axes' own backend does."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
+
+
+def _failure_window() -> tuple[int, int]:
+    """The current fixed window of the bad-token count: its number and seconds left in it."""
+    length = settings.SERVICE_TOKEN_FAILURE_WINDOW_SECONDS
+    now = time.time()
+    return int(now // length), max(1, int(length - now % length))
+
+
+def _failures_key(request) -> str:
+    window, _ = _failure_window()
+    return f"auth:bearer-failures:{client_ip(request)}:{window}"
+
+
+def _refuse_if_throttled(request) -> None:
+    failures = cache.get(_failures_key(request), 0)
+    if failures >= settings.SERVICE_TOKEN_FAILURE_LIMIT:
+        raise Throttled(
+            wait=_failure_window()[1], detail="Too many invalid service tokens from this address."
+        )
+
+
+def _count_failure(request) -> None:
+    key = _failures_key(request)
+    cache.add(key, 0, timeout=settings.SERVICE_TOKEN_FAILURE_WINDOW_SECONDS + 5)
+    try:
+        cache.incr(key)
+    except ValueError:  # the key expired between add and incr: this failure goes uncounted
+        pass
+    except RedisError:
+        logger.warning("Bad service token not counted: the cache is unreachable")
 
 
 class ServicePrincipal:
@@ -35,7 +96,9 @@ class ServiceTokenAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword:
             return None
+        _refuse_if_throttled(request)
         if len(parts) != 2:
+            _count_failure(request)
             raise AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
         token = (
             ServiceToken.objects.filter(
@@ -45,6 +108,7 @@ class ServiceTokenAuthentication(BaseAuthentication):
             .first()
         )
         if token is None:
+            _count_failure(request)
             raise AuthenticationFailed("Invalid or revoked service token.")
         now = timezone.now()
         # Recorded at most once a minute, to keep the hot path free of writes.

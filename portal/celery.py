@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, worker_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -21,3 +21,22 @@ def refuse_to_start_on_check_errors(**kwargs) -> None:
     errors = [message for message in checks.run_checks() if message.is_serious()]
     if errors:
         raise SystemExit("\n".join(["System check identified errors:", *map(str, errors)]))
+
+
+_heartbeat = None
+
+
+@worker_ready.connect
+def start_heartbeat(sender, **kwargs) -> None:
+    """The worker's row in the portal DB, beaten from a thread: /healthz counts live workers."""
+    global _heartbeat
+    from portal.heartbeat import Heartbeat
+
+    _heartbeat = Heartbeat(sender.hostname)
+    _heartbeat.start()
+
+
+@worker_shutdown.connect
+def stop_heartbeat(**kwargs) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()

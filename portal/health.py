@@ -1,4 +1,6 @@
-"""Health of the portal's dependencies: each check returns None when up, or what is wrong."""
+"""Health of the portal's dependencies: each check returns None or a few numbers when up, and
+raises when down. Anyone may see up/down per check; the error text (which can name hosts and
+ports) only staff."""
 
 import secrets
 from collections.abc import Callable
@@ -7,7 +9,16 @@ from django.core.cache import cache
 from django.db import connection
 
 from portal.celery import app as celery_app
+from portal.heartbeat import workers_health
 from warehouse.engines.registry import get_engine
+
+
+class CheckFailed(Exception):
+    """Down, with the numbers that say why."""
+
+    def __init__(self, message: str, details: dict):
+        super().__init__(message)
+        self.details = details
 
 
 def check_database() -> None:
@@ -31,21 +42,32 @@ def check_warehouse() -> None:
     get_engine().ping()
 
 
-CHECKS: dict[str, Callable[[], None]] = {
+def check_workers() -> dict:
+    health = workers_health()
+    details = {"live": health.live, "newest_beat_age_s": health.newest_beat_age_s}
+    if not health.live:
+        raise CheckFailed("no worker has beaten its heartbeat lately", details)
+    return details
+
+
+CHECKS: dict[str, Callable[[], dict | None]] = {
     "database": check_database,
     "broker": check_broker,
     "cache": check_cache,
     "warehouse": check_warehouse,
+    "workers": check_workers,
 }
 
 
-def run_checks() -> dict[str, dict[str, str]]:
+def run_checks(*, with_errors: bool = False) -> dict[str, dict]:
     report = {}
     for name, check in CHECKS.items():
         try:
-            check()
+            details = check() or {}
         except Exception as err:
-            report[name] = {"status": "down", "error": f"{type(err).__name__}: {err}"[:300]}
+            report[name] = {"status": "down", **getattr(err, "details", {})}
+            if with_errors:
+                report[name]["error"] = f"{type(err).__name__}: {err}"[:300]
         else:
-            report[name] = {"status": "up"}
+            report[name] = {"status": "up", **details}
     return report

@@ -29,3 +29,16 @@ class ServiceToken(models.Model):
     @staticmethod
     def generate() -> str:
         return "pst_" + secrets.token_urlsafe(32)
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one Celery worker (portal.heartbeat); /healthz counts the
+    workers that beat lately. In the portal DB, so that it works with every broker."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname} (pid {self.pid})"

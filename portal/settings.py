@@ -1,6 +1,7 @@
 """The portal's one settings module; everything that varies comes from the environment."""
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "portal",
     "warehouse",
     "alerts",
@@ -75,6 +77,9 @@ MIDDLEWARE = [
     "portal.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.middleware.ErrorResponseMiddleware",
+    # Last: turns a login refused by django-axes into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -107,8 +112,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_portal.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Sessions read through the cache (Redis in production): no database query per request.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions in the portal DB only (one primary-key read per request): login and pages keep
+# working while Redis is down, and a logout is never undone by a stale cached session.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # Broker and cache: Redis when REDIS_URL is set; otherwise embedded and shared through var/.
 REDIS_URL = env_optional("REDIS_URL")
@@ -117,9 +123,11 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis away: reads miss and writes are skipped (portal.cache), nothing fails.
+            "BACKEND": "portal.cache.TolerantRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "portal"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -230,7 +238,31 @@ for _name, _value in _REQUIRED_BY_ENGINE.get(WAREHOUSE, {}).items():
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login lockout (django-axes): AXES_FAILURE_LIMIT wrong passwords for one username from one IP
+# lock that pair out for AXES_COOLOFF_MINUTES; a successful login resets the count. Attempts are
+# kept in the portal DB (not the cache), so the lockout holds while Redis is down.
+AUTHENTICATION_BACKENDS = [
+    "portal.authentication.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client IP of the lockout and of the bearer-token throttle (portal.authentication.client_ip):
+# REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that append to X-Forwarded-For the address
+# the outermost one saw. Set it only behind such proxies: clients can send that header too.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "portal.authentication.client_ip"
+# Bad bearer tokens: after SERVICE_TOKEN_FAILURE_LIMIT failures from one IP within
+# SERVICE_TOKEN_FAILURE_WINDOW_SECONDS, that IP gets 429 with Retry-After until the window ends.
+SERVICE_TOKEN_FAILURE_LIMIT = env_int("SERVICE_TOKEN_FAILURE_LIMIT", 20)
+SERVICE_TOKEN_FAILURE_WINDOW_SECONDS = env_int("SERVICE_TOKEN_FAILURE_WINDOW_SECONDS", 300)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -378,3 +410,12 @@ PIPELINE_HEALTH_INTERVAL_SECONDS = env_int("PIPELINE_HEALTH_INTERVAL_SECONDS", 6
 # Records of earlier runs (HealthRun) are kept this long.
 PIPELINE_HEALTH_RUNS_KEEP_DAYS = env_int("PIPELINE_HEALTH_RUNS_KEEP_DAYS", 30)
 PIPELINE_DIGEST_HOUR_UTC = env_int("PIPELINE_DIGEST_HOUR_UTC", 7)
+
+# --- health (/healthz) ---
+# Each Celery worker writes its heartbeat to the portal DB this often; /healthz answers 503
+# naming "workers" when no worker has beaten for HEALTH_WORKER_STALE_SECONDS.
+HEALTH_WORKER_BEAT_SECONDS = env_float("HEALTH_WORKER_BEAT_SECONDS", 10.0)
+HEALTH_WORKER_STALE_SECONDS = env_float("HEALTH_WORKER_STALE_SECONDS", 60.0)
+# With DEBUG on (the demo), Django's technical 404/500 pages replace the portal's unless this is
+# set: a developer who wants tracebacks in the browser sets it (they are in the log anyway).
+TECHNICAL_ERROR_PAGES = env_bool("TECHNICAL_ERROR_PAGES", False)

@@ -5,19 +5,34 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal.health import run_checks
-from portal.roles import data_scope
+from portal.roles import Role, data_scope, user_roles
 
 
 @require_GET
 @never_cache
 @login_not_required
 def healthz(request):
-    report = run_checks()
+    """Readiness and monitoring: every dependency and the workers (see README, Production)."""
+    report = run_checks(with_errors=can_see_errors(request.user))
     down = sorted(name for name, check in report.items() if check["status"] != "up")
     status = 503 if down else 200
     return JsonResponse(
         {"status": "down" if down else "ok", "down": down, "checks": report}, status=status
     )
+
+
+@require_GET
+@never_cache
+@login_not_required
+def liveness(request):
+    """For load balancers: the process answers. No I/O, so a broken dependency never takes
+    every web process out of rotation at once."""
+    return JsonResponse({"status": "ok"})
+
+
+def can_see_errors(user) -> bool:
+    # Error texts can name hosts and ports: for staff and admins only.
+    return user.is_staff or Role.ADMIN in user_roles(user)
 
 
 @require_GET
