@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init, worker_ready, worker_shutdown
+from celery.signals import beat_init, task_received, worker_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -32,8 +32,15 @@ def start_heartbeat(sender, **kwargs) -> None:
     global _heartbeat
     from portal.heartbeat import Heartbeat
 
-    _heartbeat = Heartbeat(sender.hostname)
+    _heartbeat = Heartbeat(sender.hostname, slots=sender.controller.concurrency)
     _heartbeat.start()
+
+
+@task_received.connect
+def note_task_received(request, **kwargs) -> None:
+    from portal.heartbeat import note_received
+
+    note_received(request)
 
 
 @worker_shutdown.connect

@@ -35,10 +35,16 @@ class WorkerHeartbeat(models.Model):
     """The last sign of life of one Celery worker (portal.heartbeat); /healthz counts the
     workers that beat lately. In the portal DB, so that it works with every broker."""
 
-    hostname = models.CharField(max_length=255, unique=True)
+    hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     beat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        # Two workers may share a node name (two on one host without -n): each has its row.
+        constraints = [
+            models.UniqueConstraint(fields=["hostname", "pid"], name="one_heartbeat_per_worker")
+        ]
 
     def __str__(self) -> str:
         return f"{self.hostname} (pid {self.pid})"

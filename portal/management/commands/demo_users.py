@@ -6,7 +6,9 @@ from portal.roles import Role
 
 
 class Command(BaseCommand):
-    help = "Create one demo user per role, named after the role (idempotent)."
+    # The password is set without AUTH_PASSWORD_VALIDATORS on purpose ("demo" is common and
+    # short): a demo-only exception, documented in the README; never run this in production.
+    help = "Create one demo user per role, named after the role (idempotent). Demo only."
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default="demo", help="password for every demo user")
