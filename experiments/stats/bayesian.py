@@ -24,7 +24,7 @@ import numpy as np
 from scipy import optimize, special
 
 from experiments.stats.sufficient import ProportionStats
-from experiments.stats.validation import StatsInputError, require_open_unit, require_real
+from experiments.stats.validation import StatsInputError, require_alpha, require_real
 
 MIN_PRIOR_SHAPE = 0.5
 TAIL = 1e-12
@@ -94,7 +94,7 @@ def beta_binomial(
 ) -> BayesianResult:
     """Posteriors under `prior` (uniform by default) and their comparison; the interval of the
     relative lift p_t/p_c - 1 is equal-tailed at level 1 - alpha."""
-    alpha = require_open_unit(alpha, "alpha")
+    alpha = require_alpha(alpha)
     prior = prior or BetaPrior()
     post_c, post_t = posterior(control, prior), posterior(treatment, prior)
     return BayesianResult(

@@ -22,7 +22,7 @@ from experiments.stats.power import (
 )
 from experiments.stats.srm import SRM_THRESHOLD, srm_check
 from experiments.stats.sufficient import Arm, MeanStats, ProportionStats, RatioStats
-from experiments.stats.validation import StatsInputError, require_open_unit
+from experiments.stats.validation import StatsInputError, require_alpha, require_variant_count
 
 MetricType = Literal["proportion", "mean", "ratio"]
 Stats = ProportionStats | MeanStats | RatioStats
@@ -88,7 +88,7 @@ def compare(
     mean of 0 (no conversions) is rejected, since every relative lift would divide by it.
     """
     kind = _metric_type(metric_type)
-    alpha = require_open_unit(alpha, "alpha")
+    alpha = require_alpha(alpha)
     names, stats = _variants(kind, variants)
     srm = srm_check([s.n for s in stats], weights, srm_threshold)
     theta: float | None = None
@@ -177,6 +177,7 @@ def _variants(kind: MetricType, variants: object) -> tuple[list[str], list[Any]]
         raise StatsInputError("variants", "must be a list of (name, statistics) pairs")
     if len(variants) < 2:
         raise StatsInputError("variants", "needs a control and at least one treatment")
+    require_variant_count(len(variants), "variants")
     names: list[str] = []
     stats: list[Any] = []
     for i, item in enumerate(variants):

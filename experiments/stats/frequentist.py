@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from scipy import special
 
 from experiments.stats.sufficient import Arm, ProportionStats
-from experiments.stats.validation import StatsInputError, require_open_unit
+from experiments.stats.validation import StatsInputError, require_alpha
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def welch_test(
     fields `sum_field` (a control mean of 0) and `squares_field` (no variance), as in
     `control.sum` and `treatment.sum_squares` for `MeanStats`.
     """
-    alpha = require_open_unit(alpha, "alpha")
+    alpha = require_alpha(alpha)
     share_c = control.variance / control.n
     share_t = treatment.variance / treatment.n
     se2 = share_c + share_t
@@ -61,7 +61,7 @@ def proportion_z_test(
     `test_proportions_2indep(method="wald")` and `confint_proportions_2indep(method="wald")`),
     so p < alpha exactly when the absolute interval excludes 0.
     """
-    alpha = require_open_unit(alpha, "alpha")
+    alpha = require_alpha(alpha)
     control_arm = _BernoulliArm(control)
     treatment_arm = _BernoulliArm(treatment)
     se2 = control_arm.variance / control.n + treatment_arm.variance / treatment.n

@@ -22,13 +22,19 @@ from dataclasses import dataclass
 from scipy import optimize, special
 
 from experiments.stats.validation import (
+    MAX_UNITS,
     StatsInputError,
     normalized_weights,
+    require_alpha,
     require_int,
     require_open_unit,
     require_positive,
+    require_power,
     require_real,
 )
+
+# A relative MDE beyond this (a million-fold change) says the baseline mean is next to zero.
+MAX_LIFT = 1e6
 
 
 @dataclass(frozen=True)
@@ -55,13 +61,8 @@ def sample_size_proportion(
         raise StatsInputError("mde_rel", "would lift the conversion rate to 1 or beyond")
     control_share, smallest_share, shares = _shares(weights)
     z = _z_sum(alpha, power)
-    units = (
-        z
-        * z
-        * (p_c * (1 - p_c) / control_share + p_t * (1 - p_t) / smallest_share)
-        / (p_t - p_c) ** 2
-    )
-    return _split(units, shares)
+    variance = p_c * (1 - p_c) / control_share + p_t * (1 - p_t) / smallest_share
+    return _split(_units(z * z * variance, p_t - p_c), shares)
 
 
 def sample_size_mean(
@@ -79,8 +80,9 @@ def sample_size_mean(
     variance = _residual_variance(std, correlation)
     control_share, smallest_share, shares = _shares(weights)
     z = _z_sum(alpha, power)
-    units = z * z * variance * (1 / control_share + 1 / smallest_share) / (delta * delta)
-    return _split(units, shares)
+    return _split(
+        _units(z * z * variance * (1 / control_share + 1 / smallest_share), delta), shares
+    )
 
 
 def mde_proportion(
@@ -123,13 +125,21 @@ def mde_mean(
     units = require_int(n_total, "n_total", 1)
     control_share, smallest_share, _ = _shares(weights)
     se = math.sqrt(variance * (1 / control_share + 1 / smallest_share) / units)
-    return _z_sum(alpha, power) * se / mean
+    lift = _z_sum(alpha, power) * se / mean
+    if not lift <= MAX_LIFT:  # also NaN and inf
+        raise StatsInputError("baseline_mean", "is too close to zero for a relative effect")
+    return lift
 
 
 def days_needed(n_total: int, daily_units: float) -> int:
     """⌈n_total / daily_units⌉ days of traffic."""
     units = require_int(n_total, "n_total", 0)
-    return math.ceil(units / require_positive(daily_units, "daily_units"))
+    days = units / require_positive(daily_units, "daily_units")
+    if days > MAX_UNITS:
+        raise StatsInputError(
+            "daily_units", f"is too small: the sample needs over {MAX_UNITS:,} days"
+        )
+    return math.ceil(days)
 
 
 def required_sample_reachable(n_total: int, daily_units: float, max_duration_days: int) -> bool:
@@ -139,9 +149,21 @@ def required_sample_reachable(n_total: int, daily_units: float, max_duration_day
 
 
 def _z_sum(alpha: float, power: float) -> float:
-    alpha = require_open_unit(alpha, "alpha")
-    power = require_open_unit(power, "power")
+    alpha = require_alpha(alpha)
+    power = require_power(power)
     return float(special.ndtri(1 - alpha / 2) + special.ndtri(power))
+
+
+def _units(numerator: float, delta: float) -> float:
+    """numerator / δ²: the sample a difference δ needs, refused beyond `MAX_UNITS` (a tiny
+    lift, a tiny baseline or a huge spread), where δ² may even round to 0."""
+    square = delta * delta
+    if square == 0 or not numerator / square <= MAX_UNITS:
+        raise StatsInputError(
+            "mde_rel",
+            f"is too small to detect at this baseline with at most {MAX_UNITS:,} units",
+        )
+    return numerator / square
 
 
 def _shares(weights: Sequence[float]) -> tuple[float, float, tuple[float, ...]]:

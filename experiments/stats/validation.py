@@ -5,6 +5,13 @@ from collections.abc import Sequence
 from numbers import Integral, Real
 
 WEIGHT_SUM_TOLERANCE = 1e-6
+# The limits of what the statistics answer (as gbstats does, degenerate input gets a clear
+# refusal, never an arithmetic error). Within them every square and product stays finite.
+MAX_UNITS = 10**12  # units in a variant or a sample: far beyond any real experiment
+MAX_MAGNITUDE = 1e100  # of any real input: sums, sums of squares, means, std
+MAX_VARIANTS = 20
+ALPHA_RANGE = (1e-4, 0.5)  # the experiment form's ranges
+POWER_RANGE = (0.5, 0.9999)
 
 
 class StatsInputError(ValueError):
@@ -29,20 +36,30 @@ class StatsInputError(ValueError):
         return StatsInputError(roots.get(root, root) + dot + rest, self.message)
 
 
-def require_int(value: object, field: str, minimum: int) -> int:
-    """An integer (not a bool, not a float) of at least `minimum`."""
+def require_int(value: object, field: str, minimum: int, maximum: int = MAX_UNITS) -> int:
+    """An integer (not a bool, not a float) from `minimum` to `maximum`."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise StatsInputError(field, "must be an integer")
     if value < minimum:
         raise StatsInputError(field, f"must be at least {minimum}")
+    if value > maximum:
+        raise StatsInputError(field, f"must be at most {maximum:,}")
     return int(value)
 
 
 def require_real(value: object, field: str) -> float:
-    """A finite real number (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+    """A finite real number (not a bool) of magnitude at most `MAX_MAGNITUDE`."""
+    if isinstance(value, bool) or not isinstance(value, Real):
         raise StatsInputError(field, "must be a finite number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        number = math.inf
+    if not math.isfinite(number):
+        raise StatsInputError(field, "must be a finite number")
+    if abs(number) > MAX_MAGNITUDE:
+        raise StatsInputError(field, f"must be at most {MAX_MAGNITUDE:g} in magnitude")
+    return number
 
 
 def require_positive(value: object, field: str) -> float:
@@ -61,10 +78,30 @@ def require_open_unit(value: object, field: str) -> float:
     return number
 
 
+def require_alpha(value: object, field: str = "alpha") -> float:
+    return _require_range(require_open_unit(value, field), field, *ALPHA_RANGE)
+
+
+def require_power(value: object, field: str = "power") -> float:
+    return _require_range(require_open_unit(value, field), field, *POWER_RANGE)
+
+
+def _require_range(number: float, field: str, low: float, high: float) -> float:
+    if not low <= number <= high:
+        raise StatsInputError(field, f"must be between {low:g} and {high:g}")
+    return number
+
+
+def require_variant_count(count: int, field: str) -> None:
+    if count > MAX_VARIANTS:
+        raise StatsInputError(field, f"at most {MAX_VARIANTS} variants")
+
+
 def normalized_weights(weights: Sequence[object], count: int) -> tuple[float, ...]:
     """Allocation weights, one per variant, positive, summing to 1 within 1e-6; rescaled to 1."""
     if isinstance(weights, str | bytes) or not isinstance(weights, Sequence):
         raise StatsInputError("weights", "must be a list of numbers")
+    require_variant_count(len(weights), "weights")
     if len(weights) != count:
         raise StatsInputError(
             "weights", f"needs one weight per variant ({count}), got {len(weights)}"
