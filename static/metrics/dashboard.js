@@ -12,6 +12,11 @@
   // numbers at most a quarter of a second after the run finishes (bench/dashboards.py does the same).
   var POLL_MS = [100, 150, 200, 250];
   var MAX_REFETCH = 3;
+  // A 429 (too many of your queries in flight, QUERY_USER_MAX_IN_FLIGHT, or asked too often)
+  // is not an error for a tile: it stays queued and asks again (after Retry-After if given), so
+  // a cold dashboard of more tiles than the cap loads in turns.
+  var BUSY_MS = [500, 1000, 2000, 3000];
+  var BUSY_MAX_MS = 10 * 60 * 1000;
   var SECONDS = { minutes: 60, hours: 3600, days: 86400 };
   var COLORS = ["#2f5bea", "#12b76a", "#f79009", "#7a5af8", "#ee46bc", "#06aed4", "#667085", "#b42318"];
 
@@ -96,11 +101,24 @@
   function getJSON(url) {
     return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (response) {
+        var retryAfter = parseFloat(response.headers.get("Retry-After"));
         return response.json().then(
-          function (body) { return { status: response.status, body: body }; },
-          function () { return { status: response.status, body: null }; }
+          function (body) { return { status: response.status, body: body, retryAfter: retryAfter }; },
+          function () { return { status: response.status, body: null, retryAfter: retryAfter }; }
         );
       });
+  }
+
+  async function getTurn(url, onStatus) {
+    var waited = 0;
+    for (var i = 0; ; i++) {
+      var res = await getJSON(url);
+      if (res.status !== 429 || waited >= BUSY_MAX_MS) return res;
+      onStatus("queued");
+      var ms = res.retryAfter > 0 ? res.retryAfter * 1000 : BUSY_MS[Math.min(i, BUSY_MS.length - 1)];
+      await sleep(ms);
+      waited += ms;
+    }
   }
 
   function messageOf(res) {
@@ -132,14 +150,14 @@
   }
 
   async function fetchResult(url, onStatus) {
-    var res = await getJSON(url);
+    var res = await getTurn(url, onStatus);
     for (var attempt = 0; attempt < MAX_REFETCH; attempt++) {
       if (res.status === 200) return res.body;
       if (res.status !== 202) throw new Error(messageOf(res));
       onStatus(res.body.status);
       var run = await waitForRun(res.body.poll_url, onStatus);
       if (run.status === "failed") throw new Error(run.error || "The query failed.");
-      res = await getJSON(withoutForce(url));
+      res = await getTurn(withoutForce(url), onStatus);
     }
     throw new Error("The result did not arrive in time.");
   }
