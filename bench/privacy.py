@@ -78,6 +78,7 @@ def _dsar(identity_id: str, user_id: str) -> dict:
     from django.contrib.auth.models import Group, User
 
     from privacy import dsar_job, services
+    from privacy.dsar_preview import dsar_preview_compute
 
     group, _ = Group.objects.get_or_create(name="privacy")
     filer, approver = (
@@ -86,8 +87,9 @@ def _dsar(identity_id: str, user_id: str) -> dict:
     for user in (filer, approver):
         user.groups.add(group)
     dsar = services.dsar_file(
-        identity_id=identity_id, user_id=user_id, reason="bench", requester=filer
+        identity_id=identity_id, user_id=user_id, reason="bench", requester=filer, enqueue=False
     )
+    dsar_preview_compute(request_id=dsar.pk)
     services.dsar_approve(request_id=dsar.pk, approver=approver)
     services.dsar_queue(request_id=dsar.pk, enqueue=False)
     started = time.perf_counter()

@@ -112,6 +112,20 @@ def dsar_approve(request, request_id: int):
 @extend_schema(request=None, responses={202: dict})
 @api_view(["POST"])
 @permission_classes([IsAuthenticated, PrivacyTeam])
+def dsar_preview(request, request_id: int):
+    """Scan again what the erasure of a filed request would change (202); 409 once approved
+    or closed."""
+    get_object_or_404(DsarRequest, pk=request_id)
+    try:
+        services.dsar_preview_queue(request_id=request_id)
+    except services.DsarRefused as err:
+        return Response({"detail": str(err)}, status=409)
+    return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)), 202)
+
+
+@extend_schema(request=None, responses={202: dict})
+@api_view(["POST"])
+@permission_classes([IsAuthenticated, PrivacyTeam])
 def dsar_run(request, request_id: int):
     """Queue the erasure job of an approved request (or re-run a failed or dead one).
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -64,7 +64,7 @@ def dsar_execute(*, request_id: int) -> DsarRequest | None:
         action=AuditEvent.Action.DSAR_STARTED,
         actor=WORKER,
         request=request,
-        detail={"attempt": request.attempts, "targets": _targets()},
+        detail={"attempt": request.attempts, "targets": targets()},
     )
     with _heartbeat(request_id):
         try:
@@ -78,7 +78,7 @@ def dsar_execute(*, request_id: int) -> DsarRequest | None:
 def _erase(request: DsarRequest) -> DsarRequest:
     tomb = make_tombstone(settings.PRIVACY_HASH_KEY, request.pk)
     request = _link(request)
-    for target in _targets():
+    for target in targets():
         for table in erasure.erasable_tables():
             DsarTableResult.objects.get_or_create(request=request, target=target, table=table.name)
         if target == LAKE:
@@ -98,31 +98,37 @@ def _erase(request: DsarRequest) -> DsarRequest:
     return _complete(request, results)
 
 
-def _targets() -> list[str]:
-    targets = []
+def targets() -> list[str]:
+    """Where the erasure goes: the lake when it has tables, the remote warehouse if any."""
+    found = []
     root = Path(settings.LAKE_ROOT)
     if any(storage.table_dir(root, t).is_dir() for t in erasure.erasable_tables()):
-        targets.append(LAKE)
+        found.append(LAKE)
     if settings.WAREHOUSE in remote.ENGINES:
-        targets.append(settings.WAREHOUSE)
-    return targets
+        found.append(settings.WAREHOUSE)
+    return found
 
 
 def _link(request: DsarRequest) -> DsarRequest:
     """Add the ids linked to the filed ones, once (before anything is erased, so a resumed run
-    finds the same): the user of an identity, and that user's other identities; or a user's
-    identities, and their users. Found in the lake, or in the warehouse when there is no lake."""
+    finds the same)."""
     if request.linked_ids is not None:
         return request
-    filed = request.ids
+    linked = linked_ids(request.ids)
+    DsarRequest.objects.filter(pk=request.pk).update(linked_ids=linked, linked_count=len(linked))
+    return DsarRequest.objects.get(pk=request.pk)
+
+
+def linked_ids(filed: tuple[str, ...]) -> list[str]:
+    """The ids linked to ``filed`` in two steps: the user of an identity, and that user's other
+    identities; or a user's identities, and their users. Found in the lake, or in the warehouse
+    when there is no lake."""
     found = set(filed)
     frontier: tuple[str, ...] = filed
     for _step in range(2):
         frontier = tuple(sorted(_linked(frontier) - found))
         found.update(frontier)
-    linked = sorted(found - set(filed))
-    DsarRequest.objects.filter(pk=request.pk).update(linked_ids=linked, linked_count=len(linked))
-    return DsarRequest.objects.get(pk=request.pk)
+    return sorted(found - set(filed))
 
 
 def _linked(ids: tuple[str, ...]) -> set[str]:
@@ -147,8 +153,18 @@ def _linked(ids: tuple[str, ...]) -> set[str]:
     return {value for value in found if not value.startswith(TOMBSTONE_PREFIX)}
 
 
+def _now() -> datetime:
+    """The job's clock (a test drives it)."""
+    return timezone.now()
+
+
+def _beat_every() -> float:
+    """Seconds between two heartbeats: four per stale limit."""
+    return settings.PRIVACY_DSAR_STALE_SECONDS / 4
+
+
 def _claim(request_id: int) -> bool:
-    now = timezone.now()
+    now = _now()
     stale = now - timedelta(seconds=settings.PRIVACY_DSAR_STALE_SECONDS)
     status = DsarRequest.Status
     return bool(
@@ -173,9 +189,9 @@ def _heartbeat(request_id: int) -> Iterator[None]:
 
     def beat() -> None:
         try:
-            while not stop.wait(settings.PRIVACY_DSAR_STALE_SECONDS / 4):
+            while not stop.wait(_beat_every()):
                 try:
-                    DsarRequest.objects.filter(pk=request_id).update(heartbeat_at=timezone.now())
+                    DsarRequest.objects.filter(pk=request_id).update(heartbeat_at=_now())
                 except DatabaseError:  # a new connection at the next beat
                     log.warning("DSAR %s: heartbeat failed", request_id, exc_info=True)
                     connection.close()

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from django import forms
 from django.conf import settings
 
-from privacy.models import ConsentFlag, id_validator
+from privacy.models import ConsentFlag, id_validator, subject_validators
 from warehouse import watermark
 
 MAX_WINDOW_DAYS = 400
@@ -95,8 +95,12 @@ class ConsentChangeForm(forms.Form):
 
 
 class DsarFileForm(forms.Form):
-    identity_id = forms.CharField(max_length=128, required=False, validators=[id_validator])
-    user_id = forms.CharField(max_length=128, required=False, validators=[id_validator])
+    identity_id = forms.CharField(
+        max_length=128, required=False, validators=[subject_validators["identity_id"]]
+    )
+    user_id = forms.CharField(
+        max_length=128, required=False, validators=[subject_validators["user_id"]]
+    )
     reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
     def clean(self):

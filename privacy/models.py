@@ -4,10 +4,20 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from warehouse.lake.contract import ID_FORMAT_HELP, ID_FORMATS
+
 # Identity and user ids as the lake writes them (idn_…, usr_…): no spaces, no separators that a
 # cache key or a URL would mangle.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 id_validator = RegexValidator(ID_PATTERN, "Use up to 128 letters, digits and _ . : -")
+# A DSAR subject's ids must be ids as the lake contract writes them: an erasure of anything
+# else (a city name, an e-mail address) would hit other people's data or nothing at all.
+subject_validators = {
+    kind: RegexValidator(
+        rf"\A{pattern}\Z", f"Not an id of the lake contract: use {ID_FORMAT_HELP[kind]}."
+    )
+    for kind, pattern in ID_FORMATS.items()
+}
 
 
 class AppendOnly(models.Model):
@@ -87,6 +97,8 @@ class DsarRequest(models.Model):
         RUNNING = "running"
         COMPLETED = "completed"
         FAILED = "failed"
+        # The preview found none of the filed ids in any id column: nothing to erase, closed.
+        UNKNOWN_SUBJECT = "unknown_subject"
 
     # The ids to erase; blanked once the erasure is verified (the keyed hash stays).
     identity_id = models.CharField(max_length=128, blank=True, validators=[id_validator])
@@ -118,6 +130,9 @@ class DsarRequest(models.Model):
     rows_changed = models.BigIntegerField(null=True, blank=True)
     files_rewritten = models.IntegerField(null=True, blank=True)
     remaining_rows = models.BigIntegerField(null=True, blank=True)
+    # What an erasure would change, scanned after filing and shown to the approver: counts per
+    # table, never the linked ids themselves (privacy.dsar_preview). None until scanned.
+    preview = models.JSONField(null=True, blank=True)
     # What the warehouse still holds physically (old Iceberg snapshots, Redshift dead rows).
     physical_followup = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
@@ -147,13 +162,18 @@ class DsarRequest(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.COMPLETED, self.Status.FAILED)
+        return self.status in (
+            self.Status.COMPLETED,
+            self.Status.FAILED,
+            self.Status.UNKNOWN_SUBJECT,
+        )
 
     @property
     def is_overdue(self) -> bool:
         """Its due date has passed and the ids are not erased yet (a failed run included)."""
         # The same day as due_date is set from (privacy.services.dsar_file).
-        return self.status != self.Status.COMPLETED and self.due_date < timezone.now().date()
+        closed = (self.Status.COMPLETED, self.Status.UNKNOWN_SUBJECT)
+        return self.status not in closed and self.due_date < timezone.now().date()
 
 
 class DsarTableResult(models.Model):
@@ -190,12 +210,16 @@ class DsarTableResult(models.Model):
 
 
 class AuditEvent(AppendOnly):
-    """The privacy audit log: DSAR steps and retention deletions, with who did them.
+    """The privacy audit log: DSAR steps, retention deletions, and changes of users, groups and
+    permissions (privacy.account_audit), with who did them.
 
     Holds no raw identity or user ids: a DSAR's subject appears as a keyed hash."""
 
     class Action(models.TextChoices):
         DSAR_FILED = "dsar.filed"
+        DSAR_PREVIEWED = "dsar.previewed"
+        DSAR_UNKNOWN_SUBJECT = "dsar.unknown_subject"
+        DSAR_REQUEUED = "dsar.requeued"
         DSAR_APPROVED = "dsar.approved"
         DSAR_STARTED = "dsar.started"
         DSAR_TABLE = "dsar.table"
@@ -203,6 +227,15 @@ class AuditEvent(AppendOnly):
         DSAR_FAILED = "dsar.failed"
         RETENTION_DROPPED = "retention.dropped"
         RETENTION_DELETED = "retention.deleted"
+        USER_CREATED = "user.created"
+        USER_CHANGED = "user.changed"
+        USER_DELETED = "user.deleted"
+        USER_GROUPS = "user.groups"
+        USER_PERMISSIONS = "user.permissions"
+        GROUP_CREATED = "group.created"
+        GROUP_CHANGED = "group.changed"
+        GROUP_DELETED = "group.deleted"
+        GROUP_PERMISSIONS = "group.permissions"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=32, choices=Action.choices)

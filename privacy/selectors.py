@@ -107,6 +107,8 @@ def dsar_summary(request: DsarRequest) -> dict:
         "finished_at": _iso(request.finished_at),
         "attempts": request.attempts,
         "linked_ids": request.linked_count,
+        # What the erasure would change, scanned after filing (counts only, no raw ids).
+        "preview": request.preview,
         "rows_changed": request.rows_changed,
         "files_rewritten": request.files_rewritten,
         "remaining_rows": request.remaining_rows,

@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from privacy.models import ConsentChange, ConsentFlag, id_validator
+from privacy.models import ConsentChange, ConsentFlag, id_validator, subject_validators
 
 SOURCES = (ConsentChange.Source.BANNER, ConsentChange.Source.SETTINGS, ConsentChange.Source.API)
 
@@ -54,10 +54,10 @@ class ConsentUpdateSerializer(serializers.Serializer):
 
 class DsarFileSerializer(serializers.Serializer):
     identity_id = serializers.CharField(
-        required=False, allow_blank=True, default="", validators=[id_validator]
+        required=False, allow_blank=True, default="", validators=[subject_validators["identity_id"]]
     )
     user_id = serializers.CharField(
-        required=False, allow_blank=True, default="", validators=[id_validator]
+        required=False, allow_blank=True, default="", validators=[subject_validators["user_id"]]
     )
     reason = serializers.CharField(max_length=2000)
 

@@ -21,7 +21,7 @@ from privacy.models import (
     ConsentState,
     DsarRequest,
     PayloadScan,
-    id_validator,
+    subject_validators,
 )
 from privacy.pii import pii_violations
 from privacy.tombstone import id_hash
@@ -106,15 +106,23 @@ def _is_privacy_user(user) -> bool:
 
 
 @transaction.atomic
-def dsar_file(*, identity_id: str = "", user_id: str = "", reason: str, requester) -> DsarRequest:
-    """File an erasure request; due in PRIVACY_DSAR_DUE_DAYS days."""
+def dsar_file(
+    *,
+    identity_id: str = "",
+    user_id: str = "",
+    reason: str,
+    requester,
+    enqueue: bool = True,
+) -> DsarRequest:
+    """File an erasure request; due in PRIVACY_DSAR_DUE_DAYS days. Its preview (what the erasure
+    would change, privacy.dsar_preview) is scanned by a job once it is filed (``enqueue``)."""
     identity_id, user_id, reason = identity_id.strip(), user_id.strip(), reason.strip()
     if not identity_id and not user_id:
         raise ValidationError({"identity_id": ["Give an identity_id, a user_id or both."]})
     for field, value in (("identity_id", identity_id), ("user_id", user_id)):
         if value:
             try:
-                id_validator(value)
+                subject_validators[field](value)
             except ValidationError as err:
                 raise ValidationError({field: err.messages}) from None
     if not reason:
@@ -140,7 +148,25 @@ def dsar_file(*, identity_id: str = "", user_id: str = "", reason: str, requeste
             "ids": [k for k, v in (("identity_id", identity_id), ("user_id", user_id)) if v],
         },
     )
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue_preview(request.pk))
     return request
+
+
+def dsar_preview_queue(*, request_id: int) -> DsarRequest:
+    """Scan again what the erasure of a filed request would change (the data moved on, or the
+    first scan failed)."""
+    request = DsarRequest.objects.get(pk=request_id)
+    if request.status != DsarRequest.Status.FILED:
+        raise DsarRefused(f"Request {request.pk} is {request.status}: its preview is final.")
+    transaction.on_commit(lambda: _enqueue_preview(request.pk))
+    return request
+
+
+def _enqueue_preview(request_id: int) -> None:
+    from privacy.tasks import dsar_preview
+
+    dsar_preview.delay(request_id)
 
 
 @transaction.atomic
@@ -152,6 +178,12 @@ def dsar_approve(*, request_id: int, approver) -> DsarRequest:
         raise SelfApproval("A request must be approved by someone other than its requester.")
     if request.status != DsarRequest.Status.FILED:
         raise DsarRefused(f"Request {request.pk} is {request.status}, not awaiting approval.")
+    if not request.preview or request.preview.get("error"):
+        # The approver decides on what will change: no preview, no approval.
+        raise DsarRefused(
+            f"Request {request.pk} has no preview yet of what its erasure would change; "
+            "approve it once the scan has shown it (scan again if it failed)."
+        )
     request.status = DsarRequest.Status.APPROVED
     request.approved_by = approver
     request.approved_at = timezone.now()
@@ -173,6 +205,11 @@ def dsar_queue(*, request_id: int, enqueue: bool = True, strict: bool = False) -
     status = DsarRequest.Status
     if request.status == status.FILED:
         raise DsarRefused(f"Request {request.pk} has not been approved yet.")
+    if request.status == status.UNKNOWN_SUBJECT:
+        raise DsarRefused(
+            f"Request {request.pk} is closed: no id column holds its ids, "
+            "there is nothing to erase."
+        )
     if request.status == status.COMPLETED:
         if strict:
             raise DsarRefused(
@@ -201,6 +238,34 @@ def dsar_queue(*, request_id: int, enqueue: bool = True, strict: bool = False) -
     if enqueue:
         transaction.on_commit(lambda: _enqueue(request.pk))
     return request
+
+
+def dsar_requeue_stale(*, actor: str) -> list[DsarRequest]:
+    """Queue again every request whose job stopped beating (its worker died) or that no worker
+    took (its message was lost) for PRIVACY_DSAR_STALE_SECONDS: the periodic sweeper's work, so
+    nobody has to press Run again. Each is audited."""
+    status = DsarRequest.Status
+    stale = timezone.now() - timedelta(seconds=settings.PRIVACY_DSAR_STALE_SECONDS)
+    candidates = DsarRequest.objects.filter(
+        status__in=(status.QUEUED, status.RUNNING), heartbeat_at__lt=stale
+    ).values_list("pk", "status", "heartbeat_at")
+    requeued = []
+    for pk, was, beat in candidates:
+        with transaction.atomic():
+            request = dsar_queue(request_id=pk)
+            if request.status != status.QUEUED or request.heartbeat_at == beat:
+                continue  # completed or claimed meanwhile
+            audit_log(
+                action=AuditEvent.Action.DSAR_REQUEUED,
+                actor=actor,
+                request=request,
+                detail={
+                    "was": was,
+                    "silent_s": round((request.heartbeat_at - beat).total_seconds()),
+                },
+            )
+        requeued.append(request)
+    return requeued
 
 
 def _enqueue(request_id: int) -> None:

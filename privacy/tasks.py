@@ -6,6 +6,7 @@ from django.conf import settings
 
 from portal.celery import app
 from privacy import dsar_job, services
+from privacy.dsar_preview import dsar_preview_compute
 from privacy.forms import data_end
 
 
@@ -16,6 +17,21 @@ from privacy.forms import data_end
 def dsar_run(request_id: int) -> None:
     # Failures are recorded on the request (status, error, audit) by the job itself.
     dsar_job.dsar_execute(request_id=request_id)
+
+
+@shared_task(
+    soft_time_limit=settings.PRIVACY_DSAR_TIME_LIMIT_SECONDS,
+    time_limit=settings.PRIVACY_DSAR_TIME_LIMIT_SECONDS + 60,
+)
+def dsar_preview(request_id: int) -> None:
+    # A failed scan is kept on the request's preview by the service itself.
+    dsar_preview_compute(request_id=request_id)
+
+
+@shared_task
+def dsar_requeue_stale() -> int:
+    """Queue again the requests whose job died (or whose message was lost)."""
+    return len(services.dsar_requeue_stale(actor="dsar-sweeper"))
 
 
 @shared_task
@@ -39,6 +55,12 @@ def payload_scan_daily() -> int:
 
 @app.on_after_finalize.connect
 def _schedule(sender, **kwargs):
+    # A dead DSAR job is taken over within 1.5 stale limits, without anyone pressing Run.
+    sender.add_periodic_task(
+        max(settings.PRIVACY_DSAR_STALE_SECONDS / 2, 1.0),
+        dsar_requeue_stale.s(),
+        name="privacy: queue again DSAR requests whose job died",
+    )
     sender.add_periodic_task(
         crontab(hour=settings.PRIVACY_RETENTION_HOUR_UTC, minute=0),
         retention_daily.s(),

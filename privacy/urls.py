@@ -11,6 +11,7 @@ urlpatterns = [
     path("privacy/dsar/<int:request_id>/", views.dsar_detail, name="privacy-dsar-detail"),
     path("privacy/dsar/<int:request_id>/approve", views.dsar_approve, name="privacy-dsar-approve"),
     path("privacy/dsar/<int:request_id>/run", views.dsar_run, name="privacy-dsar-run"),
+    path("privacy/dsar/<int:request_id>/preview", views.dsar_preview, name="privacy-dsar-preview"),
     path("privacy/pii/", views.pii, name="privacy-pii"),
     path("privacy/retention/", views.retention, name="privacy-retention"),
     path("privacy/audit/", views.audit, name="privacy-audit"),
@@ -26,5 +27,6 @@ urlpatterns = [
     path("api/privacy/dsar/<int:request_id>", api.dsar_detail, name="api-dsar-detail"),
     path("api/privacy/dsar/<int:request_id>/approve", api.dsar_approve, name="api-dsar-approve"),
     path("api/privacy/dsar/<int:request_id>/run", api.dsar_run, name="api-dsar-run"),
+    path("api/privacy/dsar/<int:request_id>/preview", api.dsar_preview, name="api-dsar-preview"),
     path("api/privacy/pii", api.pii_allowlist, name="api-privacy-pii"),
 ]

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.roles import Role
@@ -27,7 +28,9 @@ def home(request):
     context = {
         "requests": selectors.dsar_list(limit=5),
         "scan": selectors.payload_scan_latest(),
-        "open_requests": DsarRequest.objects.exclude(status=DsarRequest.Status.COMPLETED).count(),
+        "open_requests": DsarRequest.objects.exclude(
+            status__in=(DsarRequest.Status.COMPLETED, DsarRequest.Status.UNKNOWN_SUBJECT)
+        ).count(),
     }
     return render(request, "privacy/home.html", context)
 
@@ -88,8 +91,11 @@ def dsar_detail(request, request_id: int):
     context = {
         "dsar": dsar,
         "summary": selectors.dsar_summary(dsar),
+        "preview_at": parse_datetime(dsar.preview["computed_at"]) if dsar.preview else None,
         "can_approve": dsar.status == DsarRequest.Status.FILED
-        and dsar.requester_id != request.user.pk,
+        and dsar.requester_id != request.user.pk
+        and bool(dsar.preview)
+        and not dsar.preview.get("error"),
     }
     return render(request, "privacy/dsar_detail.html", context)
 
@@ -101,6 +107,18 @@ def dsar_approve(request, request_id: int):
     try:
         services.dsar_approve(request_id=request_id, approver=request.user)
         messages.success(request, "Approved. Run it when ready.")
+    except services.DsarRefused as err:
+        messages.error(request, str(err))
+    return redirect("privacy-dsar-detail", request_id=request_id)
+
+
+@require_POST
+@privacy_team
+def dsar_preview(request, request_id: int):
+    get_object_or_404(DsarRequest, pk=request_id)
+    try:
+        services.dsar_preview_queue(request_id=request_id)
+        messages.success(request, "Scanning again what the erasure would change.")
     except services.DsarRefused as err:
         messages.error(request, str(err))
     return redirect("privacy-dsar-detail", request_id=request_id)

@@ -143,7 +143,7 @@ def planted(matrix_lake, settings) -> Planted:
     settings.QUERY_WAIT_SECONDS = 0
     requester = user_with_role("privacy", "matrix-requester")
     dsar = privacy.dsar_file(
-        identity_id="idn_matrix_subject", reason=DSAR_REASON, requester=requester
+        identity_id="idn_0000000ab5ec", reason=DSAR_REASON, requester=requester
     )
     privacy.consent_set(identity_id=CONSENT_ID, flags={"marketing": True}, source="api", actor="a")
     run = warehouse.query_submit(

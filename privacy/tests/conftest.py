@@ -202,3 +202,22 @@ def pg_database(warehouse_pg_dsn: str) -> Iterator[str]:  # noqa: F811
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+# A preview as the scan leaves it, for tests about the steps after it (privacy.dsar_preview).
+PREVIEW = {
+    "computed_at": "2026-12-07T00:00:00+00:00",
+    "targets": ["lake"],
+    "tables_scanned": 1,
+    "linked_ids": 0,
+    "unknown_ids": [],
+    "rows": 1,
+    "files": 1,
+    "tables": [{"target": "lake", "table": "raw_events", "files": 1, "rows": 1}],
+}
+
+
+def previewed(request_id: int) -> None:
+    from privacy.models import DsarRequest
+
+    DsarRequest.objects.filter(pk=request_id).update(preview=PREVIEW)

@@ -7,7 +7,10 @@ from django.test import Client
 from django.utils import timezone
 
 from privacy import services
+from privacy.dsar_preview import dsar_preview_compute
 from privacy.models import AuditEvent, DsarRequest
+from privacy.tests.conftest import previewed
+from privacy.tests.test_lake_erasure import busy_subject
 from tests.support.users import user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +37,8 @@ def file(client: Client, **body):
 def request_in(privacy_users, status: str, heartbeat_age_s: float | None = None) -> DsarRequest:
     """A request filed and approved, then put in ``status`` (as the job would leave it)."""
     requester, approver = privacy_users
-    dsar = services.dsar_file(identity_id="idn_state", reason="r", requester=requester)
+    dsar = services.dsar_file(identity_id="idn_00000000a5a7", reason="r", requester=requester)
+    previewed(dsar.pk)
     if status != "filed":
         services.dsar_approve(request_id=dsar.pk, approver=approver)
     beat = None if heartbeat_age_s is None else timezone.now() - timedelta(seconds=heartbeat_age_s)
@@ -58,14 +62,23 @@ RUN_ANSWERS = [
 def test_file_approve_run_by_two_privacy_users(
     alice, bob, lake_copy, django_capture_on_commit_callbacks
 ):
-    filed = file(alice, identity_id="idn_nobody", reason="asked by email")
+    identity_id, _ = busy_subject(lake_copy)
+    with django_capture_on_commit_callbacks() as scans:
+        filed = file(alice, identity_id=identity_id, reason="asked by email")
     assert filed.status_code == 201, filed.json()
     body = filed.json()
     assert body["status"] == "filed" and body["requester"] == "priv-alice"
     assert body["due_date"] == (timezone.now().date() + timedelta(days=30)).isoformat()
     assert body["has_identity_id"] and not body["has_user_id"]
-    assert "idn_nobody" not in filed.content.decode()  # the API shows hashes, not ids
+    assert identity_id not in filed.content.decode()  # the API shows hashes, not ids
     request_id = body["id"]
+    assert len(scans) == 1 and body["preview"] is None  # the preview scan, sent on commit
+    early = bob.post(f"/api/privacy/dsar/{request_id}/approve")
+    assert early.status_code == 409 and "no preview yet" in early.json()["detail"]
+    dsar_preview_compute(request_id=request_id)  # what the worker does with it
+    preview = alice.get(f"/api/privacy/dsar/{request_id}").json()["preview"]
+    assert preview["rows"] > 0 and preview["files"] > 0 and preview["unknown_ids"] == []
+    assert preview["tables"] and identity_id not in str(preview)
 
     assert alice.post(f"/api/privacy/dsar/{request_id}/run").status_code == 409
     own = alice.post(f"/api/privacy/dsar/{request_id}/approve")
@@ -83,8 +96,14 @@ def test_file_approve_run_by_two_privacy_users(
 
     listed = alice.get("/api/privacy/dsar/").json()["requests"]
     assert [r["id"] for r in listed] == [request_id]
-    actions = list(AuditEvent.objects.values_list("action", "actor"))
-    assert actions == [("dsar.filed", "priv-alice"), ("dsar.approved", "priv-bob")]
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="dsar.").values_list("action", "actor")
+    )
+    assert actions == [
+        ("dsar.filed", "priv-alice"),
+        ("dsar.previewed", "dsar-preview"),
+        ("dsar.approved", "priv-bob"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -93,6 +112,10 @@ def test_file_approve_run_by_two_privacy_users(
         ({"reason": "no ids"}, "identity_id"),
         ({"identity_id": "", "user_id": " ", "reason": "blank ids"}, "identity_id"),
         ({"identity_id": "idn 1", "reason": "a space"}, "identity_id"),
+        # A city name is no identity: erasing it replaced "leipzig" in other people's data.
+        ({"identity_id": "leipzig", "reason": "not an id"}, "identity_id"),
+        ({"user_id": "idn_3fa9c01b2e7d", "reason": "an identity id as user id"}, "user_id"),
+        ({"user_id": "usr_3FA9C01B2E7D", "reason": "upper case"}, "user_id"),
         ({"user_id": "usr_1"}, "reason"),
     ],
 )
@@ -101,10 +124,12 @@ def test_bad_requests_are_400_naming_the_field(alice, body, field):
     assert answer.status_code == 400
     assert field in answer.json()
     assert not DsarRequest.objects.exists()
+    if body.get(field, "").strip():
+        assert "lake contract" in answer.json()[field][0]
 
 
 def test_only_the_privacy_team_and_admins_see_requests(alice, client):
-    request_id = file(alice, user_id="usr_secret", reason="r").json()["id"]
+    request_id = file(alice, user_id="usr_000000005ec7", reason="r").json()["id"]
     for role in ("analyst", "pm", "support", "finance"):
         client.force_login(user_with_role(role))
         for url in ("/api/privacy/dsar/", f"/api/privacy/dsar/{request_id}"):

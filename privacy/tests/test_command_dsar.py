@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from privacy.management.commands import dsar as dsar_command
+from privacy.models import DsarRequest
 from privacy.tests.conftest import read_table
 from privacy.tests.test_lake_erasure import busy_subject, holds
 from warehouse.engines.pg_loader import load_lake
@@ -50,23 +51,48 @@ def test_file_approve_run_show(lake_copy, privacy_users):
     shown = json.loads(dsar("show", request_id, "--json"))
     assert shown["status"] == "completed" and shown["rows_changed"] > 0
     assert identity_id not in json.dumps(shown) and user_id not in json.dumps(shown)
-    assert [e["action"] for e in shown["audit"]][:3] == [
+    assert [e["action"] for e in shown["audit"]][:4] == [
         "dsar.filed",
+        "dsar.previewed",
         "dsar.approved",
         "dsar.started",
     ]
 
 
-def test_unknown_identity_says_nothing_changed(lake_copy, privacy_users):
-    request_id = dsar(
-        "file", "--identity-id", "idn_unknown", "--reason", "r", "--requester", "priv-alice"
-    ).strip()
-    dsar("approve", request_id, "--by", "priv-bob")
-    last = dsar("run", request_id, "--inline").splitlines()[-1]
-    assert last == (
-        f"request {request_id} completed: 0 rows changed, 0 files rewritten, verified "
-        "(no row held these ids; nothing changed)"
+def test_file_prints_the_preview_and_an_unknown_subject_is_one_line_and_non_zero(
+    lake_copy, privacy_users
+):
+    identity_id, _ = busy_subject(lake_copy)
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "dsar", "file", "--identity-id", identity_id, "--reason", "r", "--requester",
+        "priv-alice", stdout=out, stderr=err,
+    )  # fmt: skip
+    request_id = out.getvalue().strip()
+    preview = DsarRequest.objects.get(pk=request_id).preview
+    assert err.getvalue().startswith(
+        f"request {request_id} would change {preview['rows']} rows in {preview['files']} files"
     )
+    assert preview["rows"] > 0 and identity_id not in err.getvalue()
+
+    with pytest.raises(CommandError) as refused:
+        dsar(
+            "file",
+            "--identity-id",
+            "idn_00000000dead",
+            "--reason",
+            "r",
+            "--requester",
+            "priv-alice",
+        )
+    assert str(refused.value).endswith(
+        "closed as an unknown subject: no id column holds the identity_id; nothing will be erased"
+    )
+    assert "\n" not in str(refused.value)
+    closed = DsarRequest.objects.get(identity_id="idn_00000000dead")
+    assert closed.status == "unknown_subject"
+    with pytest.raises(CommandError, match="not awaiting approval"):
+        dsar("approve", str(closed.pk), "--by", "priv-bob")
 
 
 @pytest.mark.parametrize(
@@ -74,6 +100,10 @@ def test_unknown_identity_says_nothing_changed(lake_copy, privacy_users):
     [
         (["file", "--reason", "r", "--requester", "priv-alice"], "identity_id: Give an"),
         (["file", "--user-id", "u 1", "--reason", "r", "--requester", "priv-alice"], "user_id"),
+        (
+            ["file", "--identity-id", "leipzig", "--reason", "r", "--requester", "priv-alice"],
+            "^identity_id: Not an id of the lake contract: use idn_ followed by 12",
+        ),
         (["file", "--user-id", "usr_1", "--reason", "r", "--requester", "nobody"], "no user"),
         (["show", "12345"], "no DSAR request 12345"),
         (["approve", "12345", "--by", "priv-bob"], "no DSAR request 12345"),
@@ -89,7 +119,7 @@ def test_only_privacy_users_file(privacy_users):
 
     user_with_role("analyst", "ann")
     with pytest.raises(CommandError, match="Only the privacy team"):
-        dsar("file", "--user-id", "usr_1", "--reason", "r", "--requester", "ann")
+        dsar("file", "--user-id", "usr_000000000001", "--reason", "r", "--requester", "ann")
 
 
 def approved_request(identity_id: str, user_id: str = "") -> str:
@@ -147,11 +177,11 @@ def test_run_prints_what_is_still_to_do_physically_in_a_remote_warehouse(
     assert steps == [f"  {step}" for step in shown["physical_followup"]]
 
 
-def test_run_without_a_worker_says_so_once_and_keeps_waiting(privacy_users, monkeypatch):
+def test_run_without_a_worker_says_so_once_and_keeps_waiting(lake_copy, privacy_users, monkeypatch):
     # Nothing consumes the queue here: the test's transaction never commits, so the job is
     # not even sent.
     monkeypatch.setattr(dsar_command, "WORKER_HINT_AFTER_S", 0.2)
-    request_id = approved_request("idn_nobody")
+    request_id = approved_request(busy_subject(lake_copy)[0])
     out = io.StringIO()
     with pytest.raises(CommandError, match=f"request {request_id} is still queued"):
         call_command("dsar", "run", request_id, "--timeout", "1.5", stdout=out)

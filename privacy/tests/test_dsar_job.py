@@ -3,8 +3,7 @@ against pandas, caches purged, audit without raw ids, failures that can be run a
 
 import json
 import threading
-import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -13,15 +12,18 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from psycopg import sql
 
 from privacy import dsar_job, selectors, services
+from privacy.dsar_preview import dsar_preview_compute
 from privacy.masking import MASK
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
 from privacy.signals import identity_erased
 from privacy.tests.conftest import read_table
 from privacy.tests.test_lake_erasure import busy_subject, holds
 from privacy.tombstone import tombstone
+from tests.support.services import wait_until
 from warehouse import remote, result_cache
 from warehouse import services as warehouse
 from warehouse.engines.pg_loader import load_lake
@@ -34,8 +36,10 @@ pytestmark = pytest.mark.django_db
 
 
 def approved(privacy_users, **ids) -> DsarRequest:
+    """Filed, previewed (the scan the approver sees), approved and queued."""
     alice, bob = privacy_users
-    dsar = services.dsar_file(**ids, reason="data subject asked", requester=alice)
+    dsar = services.dsar_file(**ids, reason="data subject asked", requester=alice, enqueue=False)
+    assert dsar_preview_compute(request_id=dsar.pk).status == DsarRequest.Status.FILED
     services.dsar_approve(request_id=dsar.pk, approver=bob)
     return services.dsar_queue(request_id=dsar.pk, enqueue=False)
 
@@ -88,7 +92,17 @@ def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_us
         user_id=user_id,
         reason=f"Asked by mail for {identity_id}",
         requester=alice,
+        enqueue=False,
     )
+    preview = dsar_preview_compute(request_id=dsar.pk).preview
+    # What the approver is shown is what the job then changes: by pandas, table by table.
+    assert preview["rows"] == sum(r for r, _ in expected.values())
+    assert preview["files"] == sum(f for _, f in expected.values())
+    assert preview["linked_ids"] == len(others) and preview["unknown_ids"] == []
+    assert {t["table"]: (t["rows"], t["files"]) for t in preview["tables"]} == {
+        name: counts for name, counts in expected.items() if counts[0]
+    }
+    assert not any(value in json.dumps(preview) for value in [identity_id, user_id, *others])
     services.dsar_approve(request_id=dsar.pk, approver=bob)
     services.dsar_queue(request_id=dsar.pk, enqueue=False)
     done = dsar_job.dsar_execute(request_id=dsar.pk)
@@ -127,8 +141,9 @@ def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_us
     ]
     # The audit log: every step, by whom, and never a raw id.
     actions = list(done.audit.values_list("action", "actor"))
-    assert actions[:3] == [
+    assert actions[:4] == [
         ("dsar.filed", "priv-alice"),
+        ("dsar.previewed", "dsar-preview"),
         ("dsar.approved", "priv-bob"),
         ("dsar.started", "dsar-job"),
     ]
@@ -178,12 +193,13 @@ def test_running_again_changes_nothing(lake_copy, privacy_users):
     assert DsarRequest.objects.get(pk=dsar.pk).rows_changed == first.rows_changed > 0
 
 
+SUBJECT, BYSTANDER, SENDER = "idn_5ab1ec700001", "idn_b7578d000002", "idn_5e4de7000003"
 LEAKS = [  # identity, payload: a client bug put contact data in some payloads
-    ("idn_subject", '{"path":"/berlin","email":"ann@example.com"}'),
-    ("idn_subject", '{"path":"/rome","note":"call +49 151 00000000","city":"rome"}'),
-    ("idn_bystander", '{"path":"/paris","email":"bob@example.com"}'),
-    # Someone else's row that names the subject: the mention goes, their own data stays.
-    ("idn_sender", '{"recipient":"idn_subject","note":"call 0151 2345 6789"}'),
+    (SUBJECT, '{"path":"/berlin","email":"ann@example.com"}'),
+    (SUBJECT, '{"path":"/rome","note":"call +49 151 00000000","city":"rome"}'),
+    (BYSTANDER, '{"path":"/paris","email":"bob@example.com"}'),
+    # Someone else's row that names the subject: theirs, left as it is.
+    (SENDER, f'{{"recipient":"{SUBJECT}","note":"call 0151 2345 6789"}}'),
 ]
 
 
@@ -207,13 +223,14 @@ def leaky_lake(lake_copy) -> Path:
 
 def assert_masked(rows: dict[str, list[str]], tomb: str) -> None:
     """``rows``: identity -> payloads after the erasure. The subject's payloads lost the contact
-    data and kept the rest; the bystander's is as it was; the sender's lost the mention only."""
-    assert sorted(rows) == sorted([tomb, "idn_bystander", "idn_sender"])
+    data and kept the rest; the bystander's and the sender's are as they were: an erasure
+    changes the subject's own rows only."""
+    assert sorted(rows) == sorted([tomb, BYSTANDER, SENDER])
     berlin, rome = (json.loads(p) for p in sorted(rows[tomb]))
     assert berlin == {"path": "/berlin", "email": MASK}
     assert rome["path"] == "/rome" and rome["city"] == "rome" and "151" not in rome["note"]
-    assert rows["idn_bystander"] == [LEAKS[2][1]]
-    assert rows["idn_sender"] == [LEAKS[3][1].replace("idn_subject", tomb)]
+    assert rows[BYSTANDER] == [LEAKS[2][1]]
+    assert rows[SENDER] == [LEAKS[3][1]]
 
 
 def by_identity(rows) -> dict[str, list[str]]:
@@ -228,7 +245,7 @@ def test_other_personal_data_in_the_subjects_payloads_is_masked(
 ):
     """In the erased subject's rows the contact data goes too; a bystander's row is left as it
     is (the payload check reports it, the erasure of someone else does not touch it)."""
-    done = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id="idn_subject").pk)
+    done = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id=SUBJECT).pk)
 
     assert done.status == DsarRequest.Status.COMPLETED, done.error
     after = pq.read_table(leaky_lake).to_pandas()
@@ -236,9 +253,61 @@ def test_other_personal_data_in_the_subjects_payloads_is_masked(
     assert_masked(by_identity(zip(after["identity_id"], after["payload"], strict=True)), tomb)
 
 
-def test_an_unknown_identity_completes_with_zero_rows_and_says_so(lake_copy, privacy_users):
+def test_an_unknown_subject_is_recorded_as_such_and_touches_nothing(lake_copy, privacy_users):
+    before = {str(p): (p.stat().st_ino, p.stat().st_mtime_ns) for p in lake_copy.rglob("*.parquet")}
+    alice, bob = privacy_users
+    dsar = services.dsar_file(
+        identity_id="idn_00000000dead", reason="r", requester=alice, enqueue=False
+    )
+
+    closed = dsar_preview_compute(request_id=dsar.pk)
+
+    assert closed.status == DsarRequest.Status.UNKNOWN_SUBJECT and closed.is_finished
+    assert closed.preview["rows"] == 0 and closed.preview["unknown_ids"] == ["identity_id"]
+    assert closed.preview["tables_scanned"] == len(erasure.erasable_tables())
+    event = closed.audit.get(action="dsar.unknown_subject")
+    assert "No id column holds the identity_id" in event.detail["note"]
+    with pytest.raises(services.DsarRefused, match="not awaiting approval"):
+        services.dsar_approve(request_id=dsar.pk, approver=bob)
+    with pytest.raises(services.DsarRefused, match="nothing to erase"):
+        services.dsar_queue(request_id=dsar.pk, enqueue=False)
+    assert dsar_job.dsar_execute(request_id=dsar.pk) is None
+    after = {str(p): (p.stat().st_ino, p.stat().st_mtime_ns) for p in lake_copy.rglob("*.parquet")}
+    assert after == before
+
+
+def test_a_mistyped_one_of_two_ids_makes_the_request_an_unknown_subject(lake_copy, privacy_users):
+    identity_id, _ = busy_subject(lake_copy)
+    dsar = services.dsar_file(
+        identity_id=identity_id,
+        user_id="usr_00000000beef",
+        reason="r",
+        requester=privacy_users[0],
+        enqueue=False,
+    )
+    closed = dsar_preview_compute(request_id=dsar.pk)
+    assert closed.status == DsarRequest.Status.UNKNOWN_SUBJECT
+    assert closed.preview["unknown_ids"] == ["user_id"] and closed.preview["rows"] > 0
+
+
+def test_approval_waits_for_the_preview(lake_copy, privacy_users):
+    alice, bob = privacy_users
+    identity_id, _ = busy_subject(lake_copy)
+    dsar = services.dsar_file(identity_id=identity_id, reason="r", requester=alice, enqueue=False)
+    with pytest.raises(services.DsarRefused, match="no preview yet"):
+        services.dsar_approve(request_id=dsar.pk, approver=bob)
+    dsar_preview_compute(request_id=dsar.pk)
+    assert services.dsar_approve(request_id=dsar.pk, approver=bob).status == "approved"
+
+
+def test_the_job_of_an_identity_gone_since_the_preview_completes_with_zero_rows(
+    lake_copy, privacy_users
+):
+    """Retention may drop a subject's last partitions between preview and run."""
+    identity_id, _ = busy_subject(lake_copy)
+    dsar = approved(privacy_users, identity_id=identity_id)
+    DsarRequest.objects.filter(pk=dsar.pk).update(identity_id="idn_00000000dead")
     before = {str(p): p.stat().st_ino for p in lake_copy.rglob("*.parquet")}
-    dsar = approved(privacy_users, identity_id="idn_never_seen")
     done = dsar_job.dsar_execute(request_id=dsar.pk)
     assert done.status == DsarRequest.Status.COMPLETED
     assert done.rows_changed == 0 and done.files_rewritten == 0
@@ -275,16 +344,27 @@ def test_a_live_job_keeps_its_request_whatever_step_takes_long(
     lake_copy, privacy_users, settings, monkeypatch
 ):
     """A remote UPDATE may take minutes: the job's heartbeat goes on meanwhile, so a second
-    worker cannot claim the request as dead."""
-    settings.PRIVACY_DSAR_STALE_SECONDS = 0.4
+    worker cannot claim the request as dead.
+
+    Deterministic on a busy machine: the job's clock is the test's. A step blocks until the
+    test has moved the clock an hour on (60 stale limits) and seen the heartbeat carry that
+    time; only then does a second worker try to claim. Without the heartbeat thread the
+    request still holds its claim time, the wait fails, and the claim would succeed."""
+    settings.PRIVACY_DSAR_STALE_SECONDS = 60
+    clock = [timezone.now()]
+    monkeypatch.setattr(dsar_job, "_now", lambda: clock[0])
+    monkeypatch.setattr(dsar_job, "_beat_every", lambda: 0.05)  # beats in real time, often
+    in_step, release = threading.Event(), threading.Event()
     erase_records = dsar_job._erase_portal_records
 
-    def slow(request, tomb):
-        time.sleep(1.5)  # well past the stale limit, with no progress to record
+    def long_step(request, tomb):
+        in_step.set()
+        release.wait(300)  # as long as the test needs, with no progress to record
         erase_records(request, tomb)
 
-    monkeypatch.setattr(dsar_job, "_erase_portal_records", slow)
-    dsar = approved(privacy_users, identity_id="idn_nobody")
+    monkeypatch.setattr(dsar_job, "_erase_portal_records", long_step)
+    identity_id = read_table(lake_copy, "dim_identities")["identity_id"].iloc[0]
+    dsar = approved(privacy_users, identity_id=identity_id)
     done = []
 
     def run() -> None:
@@ -295,9 +375,14 @@ def test_a_live_job_keeps_its_request_whatever_step_takes_long(
 
     job = threading.Thread(target=run)
     job.start()
-    time.sleep(1.0)
-    claimed_by_another = dsar_job._claim(dsar.pk)
-    job.join()
+    try:
+        assert in_step.wait(300)
+        clock[0] += timedelta(hours=1)
+        wait_until(lambda: DsarRequest.objects.get(pk=dsar.pk).heartbeat_at == clock[0], 120)
+        claimed_by_another = dsar_job._claim(dsar.pk)
+    finally:
+        release.set()
+        job.join()
     assert not claimed_by_another
     assert done[0].status == DsarRequest.Status.COMPLETED and done[0].attempts == 1
 
@@ -306,7 +391,7 @@ def test_a_file_a_writer_replaces_during_the_erasure_is_read_again(
     lake_copy, privacy_users, monkeypatch
 ):
     """The verification trusts no earlier read of a file that changed: an ingest that lands a
-    payload naming the subject while the erasure runs fails the request, and a re-run erases it."""
+    row of the subject while the erasure runs fails the request, and a re-run erases it."""
     identity_id, user_id = busy_subject(lake_copy)
     raw = read_table(lake_copy, "raw_events")
     clean = raw[~holds(raw, contract.table("raw_events"), [identity_id, user_id])]
@@ -320,11 +405,11 @@ def test_a_file_a_writer_replaces_during_the_erasure_is_read_again(
     def rewrite_while_a_writer_lands(path, table, ids, tomb, **options):
         if not landed:
             data = pq.read_table(target)
-            payload = data.column("payload").to_pylist()
-            payload[0] = json.dumps({"referrer": identity_id})
-            data = data.set_column(
-                data.schema.get_field_index("payload"), "payload", pa.array(payload)
-            )
+            for column, value in (("identity_id", identity_id), ("payload", "{}")):
+                values = data.column(column).to_pylist()
+                values[0] = value
+                i = data.schema.get_field_index(column)
+                data = data.set_column(i, data.schema.field(i), pa.array(values, pa.string()))
             storage.write_parquet(data, target)
             landed.append(target)
         return rewrite(path, table, ids, tomb, **options)
@@ -412,17 +497,16 @@ def test_a_table_the_warehouse_does_not_hold_is_reported_empty_not_failed(
 def test_a_warehouse_copy_of_the_subjects_payloads_is_masked_too(
     leaky_lake, pg_warehouse, privacy_users, warehouse_pg_dsn, settings
 ):
-    done = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id="idn_subject").pk)
+    done = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id=SUBJECT).pk)
 
     assert done.status == DsarRequest.Status.COMPLETED, done.error
     tomb = tombstone(settings.PRIVACY_HASH_KEY, done.pk)
     with psycopg.connect(warehouse_pg_dsn) as conn:
         rows = conn.execute(
-            sql.SQL(
-                "SELECT identity_id, payload FROM {} "
-                "WHERE identity_id IN (%s, 'idn_bystander', 'idn_sender')"
-            ).format(sql.Identifier(pg_warehouse, "raw_events")),
-            [tomb],
+            sql.SQL("SELECT identity_id, payload FROM {} WHERE identity_id IN (%s, %s, %s)").format(
+                sql.Identifier(pg_warehouse, "raw_events")
+            ),
+            [tomb, BYSTANDER, SENDER],
         ).fetchall()
     assert_masked(by_identity(rows), tomb)
     raw = done.tables.get(target="postgres", table="raw_events")
@@ -441,9 +525,7 @@ def test_through_the_redshift_driver_the_ids_and_the_contact_data_go(
         subject = dsar_job.dsar_execute(
             request_id=approved(privacy_users, identity_id=identity_id, user_id=user_id).pk
         )
-        leak = dsar_job.dsar_execute(
-            request_id=approved(privacy_users, identity_id="idn_subject").pk
-        )
+        leak = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id=SUBJECT).pk)
 
     assert subject.status == leak.status == DsarRequest.Status.COMPLETED, subject.error
     with psycopg.connect(pg_database) as conn:
@@ -452,9 +534,8 @@ def test_through_the_redshift_driver_the_ids_and_the_contact_data_go(
             [identity_id, user_id],
         ).fetchone()[0]
         rows = conn.execute(
-            "SELECT identity_id, payload FROM public.raw_events "
-            "WHERE identity_id IN (%s, 'idn_bystander', 'idn_sender')",
-            [tombstone(settings.PRIVACY_HASH_KEY, leak.pk)],
+            "SELECT identity_id, payload FROM public.raw_events WHERE identity_id IN (%s, %s, %s)",
+            [tombstone(settings.PRIVACY_HASH_KEY, leak.pk), BYSTANDER, SENDER],
         ).fetchall()
     assert left == 0 and subject.tables.get(target="redshift", table="raw_events").rows_changed
     assert_masked(by_identity(rows), tombstone(settings.PRIVACY_HASH_KEY, leak.pk))
@@ -468,8 +549,9 @@ def test_an_error_quoting_a_linked_id_is_recorded_without_it(lake_copy, privacy_
     def engine_quoting_a_value(*args, **kwargs):
         raise RuntimeError(f"engine says: bad value {user_id}")
 
+    dsar = approved(privacy_users, identity_id=identity_id)
     monkeypatch.setattr(erasure, "scan", engine_quoting_a_value)
-    failed = dsar_job.dsar_execute(request_id=approved(privacy_users, identity_id=identity_id).pk)
+    failed = dsar_job.dsar_execute(request_id=dsar.pk)
 
     assert failed.status == DsarRequest.Status.FAILED and failed.linked_ids == [user_id]
     assert user_id not in failed.error and "[erased id]" in failed.error

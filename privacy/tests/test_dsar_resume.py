@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from privacy import dsar_job, services
+from privacy.dsar_preview import dsar_preview_compute
 from privacy.models import DsarRequest
 from privacy.tests.conftest import link_copy, read_table
 from privacy.tests.test_dsar_job import expected_counts
@@ -63,7 +64,10 @@ def test_a_killed_erasure_is_resumed_to_completion(small_lake, tmp_path, setting
     before = lake_state(root)
 
     alice, bob = user_with_role("privacy", "alice"), user_with_role("privacy", "bob")
-    dsar = services.dsar_file(identity_id=identity_id, user_id=user_id, reason="r", requester=alice)
+    dsar = services.dsar_file(
+        identity_id=identity_id, user_id=user_id, reason="r", requester=alice, enqueue=False
+    )
+    dsar_preview_compute(request_id=dsar.pk)
     services.dsar_approve(request_id=dsar.pk, approver=bob)
     services.dsar_queue(request_id=dsar.pk, enqueue=False)
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from privacy import services
 from privacy.models import ConsentChange, DsarRequest, PayloadScan
 from privacy.pii import ALLOWED_PII_KEYS
+from privacy.tests.conftest import previewed
 from privacy.tests.test_api_dsar import RUN_ANSWERS, request_in
 from tests.support.users import user_with_role
 
@@ -56,18 +57,28 @@ def test_consent_lookup_of_an_unknown_identity_and_bad_input(alice):
 def test_dsar_filed_approved_and_run_from_the_pages(
     alice, privacy_users, django_capture_on_commit_callbacks
 ):
-    filed = alice.post("/privacy/dsar/", {"identity_id": "idn_8", "reason": "asked"})
-    assert filed.status_code == 302
+    with django_capture_on_commit_callbacks() as scans:
+        filed = alice.post("/privacy/dsar/", {"identity_id": "idn_000000000008", "reason": "asked"})
+    assert filed.status_code == 302 and len(scans) == 1  # the preview scan
     dsar = DsarRequest.objects.get()
+    bob = Client()
+    bob.force_login(privacy_users[1])
+    waiting = bob.get(f"/privacy/dsar/{dsar.pk}/")
+    assert waiting.context["can_approve"] is False  # nothing to approve on yet
+    assert "Approval waits for it" in waiting.content.decode()
+    assert 'data-waiting-preview="1"' in waiting.content.decode()
+    previewed(dsar.pk)
     page = alice.get(f"/privacy/dsar/{dsar.pk}/")
     assert page.context["can_approve"] is False  # not one's own
     assert ">Approve</button>" not in page.content.decode()
     alice.post(f"/privacy/dsar/{dsar.pk}/approve")
     assert DsarRequest.objects.get().status == "filed"
 
-    bob = Client()
-    bob.force_login(privacy_users[1])
-    assert bob.get(f"/privacy/dsar/{dsar.pk}/").context["can_approve"] is True
+    preview = bob.get(f"/privacy/dsar/{dsar.pk}/")
+    assert preview.context["can_approve"] is True
+    shown = preview.content.decode()
+    assert "<strong>1</strong> rows in <strong>1</strong> files of 1 tables" in shown
+    assert "<td>raw_events</td>" in shown and ">Scan again</button>" in shown
     bob.post(f"/privacy/dsar/{dsar.pk}/approve")
     with django_capture_on_commit_callbacks() as jobs:
         bob.post(f"/privacy/dsar/{dsar.pk}/run")
@@ -83,6 +94,16 @@ def test_dsar_form_needs_an_id(alice):
     page = alice.post("/privacy/dsar/", {"reason": "asked"})
     assert page.status_code == 400
     assert "Give an identity_id, a user_id or both." in page.content.decode()
+    assert not DsarRequest.objects.exists()
+
+
+def test_dsar_form_refuses_what_is_not_an_id_of_the_lake(alice):
+    page = alice.post("/privacy/dsar/", {"identity_id": "leipzig", "reason": "asked"})
+    assert page.status_code == 400
+    assert page.context["form"].errors["identity_id"] == [
+        "Not an id of the lake contract: use idn_ followed by 12 lower-case hex digits, "
+        "e.g. idn_3fa9c01b2e7d."
+    ]
     assert not DsarRequest.objects.exists()
 
 
@@ -147,7 +168,7 @@ def test_overdue_requests_are_marked_in_the_list(alice, privacy_users):
     ids = {}
     for name, (status, due_date) in due.items():
         dsar = services.dsar_file(
-            identity_id=f"idn_{name}", reason=name, requester=privacy_users[1]
+            identity_id=f"idn_{len(ids):012x}", reason=name, requester=privacy_users[1]
         )
         DsarRequest.objects.filter(pk=dsar.pk).update(status=status, due_date=due_date)
         ids[name] = dsar.pk

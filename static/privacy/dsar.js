@@ -1,5 +1,6 @@
 // Live progress of an erasure request: polls its API entry and redraws the table of tables;
-// reloads the page once the request is finished, to show the verified result and the audit log.
+// reloads the page once the request is finished, to show the verified result and the audit log,
+// or (a filed request) once its preview is scanned.
 (function () {
   const script = document.currentScript;
   const url = script.dataset.url;
@@ -31,7 +32,8 @@
       if (response.ok) {
         const data = await response.json();
         draw(data);
-        if (data.status === "completed" || data.status === "failed") {
+        const previewed = script.dataset.waitingPreview && data.preview;
+        if (previewed || ["completed", "failed", "unknown_subject"].includes(data.status)) {
           window.location.reload();
           return;
         }

@@ -50,21 +50,40 @@ class FileCount:
     tombstoned: int  # rows that hold the tombstone
 
 
-def _conditions(
-    table: Table, values: Sequence[str], prefix: str, text: bool
-) -> tuple[str, dict[str, str]]:
-    """SQL condition "a row holds one of ``values``" with its named parameters (in the
-    free-text columns too unless ``text`` is false)."""
+def _params(values: Sequence[str], prefix: str) -> tuple[str, dict[str, str]]:
     params = {f"{prefix}{i}": v for i, v in enumerate(values)}
-    placeholders = ", ".join(f"${name}" for name in params)
-    parts = [f'"{column}" IN ({placeholders})' for column in table.identity_columns]
+    return ", ".join(f"${name}" for name in params), params
+
+
+def _in_id_columns(table: Table, placeholders: str) -> str:
+    return "(" + " OR ".join(f'"{c}" IN ({placeholders})' for c in table.identity_columns) + ")"
+
+
+def _conditions(
+    table: Table, ids: Sequence[str], tombstone: str | None, text: bool
+) -> tuple[str, str, dict[str, str]]:
+    """SQL conditions "a row still holds one of ``ids``" and "a row holds ``tombstone``", with
+    their named parameters.
+
+    A row holds the ids when an id column does (the subject's own rows), or when it is a row
+    already erased (``tombstone`` in an id column) whose free text still quotes an id (unless
+    ``text`` is false). Someone else's row that merely mentions an id in its text is not the
+    subject's: the erasure leaves it alone, so it does not count."""
+    placeholders, params = _params(ids, "id")
+    match = _in_id_columns(table, placeholders)
+    if not tombstone:
+        return match, "false", params
+    tomb_placeholder, tomb_params = _params([tombstone], "tomb")
+    erased = _in_id_columns(table, tomb_placeholder)
+    params |= tomb_params
     searched = text_columns(table) if text else ()
     # In JSON text an id is a quoted string: matching the quotes keeps idn_1 out of idn_12.
-    quoted = {f"{prefix}q{i}": f'"{v}"' for i, v in enumerate(values)}
-    parts += [f'contains("{c}", ${name})' for c in searched for name in quoted]
-    if searched:
+    quoted = {f"q{i}": f'"{v}"' for i, v in enumerate(ids)}
+    mentions = [f'contains("{c}", ${name})' for c in searched for name in quoted]
+    if mentions:
         params |= quoted
-    return "(" + " OR ".join(parts) + ")", params
+        match = f"({match} OR ({erased} AND ({' OR '.join(mentions)})))"
+    return match, erased, params
 
 
 def connect(threads: int = 2) -> duckdb.DuckDBPyConnection:
@@ -83,15 +102,12 @@ def scan(
     text: bool = True,
 ) -> list[FileCount]:
     """Files of ``table`` (or only ``files`` of it) holding any of ``ids`` (or ``tombstone``),
-    with row counts. ``text=False`` leaves the free-text JSON columns out: reading them is most
-    of the cost of a scan."""
+    with row counts (see _conditions). ``text=False`` leaves the free-text JSON columns out:
+    reading them is most of the cost of a scan."""
     files = storage.data_files(root, table) if files is None else files
     if not files or not ids:
         return []
-    match, params = _conditions(table, ids, "id", text)
-    erased, tomb_params = (
-        _conditions(table, [tombstone], "tomb", text) if tombstone else ("false", {})
-    )
+    match, erased, params = _conditions(table, ids, tombstone, text)
     file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
     # Safe to format: the column names are the contract's, paths are quoted, values are bound.
     sql = (
@@ -100,7 +116,7 @@ def scan(
         f"FROM read_parquet([{file_list}], filename = true, hive_partitioning = false) "
         f"WHERE {match} OR {erased} GROUP BY filename ORDER BY filename"
     )
-    rows = con.execute(sql, {**params, **tomb_params}).fetchall()
+    rows = con.execute(sql, params).fetchall()
     return [FileCount(Path(name), int(m), int(t)) for name, m, t in rows]
 
 
@@ -150,17 +166,17 @@ def rewrite(
     tombstone: str,
     mask: Callable[[str], str] | None = None,
 ) -> int:
-    """Replace ``ids`` by ``tombstone`` in one file, atomically; returns the rows changed.
+    """Replace ``ids`` by ``tombstone`` in the subject's own rows of one file (those holding an
+    id in an id column), atomically; returns the rows changed.
 
-    ``mask`` is applied to the free text of the subject's own rows (those holding an id in an
-    id column): a payload may carry other personal data of the subject (a leaked e-mail
-    address, say) that must not stay beside the tombstone. A row of someone else that merely
-    names the subject in its text loses that mention only."""
+    In those rows the ids go from the free text too, and ``mask`` is applied to it: a payload
+    may carry other personal data of the subject (a leaked e-mail address, say) that must not
+    stay beside the tombstone. No other row is touched, whatever its text says: a value that
+    happens to equal an id (a city called like a mistyped id) is someone else's data."""
     source = pq.ParquetFile(path)
     # Files are rewritten in parallel already: threads within one read only contend.
     data = source.read(use_threads=False)
-    changed = pa.array([False] * data.num_rows)
-    owned = changed  # the subject's own rows
+    owned = pa.array([False] * data.num_rows)  # the subject's own rows
     value_set = pa.array(list(ids), pa.string())
     for column in table.identity_columns:
         i = data.schema.get_field_index(column)
@@ -168,26 +184,26 @@ def rewrite(
         if pa.types.is_null(values.type):  # an all-null column written without its type
             continue
         hit = pc.fill_null(pc.is_in(values, value_set=value_set), False)
-        changed = pc.or_(changed, hit)
         owned = pc.or_(owned, hit)
         replaced = pc.if_else(hit, pa.scalar(tombstone, values.type), values)
         data = data.set_column(i, data.schema.field(i), replaced)
+    rows = pc.sum(owned).as_py() or 0
+    if not rows:
+        return 0
     for column in text_columns(table):
         i = data.schema.get_field_index(column)
         values = data.column(i)
         for value in ids:
             quoted = f'"{value}"'
-            hit = pc.fill_null(pc.match_substring(values, quoted), False)
+            hit = pc.and_(owned, pc.fill_null(pc.match_substring(values, quoted), False))
             if not pc.any(hit).as_py():
                 continue  # the usual case: replacing would copy the whole column for nothing
-            changed = pc.or_(changed, hit)
-            values = pc.replace_substring(values, quoted, f'"{tombstone}"')
+            erased = pc.replace_substring(values, quoted, f'"{tombstone}"')
+            values = pc.if_else(hit, erased, values)
         data = data.set_column(i, data.schema.field(i), values)
     if mask is not None:
         data = _mask_text_columns(data, table, owned, mask)
-    rows = pc.sum(changed).as_py() or 0
-    if rows:
-        _replace_file(path, data, source.metadata)
+    _replace_file(path, data, source.metadata)
     return rows
 
 

@@ -33,16 +33,18 @@ def _params(ids: Sequence[str], tombstone: str | None) -> dict[str, str]:
     return params
 
 
-def _holds_ids(table: Table, count: int, text: bool = True) -> exp.Expression:
-    """Rows holding one of the ids in an id column, or (``text``) inside the free text."""
+def _holds_ids(table: Table, count: int) -> exp.Expression:
+    """Rows holding one of the ids (placeholders id0…) in an id column: the subject's own."""
     ids = [exp.Placeholder(this=f"id{i}") for i in range(count)]
-    parts: list[exp.Expression] = [
-        exp.In(this=exp.column(column), expressions=ids) for column in table.identity_columns
-    ]
-    if not text:
-        return exp.or_(*parts)
+    return exp.or_(
+        *(exp.In(this=exp.column(column), expressions=ids) for column in table.identity_columns)
+    )
+
+
+def _quotes_ids(table: Table, count: int) -> exp.Expression | None:
+    """Rows whose free text quotes one of the ids (placeholders quoted0…); None without text."""
     # strpos rather than LIKE: an id is data, never a pattern.
-    parts += [
+    parts = [
         exp.GT(
             this=exp.Anonymous(
                 this="strpos",
@@ -53,7 +55,7 @@ def _holds_ids(table: Table, count: int, text: bool = True) -> exp.Expression:
         for column in text_columns(table)
         for i in range(count)
     ]
-    return exp.or_(*parts)
+    return exp.or_(*parts) if parts else None
 
 
 def target(table: Table, schema: str | None) -> exp.Table:
@@ -83,7 +85,8 @@ def update_statement(
     table: Table, dialect: str, schema: str, ids: Sequence[str], tombstone: str
 ) -> Statement:
     """UPDATE that replaces ``ids`` by ``tombstone`` in every id column (and inside the JSON
-    text columns) of the rows holding them; other rows are not touched."""
+    text columns) of the rows holding them in an id column; other rows are not touched, whatever
+    their text says."""
     tomb = exp.Placeholder(this="tombstone")
     assignments = []
     for column in table.identity_columns:
@@ -123,9 +126,7 @@ def texts_statement(
         exp.select(exp.column(column))
         .distinct()
         .from_(target(table, schema))
-        .where(
-            exp.and_(_holds_ids(table, 1, text=False), exp.column(column).is_(exp.null()).not_())
-        )
+        .where(exp.and_(_holds_ids(table, 1), exp.column(column).is_(exp.null()).not_()))
     )
     return render(tree, dialect, _params([tombstone], None))
 
@@ -157,7 +158,7 @@ def mask_statement(
         expressions=[exp.EQ(this=exp.column(column), expression=value)],
         where=exp.Where(
             this=exp.and_(
-                _holds_ids(table, 1, text=False),
+                _holds_ids(table, 1),
                 exp.In(this=exp.column(column), expressions=originals),
             )
         ),
@@ -165,14 +166,28 @@ def mask_statement(
     return render(tree, dialect, params)
 
 
-def count_statement(table: Table, dialect: str, schema: str, ids: Sequence[str]) -> Statement:
-    """The number of rows still holding ``ids`` (zero once the erasure is done)."""
+def count_statement(
+    table: Table, dialect: str, schema: str, ids: Sequence[str], tombstone: str | None = None
+) -> Statement:
+    """The number of rows holding ``ids`` in an id column and, with ``tombstone``, of the rows
+    holding it whose free text still quotes one of ``ids`` (zero once the erasure is done).
+    Rows of other people that mention an id in their text are theirs: not counted."""
+    holds = _holds_ids(table, len(ids))
+    quotes = _quotes_ids(table, len(ids))
+    if tombstone is not None and quotes is not None:
+        erased = exp.or_(
+            *(
+                exp.EQ(this=exp.column(column), expression=exp.Placeholder(this="tombstone"))
+                for column in table.identity_columns
+            )
+        )
+        holds = exp.or_(holds, exp.and_(exp.paren(erased), exp.paren(quotes)))
     tree = (
         exp.select(exp.Count(this=exp.Star()).as_("remaining"))
         .from_(target(table, schema))
-        .where(_holds_ids(table, len(ids)))
+        .where(holds)
     )
-    return render(tree, dialect, _params(ids, None))
+    return render(tree, dialect, _params(ids, tombstone))
 
 
 def linked_statement(dialect: str, schema: str, ids: Sequence[str]) -> Statement:

@@ -1,11 +1,13 @@
 import json
 import time
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from privacy import dsar_job, selectors, services
+from privacy.dsar_preview import dsar_preview_compute
 from privacy.models import DsarRequest
 
 # A request still queued this long after `dsar run` most likely has no worker to take it.
@@ -17,11 +19,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        file = sub.add_parser("file", help="file a request; prints its id")
+        file = sub.add_parser(
+            "file", help="file a request and scan what it would change; prints its id"
+        )
         file.add_argument("--identity-id", default="")
         file.add_argument("--user-id", default="")
         file.add_argument("--reason", required=True)
         file.add_argument("--requester", required=True, help="user name of the privacy user")
+        preview = sub.add_parser("preview", help="scan again what a filed request would change")
+        preview.add_argument("request", type=int)
         approve = sub.add_parser("approve", help="approve a request filed by someone else")
         approve.add_argument("request", type=int)
         approve.add_argument("--by", required=True, help="user name of the approver")
@@ -43,13 +49,18 @@ class Command(BaseCommand):
                     user_id=options["user_id"],
                     reason=options["reason"],
                     requester=_user(options["requester"]),
+                    enqueue=False,
                 )
                 self.stdout.write(str(dsar.pk))
+                self.stdout.flush()
+                self._preview(dsar.pk)
                 return
             request_id = options["request"]
             if not DsarRequest.objects.filter(pk=request_id).exists():
                 raise CommandError(f"no DSAR request {request_id}")
-            if action == "approve":
+            if action == "preview":
+                self._preview(request_id)
+            elif action == "approve":
                 services.dsar_approve(request_id=request_id, approver=_user(options["by"]))
                 self.stdout.write(f"request {request_id} approved")
             elif action == "run":
@@ -62,6 +73,26 @@ class Command(BaseCommand):
         except services.DsarRefused as err:
             raise CommandError(str(err)) from None
 
+    def _preview(self, request_id: int) -> None:
+        """Scan what the request would change, here; print it (to stderr: stdout of `file` is
+        the request id alone). An unknown subject exits non-zero."""
+        dsar = dsar_preview_compute(request_id=request_id)
+        preview = dsar.preview or {}
+        if dsar.status == DsarRequest.Status.UNKNOWN_SUBJECT:
+            raise CommandError(
+                f"request {request_id} closed as an unknown subject: no id column holds the "
+                f"{' or the '.join(preview['unknown_ids'])}; nothing will be erased"
+            )
+        if preview.get("error"):
+            raise CommandError(f"request {request_id}: the preview scan failed: {preview['error']}")
+        if not preview:
+            raise CommandError(f"request {request_id} is {dsar.status}: its preview is final")
+        self.stderr.write(
+            f"request {request_id} would change {preview['rows']} rows in {preview['files']} "
+            f"files of {len(preview['tables'])} tables ({', '.join(preview['targets'])}), "
+            f"with {preview['linked_ids']} linked ids"
+        )
+
     def _run(self, request_id: int, *, inline: bool, timeout: float) -> None:
         dsar = services.dsar_queue(request_id=request_id, enqueue=not inline)
         if inline and dsar.status == DsarRequest.Status.QUEUED:
@@ -72,6 +103,20 @@ class Command(BaseCommand):
             waited = time.monotonic() - started
             if waited > timeout:
                 raise CommandError(f"request {request_id} is still {dsar.status}")
+            if dsar.status == DsarRequest.Status.RUNNING and selectors.dsar_is_stale(dsar):
+                # The job holding it died: take it over rather than wait for nothing.
+                self.stdout.write(
+                    f"request {request_id}: its job stopped reporting for more than "
+                    f"{settings.PRIVACY_DSAR_STALE_SECONDS} s; taking it over"
+                )
+                self.stdout.flush()
+                if (
+                    services.dsar_queue(request_id=request_id, enqueue=not inline).status
+                    == (DsarRequest.Status.QUEUED)
+                    and inline
+                ):
+                    dsar_job.dsar_execute(request_id=request_id)
+                continue
             queued = dsar.status == DsarRequest.Status.QUEUED
             if queued and not hinted and waited >= WORKER_HINT_AFTER_S:
                 self.stdout.write(
@@ -113,6 +158,12 @@ class Command(BaseCommand):
             return
         for key in ("id", "status", "requester", "approved_by", "due_date", "rows_changed"):
             self.stdout.write(f"{key}: {summary[key]}")
+        if preview := summary["preview"]:
+            self.stdout.write(
+                f"preview: {preview.get('rows')} rows in {preview.get('files')} files, "
+                f"{preview.get('linked_ids')} linked ids"
+                + (f" (scan failed: {preview['error']})" if preview.get("error") else "")
+            )
         for t in summary["tables"]:
             self.stdout.write(f"  {t['target']}.{t['table']}: {t['state']}, {t['rows_changed']}")
 
