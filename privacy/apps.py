@@ -8,7 +8,10 @@ class PrivacyConfig(AppConfig):
     name = "privacy"
 
     def ready(self) -> None:
+        from privacy import account_audit
+
         checks.register(check_settings)
+        account_audit.connect()
 
 
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
