@@ -8,10 +8,11 @@ class PrivacyConfig(AppConfig):
     name = "privacy"
 
     def ready(self) -> None:
-        from privacy import account_audit
+        from privacy import account_audit, log_filters
 
         checks.register(check_settings)
         account_audit.connect()
+        log_filters.install_gunicorn()
 
 
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
