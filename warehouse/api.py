@@ -55,6 +55,6 @@ def query_submit(request):
 def run_detail(request, run_id: int):
     """A query run's status and statistics, with its result once it succeeded."""
     run = get_object_or_404(QueryRun, pk=run_id)
-    if not selectors.run_readable(run, request.user):
+    if not selectors.run_visible(run, data_scope(request.user)):
         raise PermissionDenied("You do not have access to the data this run read.")
     return Response(run_payload(run, selectors.run_result(run)))

