@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class ExperimentsConfig(AppConfig):
     name = "experiments"
+
+    def ready(self) -> None:
+        from experiments.roles import can_read
+        from warehouse.selectors import run_page_register
+
+        # Results and baselines are read on experiment pages only: their runs are no wider.
+        for prefix in ("experiment results:", "experiment baseline"):
+            run_page_register(label_prefix=prefix, may_open=can_read)

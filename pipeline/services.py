@@ -33,7 +33,6 @@ from pipeline.models import (
     TriageNote,
     VolumePoint,
 )
-from privacy.masking import mask_payload
 from warehouse.engines.base import TransientWarehouseError, WarehouseError
 from warehouse.lake import contract
 from warehouse.lake.contract import Access
@@ -353,13 +352,15 @@ def _store_dead_letters(window: _Window, dead: pd.DataFrame, samples: pd.DataFra
         hour__gte=window.since,
     )
     spans = dead.groupby("reason").agg(first=("first_seen", "min"), last=("last_seen", "max"))
-    masked: dict[str, list[dict]] = defaultdict(list)
+    shown: dict[str, list[dict]] = defaultdict(list)
     for row in samples.itertuples(index=False):
-        masked[row.reason].append(
+        shown[row.reason].append(
             {
                 "event_name": row.event_name or "",
                 "received_at": _utc(row.received_ts).isoformat(),
-                "payload": mask_payload(row.payload),
+                # Masked at the source: the run's result is already the masked reading form
+                # (warehouse.personal_data), the same for this page and /api/runs/<id>.
+                "payload": row.payload or "",
             }
         )
     existing = {r.reason: r for r in DeadLetterReason.objects.filter(reason__in=spans.index)}
@@ -368,11 +369,11 @@ def _store_dead_letters(window: _Window, dead: pd.DataFrame, samples: pd.DataFra
         group = existing.get(reason)
         if group is None:
             DeadLetterReason.objects.create(
-                reason=reason, first_seen=first, last_seen=last, samples=masked[reason]
+                reason=reason, first_seen=first, last_seen=last, samples=shown[reason]
             )
             continue
         group.first_seen, group.last_seen = min(group.first_seen, first), max(group.last_seen, last)
-        group.samples = masked[reason] or group.samples
+        group.samples = shown[reason] or group.samples
         group.save(update_fields=["first_seen", "last_seen", "samples"])
 
 

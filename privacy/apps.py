@@ -8,11 +8,18 @@ class PrivacyConfig(AppConfig):
     name = "privacy"
 
     def ready(self) -> None:
+        from portal.roles import Role, user_roles
         from privacy import account_audit, log_filters
+        from warehouse.selectors import run_page_register
 
         checks.register(check_settings)
         account_audit.connect()
         log_filters.install_gunicorn()
+        # The PII check and the consent import are the privacy team's pages: so are their runs.
+        run_page_register(
+            label_prefix="privacy:",
+            may_open=lambda user: bool(user_roles(user) & {Role.PRIVACY, Role.ADMIN}),
+        )
 
 
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

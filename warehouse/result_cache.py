@@ -30,7 +30,7 @@ class CachedResult:
 
 
 # Bumped whenever CachedResult changes shape, so a deploy never reads entries it can't use.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def cache_key(*, engine: str, sql_hash: str, params: dict, scope: str, watermark: str) -> str:

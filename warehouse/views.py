@@ -1,11 +1,10 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from portal.roles import data_scope
 from warehouse import selectors
 
 
 @require_GET
 def run_list(request):
-    runs = selectors.runs_visible(data_scope(request.user))
+    runs = selectors.runs_readable(request.user)
     return render(request, "warehouse/run_list.html", {"runs": runs})

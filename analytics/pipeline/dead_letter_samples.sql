@@ -1,5 +1,6 @@
--- The newest :per_reason rejected payloads of every dead-letter reason, for triage (the portal
--- masks personal data in them before it stores or shows them).
+-- The newest :per_reason rejected payloads of every dead-letter reason, for triage. The result
+-- reads payload, so the warehouse masks its personal data before the result is cached
+-- (warehouse/personal_data.py): the run holds no more than the dead-letters page shows.
 WITH ranked AS (
   SELECT
     reason,

@@ -11,6 +11,7 @@ from pipeline.models import DeadLetterReason, TriageNote
 from pipeline.tests import factories, lake_edits
 from pipeline.tests.conftest import AS_OF
 from tests.support.users import user_with_role
+from warehouse.models import QueryRun
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,34 @@ def test_reasons_with_counts_and_payloads_masked_end_to_end(client, scenario_lak
     assert "guest7@example.com" not in body and "1234567" not in body
     assert "{&quot;email&quot;:&quot;***&quot;,&quot;phone_number&quot;:&quot;***&quot;" in body
     assert "Mark triaged" not in body  # a pm reads, does not triage
+
+
+def test_the_run_behind_the_samples_is_masked_at_the_source_for_every_role(scenario_lake):
+    # The review's bypass: the page masked, /api/runs/<id> of the same run did not.
+    leak = '{"email":"guest9@example.com","note":"call +49 151 7654321 from 203.0.113.7"}'
+    lake_edits.spike_dead_letters(
+        scenario_lake, datetime(2026, 1, 31, 19, tzinfo=UTC), 3, "pii_key_not_allowed:email", leak
+    )
+    services.health_run(as_of=AS_OF)
+    run = QueryRun.objects.get(label="pipeline:dead_letter_samples")
+    shown = {
+        s["payload"]
+        for s in DeadLetterReason.objects.get(reason="pii_key_not_allowed:email").samples
+    }
+    assert shown == {'{"email":"***","note":"call *** from ***"}'}
+    for role in ("analyst", "pm", "support", "finance", "privacy", "admin"):
+        client = Client()
+        client.force_login(user_with_role(role))
+        answer = client.get(f"/api/runs/{run.pk}")
+        assert answer.status_code == 200, role
+        body = answer.content.decode()
+        for raw in ("guest9@example.com", "7654321", "203.0.113.7"):
+            assert raw not in body, (role, raw)
+        result = answer.json()["result"]
+        payloads = [row[result["columns"].index("payload")] for row in result["rows"]]
+        # No more revealing than the page: the very payloads the page shows.
+        assert shown <= set(payloads), role
+        assert not any("@" in p for p in payloads), role
 
 
 @pytest.mark.parametrize("role", ["analyst", "admin"])
