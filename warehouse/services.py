@@ -16,14 +16,14 @@ from django.utils import timezone
 from portal.lease import lease_renewed
 from portal.roles import scope_key, user_roles
 from warehouse import params as query_params
-from warehouse import result_cache, watermark
+from warehouse import personal_data, result_cache, watermark
 from warehouse.engines.base import TransientWarehouseError, WarehouseError, checked_sql
 from warehouse.engines.registry import get_engine
 from warehouse.lake import contract
 from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
-from warehouse.sql import CanonicalSql, SqlError, check_params
+from warehouse.sql import CanonicalSql, SqlError, check_params, parse
 
 
 class DataAccessDenied(PermissionDenied):
@@ -280,7 +280,8 @@ def query_run_execute(*, run_id: int) -> QueryRun | None:
     result_cache.put(
         run.cache_key,
         CachedResult(
-            frame=result.frame,
+            # Masked here, before anything keeps or shows it (warehouse.personal_data).
+            frame=personal_data.result_masked(parse(run.canonical_sql), result.frame),
             run_id=run.pk,
             cached_at=finished,
             watermark=run.watermark,
