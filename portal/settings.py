@@ -176,6 +176,10 @@ WAREHOUSE = env_choice("WAREHOUSE", ("duckdb", "athena", "redshift", "postgres")
 LAKE_ROOT = Path(env_str("LAKE_ROOT", str(VAR_DIR / "lake")))
 QUERY_TIME_LIMIT_SECONDS = env_int("QUERY_TIME_LIMIT_SECONDS", 300)
 QUERY_WAIT_SECONDS = env_float("QUERY_WAIT_SECONDS", 2.0)
+# The most one query may scan (compressed bytes of the columns read): DuckDB refuses a query
+# estimated over it before it runs; on Athena set the workgroup's BytesScannedCutoffPerQuery.
+# 0 turns it off. 10 GiB is 20 times the whole 50M-event lake.
+QUERY_MAX_BYTES_SCANNED = env_int("QUERY_MAX_BYTES_SCANNED", 10 * 2**30)
 # A run's lease: its worker renews it four times per QUERY_RUN_LEASE_SECONDS while the engine
 # works; a run whose lease expired (worker killed, message lost) is taken over by a redelivered
 # task, an identical request or the sweeper (every QUERY_RUN_SWEEP_SECONDS), and fails after

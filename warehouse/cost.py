@@ -15,3 +15,11 @@ def athena_cost_usd(bytes_scanned: int, usd_per_tb: float) -> float:
         raise ValueError(f"bytes_scanned must not be negative, got {bytes_scanned}")
     billed_mb = max(math.ceil(bytes_scanned / BYTES_PER_MB), ATHENA_MINIMUM_MB)
     return billed_mb * BYTES_PER_MB / BYTES_PER_TB * usd_per_tb
+
+
+def bytes_text(n: int) -> str:
+    """A byte count for people, in binary units as AWS bills them: 1.5 GB is 1.5 * 2**30."""
+    for unit, size in (("TB", BYTES_PER_TB), ("GB", 2**30), ("MB", BYTES_PER_MB), ("KB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"

@@ -70,6 +70,53 @@ def tables_read(tree: exp.Expression) -> set[str]:
     return names
 
 
+@dataclass(frozen=True)
+class TableRead:
+    """One read of a physical table by one SELECT: what it may cost.
+
+    ``lower``/``upper`` bound the partition column (None: unbounded, or not partitioned) as
+    expressions of literals and parameters; ``columns`` are the names the SELECT refers to
+    (qualified by the table's alias or unqualified), ``star`` whether it reads every column.
+    """
+
+    table: str
+    partition_column: str | None
+    lower: exp.Expression | None
+    upper: exp.Expression | None
+    columns: frozenset[str]
+    star: bool
+
+
+def table_reads(tree: exp.Expression, partitioned: Mapping[str, str]) -> list[TableRead]:
+    """Every read of a physical table, per SELECT that reads it (a table read twice counts
+    twice), with the partition range and the columns of each."""
+    reads = []
+    for scope in traverse_scope(tree):
+        # Only a SELECT reads tables; other scopes (a correlated UNNEST, say) merely see the
+        # enclosing SELECT's sources, whose filter is checked with that SELECT.
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        star = any(isinstance(e, exp.Star) for e in scope.expression.expressions)
+        for alias, source in scope.sources.items():
+            if not isinstance(source, exp.Table):
+                continue
+            name = source.name.lower()
+            column = partitioned.get(name)
+            lower, upper = _bounds(scope.expression, alias, column) if column else (None, None)
+            mine = [c for c in scope.columns if c.table in ("", alias)]
+            reads.append(
+                TableRead(
+                    table=name,
+                    partition_column=column,
+                    lower=lower,
+                    upper=upper,
+                    columns=frozenset(c.name.lower() for c in mine if c.name != "*"),
+                    star=star or any(c.name == "*" for c in mine),
+                )
+            )
+    return reads
+
+
 def check_partition_filters(tree: exp.Expression, partitioned: Mapping[str, str]) -> None:
     """Refuse a read of a partitioned table whose scope does not bound its partition column
     from below and from above.
@@ -84,76 +131,105 @@ def check_partition_filters(tree: exp.Expression, partitioned: Mapping[str, str]
     every row: they count in the WHERE clause or JOIN condition of the scope that reads the
     table, joined by AND (or present in every branch of an OR).
     """
-    for scope in traverse_scope(tree):
-        # Only a SELECT reads tables; other scopes (a correlated UNNEST, say) merely see the
-        # enclosing SELECT's sources, whose filter is checked with that SELECT.
-        if not isinstance(scope.expression, exp.Select):
+    for read in table_reads(tree, partitioned):
+        lower, upper = read.lower is not None, read.upper is not None
+        if read.partition_column is None or (lower and upper):
             continue
-        for alias, source in scope.sources.items():
-            if not isinstance(source, exp.Table):
-                continue
-            column = partitioned.get(source.name.lower())
-            if column is None:
-                continue
-            lower, upper = _bounds(scope.expression, alias, column)
-            if not (lower and upper):
-                missing = "an upper bound" if lower else "a lower bound" if upper else "a filter"
-                raise QueryRefused(
-                    f"Query reads partitioned table {source.name} without {missing} on "
-                    f"{column}; bound it on both sides, e.g. {column} BETWEEN :start AND :end."
-                )
+        missing = "an upper bound" if lower else "a lower bound" if upper else "a filter"
+        column = read.partition_column
+        raise QueryRefused(
+            f"Query reads partitioned table {read.table} without {missing} on {column}; "
+            f"bound it on both sides, e.g. {column} BETWEEN :start AND :end."
+        )
 
 
-def _bounds(select: exp.Expression, alias: str, column: str) -> tuple[bool, bool]:
-    """Whether the SELECT's WHERE and JOIN conditions bound ``column`` from below, from above."""
+_Bounds = tuple[exp.Expression | None, exp.Expression | None]
+
+
+def _bounds(select: exp.Expression, alias: str, column: str) -> _Bounds:
+    """The lowest and highest value of ``column`` the SELECT's WHERE and JOIN conditions let
+    through, as expressions (None where a side is unbounded)."""
     where = select.args.get("where")
     conditions = [where.this if where else None]
     conditions += [join.args.get("on") for join in select.args.get("joins") or []]
-    lower = upper = False
+    bounds: _Bounds = (None, None)
     for condition in filter(None, conditions):
-        low, high = _condition_bounds(condition, alias, column)
-        lower, upper = lower or low, upper or high
-    return lower, upper
+        bounds = _both(bounds, _condition_bounds(condition, alias, column))
+    return bounds
 
 
-# Comparisons with the column on the left: which side of it each bounds.
+def _both(a: _Bounds, b: _Bounds) -> _Bounds:
+    """Both conditions hold: the tighter bound of each side."""
+    return _combine(a[0], b[0], exp.Greatest, either=True), _combine(
+        a[1], b[1], exp.Least, either=True
+    )
+
+
+def _either(a: _Bounds, b: _Bounds) -> _Bounds:
+    """One of the conditions holds: the looser bound of each side, if both have one."""
+    return _combine(a[0], b[0], exp.Least, either=False), _combine(
+        a[1], b[1], exp.Greatest, either=False
+    )
+
+
+def _combine(a, b, func: type[exp.Func], *, either: bool) -> exp.Expression | None:
+    if a is None or b is None:
+        return (b if a is None else a) if either else None
+    # Copies: a node wrapped in a new parent would be re-parented inside the cached query tree.
+    return func(this=a.copy(), expressions=[b.copy()])
+
+
+# Comparisons with the column on the left, and the same with the operands swapped.
 _LOWER, _UPPER = (exp.GTE, exp.GT), (exp.LTE, exp.LT)
 _FLIPPED = {exp.GTE: exp.LTE, exp.GT: exp.LT, exp.LTE: exp.GTE, exp.LT: exp.GT, exp.EQ: exp.EQ}
 
 
-def _condition_bounds(node: exp.Expression, alias: str, column: str) -> tuple[bool, bool]:
+def _condition_bounds(node: exp.Expression, alias: str, column: str) -> _Bounds:
+    # A strict bound (>, <) counts as inclusive: the range may be a day wider, never narrower.
     node = node.unnest()
     if isinstance(node, exp.And):
-        left = _condition_bounds(node.this, alias, column)
-        right = _condition_bounds(node.expression, alias, column)
-        return left[0] or right[0], left[1] or right[1]
+        return _both(
+            _condition_bounds(node.this, alias, column),
+            _condition_bounds(node.expression, alias, column),
+        )
     if isinstance(node, exp.Or):
-        left = _condition_bounds(node.this, alias, column)
-        right = _condition_bounds(node.expression, alias, column)
-        return left[0] and right[0], left[1] and right[1]
+        return _either(
+            _condition_bounds(node.this, alias, column),
+            _condition_bounds(node.expression, alias, column),
+        )
     if isinstance(node, exp.Between):
-        if _is_column(node.this, alias, column):
-            return _is_constant(node.args["low"]), _is_constant(node.args["high"])
-        return False, False
+        if not _is_column(node.this, alias, column):
+            return None, None
+        low, high = node.args["low"], node.args["high"]
+        return (low if _is_constant(low) else None), (high if _is_constant(high) else None)
     if isinstance(node, exp.In):
         values = node.expressions
-        bounded = (
+        if (
             _is_column(node.this, alias, column)
             and not node.args.get("query")
-            and bool(values)
+            and values
             and all(_is_constant(v) for v in values)
-        )
-        return bounded, bounded
+        ):
+            if len(values) == 1:
+                return values[0], values[0]
+            lowest = exp.Least(this=values[0].copy(), expressions=[v.copy() for v in values[1:]])
+            highest = exp.Greatest(
+                this=values[0].copy(), expressions=[v.copy() for v in values[1:]]
+            )
+            return lowest, highest
+        return None, None
     kind = type(node)
     if kind not in _FLIPPED:
-        return False, False
+        return None, None
     if _is_column(node.this, alias, column) and _is_constant(node.expression):
-        pass
+        value = node.expression
     elif _is_column(node.expression, alias, column) and _is_constant(node.this):
-        kind = _FLIPPED[kind]
+        kind, value = _FLIPPED[kind], node.this
     else:
-        return False, False
-    return kind is exp.EQ or kind in _LOWER, kind is exp.EQ or kind in _UPPER
+        return None, None
+    lower = value if kind is exp.EQ or kind in _LOWER else None
+    upper = value if kind is exp.EQ or kind in _UPPER else None
+    return lower, upper
 
 
 def _is_column(node: exp.Expression, alias: str, column: str) -> bool:
@@ -166,6 +242,21 @@ def _is_column(node: exp.Expression, alias: str, column: str) -> bool:
 def _is_constant(node: exp.Expression) -> bool:
     """A value known before any row is read: no column, no subquery."""
     return not any(isinstance(n, exp.Column | exp.Query | exp.Subquery) for n in node.walk())
+
+
+def bounds_query(reads: list[TableRead]) -> CanonicalSql | None:
+    """One canonical SELECT of the partition range of each partitioned read, as dates: columns
+    lower_<i>, upper_<i> in the order of ``reads``. None when no read is partitioned."""
+    columns = []
+    for i, read in enumerate(reads):
+        if read.partition_column is None:
+            continue
+        for side, value in (("lower", read.lower), ("upper", read.upper)):
+            date_value = exp.cast(value.copy(), exp.DataType.build("date"))
+            columns.append(exp.alias_(date_value, f"{side}_{i}"))
+    if not columns:
+        return None
+    return parse(exp.select(*columns).sql(dialect=SOURCE_DIALECT))
 
 
 def params_used(sql: str, params: Mapping[str, object]) -> dict[str, object]:

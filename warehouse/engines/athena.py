@@ -6,6 +6,7 @@ plain cursor would page through GetQueryResults 1,000 rows at a time.
 """
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -21,10 +22,11 @@ from pyathena.model import AthenaQueryExecution
 from pyathena.pandas.cursor import PandasCursor
 from pyathena.util import RetryConfig
 
-from warehouse.cost import athena_cost_usd
+from warehouse.cost import athena_cost_usd, bytes_text
 from warehouse.engines.base import (
     QueryResult,
     RunStats,
+    ScanTooLarge,
     TransientWarehouseError,
     WarehouseError,
     prepare,
@@ -48,6 +50,8 @@ TRANSIENT_CODES = frozenset(
 DRIVER_ERRORS = (PyAthenaError, BotoCoreError, ClientError)
 _RUNNING_STATES = (AthenaQueryExecution.STATE_QUEUED, AthenaQueryExecution.STATE_RUNNING)
 _FAILED_STATES = (AthenaQueryExecution.STATE_FAILED, AthenaQueryExecution.STATE_CANCELLED)
+# How Athena says it cancelled a query at the workgroup's per-query data usage control.
+_SCAN_LIMIT_REASON = re.compile(r"bytes scanned limit|data usage|scan(ned)? limit", re.IGNORECASE)
 
 
 class _DeadlineExceeded(Exception):
@@ -85,6 +89,7 @@ class AthenaEngine:
         poll_interval_s: float = 0.25,
         # Throttling is retried here briefly; longer waits belong to the task's own retry.
         retry_config: RetryConfig | None = None,
+        max_bytes_scanned: int = 0,
     ) -> None:
         self.region = region
         self.workgroup = workgroup
@@ -96,6 +101,9 @@ class AthenaEngine:
         self.timeout_s = timeout_s
         self.poll_interval_s = poll_interval_s
         self.retry_config = retry_config or RetryConfig(attempt=3, max_delay=10)
+        # Enforced by Athena itself: the workgroup's BytesScannedCutoffPerQuery must be set and
+        # no higher (checked before each query, see _check_cutoff). 0: not checked.
+        self.max_bytes_scanned = max_bytes_scanned
         self._connection: Connection[PandasCursor] | None = None
         self._lock = threading.Lock()
 
@@ -113,6 +121,7 @@ class AthenaEngine:
             usd_per_tb=conf["usd_per_tb"],
             result_reuse_minutes=conf["result_reuse_minutes"],
             timeout_s=settings.QUERY_TIME_LIMIT_SECONDS,
+            max_bytes_scanned=settings.QUERY_MAX_BYTES_SCANNED,
         )
 
     def connection(self) -> Connection[PandasCursor]:
@@ -134,6 +143,8 @@ class AthenaEngine:
 
     def run(self, sql: str, params: Mapping[str, Any]) -> QueryResult:
         _, translated = prepare(sql, params, self.dialect)
+        if self.max_bytes_scanned:
+            self._check_cutoff(self._workgroup())
         watch = _PollWatch(self.timeout_s)
         started = time.monotonic()
         try:
@@ -176,13 +187,34 @@ class AthenaEngine:
         )
 
     def ping(self) -> None:
+        workgroup = self._workgroup()
+        state = workgroup.get("State")
+        if state != "ENABLED":
+            raise WarehouseError(f"Athena workgroup {self.workgroup} is {state or 'missing'}.")
+        self._check_cutoff(workgroup)
+
+    def _workgroup(self) -> dict[str, Any]:
         try:
             response = self.connection().client.get_work_group(WorkGroup=self.workgroup)
         except DRIVER_ERRORS as err:
             raise map_error(err, None) from err
-        state = (response.get("WorkGroup") or {}).get("State")
-        if state != "ENABLED":
-            raise WarehouseError(f"Athena workgroup {self.workgroup} is {state or 'missing'}.")
+        return response.get("WorkGroup") or {}
+
+    def _check_cutoff(self, workgroup: Mapping[str, Any]) -> None:
+        """Athena cannot take a scan limit per query; its workgroup's data usage control is
+        the cap. Without one no higher than QUERY_MAX_BYTES_SCANNED a query could scan (and
+        bill) any amount, so none runs."""
+        if not self.max_bytes_scanned:
+            return
+        cutoff = (workgroup.get("Configuration") or {}).get("BytesScannedCutoffPerQuery")
+        if cutoff is None or cutoff > self.max_bytes_scanned:
+            found = "has none" if cutoff is None else f"has {bytes_text(cutoff)}"
+            raise WarehouseError(
+                f"Athena workgroup {self.workgroup} must limit the data one query scans to "
+                f"at most {bytes_text(self.max_bytes_scanned)} (QUERY_MAX_BYTES_SCANNED); it "
+                f"{found}. Set its per-query data usage control (BytesScannedCutoffPerQuery), "
+                "or QUERY_MAX_BYTES_SCANNED=0 to run without a cap."
+            )
 
 
 def _cancel(cursor: PandasCursor) -> None:
@@ -197,6 +229,11 @@ def map_error(err: BaseException, execution: AthenaQueryExecution | None) -> War
     if execution is not None and execution.state in _FAILED_STATES:
         message = f"Athena query {execution.query_id} {execution.state}: "
         message += execution.state_change_reason or "no reason given"
+        if _SCAN_LIMIT_REASON.search(execution.state_change_reason or ""):
+            return ScanTooLarge(
+                f"{message}. It scanned more than its workgroup's per-query limit "
+                "(BytesScannedCutoffPerQuery): choose a shorter date range."
+            )
         # Athena flags the failures it expects to succeed on a retry (capacity, internal errors).
         return (TransientWarehouseError if execution.retryable else WarehouseError)(message)
     cause: BaseException | None = err

@@ -20,6 +20,10 @@ class TransientWarehouseError(WarehouseError):
     """A failure worth retrying (connection dropped, throttled, engine busy)."""
 
 
+class ScanTooLarge(WarehouseError):
+    """The query would scan (or did scan) more than one query may: QUERY_MAX_BYTES_SCANNED."""
+
+
 @dataclass(frozen=True)
 class RunStats:
     engine: str

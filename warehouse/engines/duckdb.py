@@ -16,15 +16,19 @@ from typing import Any
 import duckdb
 import psutil
 
+from warehouse.cost import bytes_text
 from warehouse.engines.base import (
     QueryResult,
     RunStats,
+    ScanTooLarge,
     TransientWarehouseError,
     WarehouseError,
     prepare,
 )
+from warehouse.engines.scan_estimate import scan_estimate
 from warehouse.lake import contract, storage
 from warehouse.lake import views as lake_views
+from warehouse.sql import CanonicalSql
 
 # Where the tables under a contract view are defined (see _define_views).
 VIEW_BASE_SCHEMA = "view_base"
@@ -101,12 +105,20 @@ class DuckDBEngine:
     name = "duckdb"
     dialect = "duckdb"
 
-    def __init__(self, root: Path, threads: int, memory_limit: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        root: Path,
+        threads: int,
+        memory_limit: str,
+        timeout_s: float,
+        max_bytes_scanned: int = 0,
+    ) -> None:
         # Resolved, so that the file paths in the views lie under allowed_directories.
         self.root = Path(root).resolve()
         self.threads = threads
         self.memory_limit = memory_limit
         self.timeout_s = timeout_s
+        self.max_bytes_scanned = max_bytes_scanned  # 0: no limit
 
     def run(self, sql: str, params: Mapping[str, Any]) -> QueryResult:
         canonical, translated = prepare(sql, params, self.dialect)
@@ -116,6 +128,7 @@ class DuckDBEngine:
             con = duckdb.connect(":memory:", config=self._config())
             try:
                 self._define_views(con, sorted(canonical.tables))
+                self._check_scan(con, canonical, params)
                 self._lock_down(con)
                 timer = threading.Timer(self.timeout_s, _interrupt, args=(con,))
                 timer.start()
@@ -141,6 +154,21 @@ class DuckDBEngine:
                 bytes_scanned=meter.bytes,
             ),
         )
+
+    def _check_scan(
+        self, con: duckdb.DuckDBPyConnection, canonical: CanonicalSql, params: Mapping[str, Any]
+    ) -> None:
+        """Refuse, before reading any data, a query estimated to scan over the limit."""
+        if not self.max_bytes_scanned:
+            return
+        estimate = scan_estimate(con, self.root, canonical, params)
+        if estimate.bytes > self.max_bytes_scanned:
+            raise ScanTooLarge(
+                f"Query refused: it would scan about {bytes_text(estimate.bytes)} "
+                f"({estimate.files} files of {', '.join(estimate.tables)}), over the limit of "
+                f"{bytes_text(self.max_bytes_scanned)} per query (QUERY_MAX_BYTES_SCANNED). "
+                "Choose a shorter date range."
+            )
 
     def _config(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ def get_engine(name: str | None = None) -> Engine:
             threads=settings.DUCKDB_THREADS,
             memory_limit=settings.DUCKDB_MEMORY_LIMIT,
             timeout_s=settings.QUERY_TIME_LIMIT_SECONDS,
+            max_bytes_scanned=settings.QUERY_MAX_BYTES_SCANNED,
         )
     if name == "postgres":
         from warehouse.engines.postgres import PostgresEngine

@@ -1,6 +1,6 @@
 import pytest
 
-from warehouse.cost import athena_cost_usd
+from warehouse.cost import athena_cost_usd, bytes_text
 
 MB = 1024 * 1024
 TB = 1024**4
@@ -31,3 +31,12 @@ def test_athena_cost_usd(bytes_scanned: int, usd_per_tb: float, expected: float)
 def test_athena_cost_rejects_negative_bytes() -> None:
     with pytest.raises(ValueError, match="negative"):
         athena_cost_usd(-1, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(0, "0 bytes"), (1023, "1023 bytes"), (1536, "1.5 KB"), (10 * MB, "10.0 MB"),
+     (10 * 2**30, "10.0 GB"), (3 * TB // 2, "1.5 TB")],
+)  # fmt: skip
+def test_bytes_text_uses_binary_units(n: int, text: str) -> None:
+    assert bytes_text(n) == text

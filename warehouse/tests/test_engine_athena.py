@@ -27,7 +27,7 @@ from pyathena.util import RetryConfig
 from sqlglot import exp
 
 from warehouse.engines.athena import AthenaEngine
-from warehouse.engines.base import TransientWarehouseError, WarehouseError
+from warehouse.engines.base import ScanTooLarge, TransientWarehouseError, WarehouseError
 from warehouse.lake import contract
 from warehouse.sql import parse, translate
 
@@ -367,6 +367,49 @@ def test_ping(backend, monkeypatch) -> None:
     assert not isinstance(caught.value, TransientWarehouseError)
 
 
+def cutoff_workgroup(name: str, cutoff: int | None) -> None:
+    configuration = {"ResultConfiguration": {"OutputLocation": OUTPUT}}
+    if cutoff is not None:
+        configuration["BytesScannedCutoffPerQuery"] = cutoff
+    boto3.client("athena", region_name=REGION).create_work_group(
+        Name=name, Configuration=configuration
+    )
+
+
+def test_no_query_runs_without_a_workgroup_scan_limit_within_the_cap(backend, status) -> None:
+    cap = 10 * 2**30
+    cutoff_workgroup("capped", cap // 2)
+    cutoff_workgroup("too-loose", cap * 2)
+    queue_probe_result()
+
+    make_engine(workgroup="capped", max_bytes_scanned=cap).run(PROBE_SQL, PROBE_PARAMS)
+    make_engine(workgroup="capped", max_bytes_scanned=cap).ping()
+    executions = len(backend.executions)
+    for workgroup, found in ((WORKGROUP, "it has none"), ("too-loose", "it has 20.0 GB")):
+        engine = make_engine(workgroup=workgroup, max_bytes_scanned=cap)
+        for call in (lambda e=engine: e.run(PROBE_SQL, PROBE_PARAMS), engine.ping):
+            with pytest.raises(WarehouseError, match="BytesScannedCutoffPerQuery") as caught:
+                call()
+            assert f"at most 10.0 GB (QUERY_MAX_BYTES_SCANNED); {found}" in str(caught.value)
+    assert len(backend.executions) == executions  # refused before anything was sent
+    # With the cap off (0) the workgroup is not asked.
+    queue_probe_result()
+    make_engine(max_bytes_scanned=0).run(PROBE_SQL, PROBE_PARAMS)
+
+
+def test_a_query_cancelled_at_the_workgroup_limit_says_so(backend, status) -> None:
+    status.failure = "Query cancelled! : Bytes scanned limit was exceeded"
+    queue_probe_result()
+
+    with pytest.raises(
+        ScanTooLarge, match=r"per-query limit \(BytesScannedCutoffPerQuery\)"
+    ) as caught:
+        make_engine().run(PROBE_SQL, PROBE_PARAMS)
+
+    assert "Bytes scanned limit was exceeded" in str(caught.value)
+    assert not isinstance(caught.value, TransientWarehouseError)
+
+
 def test_from_settings(settings) -> None:
     settings.ATHENA = {
         "region": "us-east-2",
@@ -388,6 +431,7 @@ def test_from_settings(settings) -> None:
     )
     assert (engine.database, engine.usd_per_tb, engine.result_reuse_minutes) == ("gold", 6.0, 30)
     assert engine.timeout_s == 120
+    assert engine.max_bytes_scanned == settings.QUERY_MAX_BYTES_SCANNED == 10 * 2**30
     assert (engine.name, engine.dialect) == ("athena", "athena")
 
 
