@@ -28,6 +28,8 @@ def setup_django() -> None:
     os.environ.setdefault("QUERY_USER_MAX_IN_FLIGHT", "0")
     os.environ.setdefault("QUERY_FORCE_REFRESH_MIN_AGE_SECONDS", "0")
     os.environ.setdefault("QUERY_FORCE_REFRESH_PER_HOUR", "1000000")
+    os.environ.setdefault("QUERY_THROTTLE_BURST", "off")
+    os.environ.setdefault("QUERY_THROTTLE_SUSTAINED", "off")
     import django
 
     django.setup()

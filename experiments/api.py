@@ -3,7 +3,12 @@ import datetime
 from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework.decorators import api_view, permission_classes, renderer_classes
+from rest_framework.decorators import (
+    api_view,
+    permission_classes,
+    renderer_classes,
+    throttle_classes,
+)
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -18,6 +23,7 @@ from experiments.stats import StatsInputError
 from portal.authentication import has_token_scope
 from portal.permissions import has_role
 from portal.roles import data_scope
+from portal.throttles import QUERY_THROTTLES
 from warehouse import selectors as warehouse_selectors
 from warehouse import services as warehouse_services
 from warehouse import watermark
@@ -61,6 +67,7 @@ def stats_mde(request):
 @extend_schema(responses={200: dict, 202: dict})
 @api_view(["GET"])
 @permission_classes([readers])
+@throttle_classes(QUERY_THROTTLES)
 def stats_baseline(request):
     """Baseline rate, mean, standard deviation, pre-period correlation and daily traffic of
     experiment units over the last `days` days of data (all experiments, or `experiment_key`).

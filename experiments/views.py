@@ -20,6 +20,7 @@ from experiments.roles import READ_ROLES, WRITE_ROLES, can_override_gate, can_wr
 from experiments.services import EXPERIMENT_FIELDS, ExperimentError
 from experiments.stats import StatsInputError
 from portal.roles import data_scope, user_roles
+from portal.throttles import query_throttled
 from warehouse.lake.generate import SURFACES
 from warehouse.services import DataAccessDenied
 
@@ -191,6 +192,7 @@ def experiment_conclude(request, key: str):
 
 @require_POST
 @role_required(*WRITE_ROLES)
+@query_throttled
 def experiment_results_refresh(request, key: str):
     experiment = _experiment(key)
     try:

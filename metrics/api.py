@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
@@ -29,6 +29,7 @@ from metrics.serializers import (
 from metrics.services import MetricInputError, metric_data_submit, parse_metric_params
 from metrics.windows import default_window
 from portal.roles import data_scope
+from portal.throttles import QUERY_THROTTLES
 from warehouse import watermark
 from warehouse.services import DataAccessDenied, RunLimitReached
 
@@ -91,6 +92,7 @@ def metric_detail(request, slug: str):
     },
 )
 @api_view(["GET"])
+@throttle_classes(QUERY_THROTTLES)
 def metric_data(request, slug: str):
     """The metric per period: 200 with the result when cached, else 202 with a run to poll at
     /api/runs/<run_id>; once it succeeded the same request answers 200 from the cache.

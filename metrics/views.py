@@ -30,6 +30,7 @@ from metrics.services import MetricInputError, metric_data_submit, parse_metric_
 from metrics.windows import previous_window
 from portal.local_cache import local_cache
 from portal.roles import data_scope
+from portal.throttles import query_throttled
 from warehouse import selectors as run_selectors
 from warehouse import watermark
 from warehouse.lake import contract
@@ -143,6 +144,7 @@ def _lineage(metric: Metric) -> list[tuple[contract.Table, list[str]]]:
 
 
 @require_GET
+@query_throttled
 def metric_data_csv(request, slug: str):
     """The metric's data as CSV, by the same path (and access check) as the API; waits for the
     run up to the query time limit."""

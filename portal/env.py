@@ -78,3 +78,21 @@ def env_int_map(name: str, default: Mapping[str, int] | None = None) -> dict[str
             raise ImproperlyConfigured(f"{name} items must be name=integer, got {item!r}.")
         values[key] = int(raw)
     return values
+
+
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A request rate as DRF's throttles read it, ``<count>/<period>`` (period second, minute,
+    hour or day, or their first letter), or None for ``off``: no limit."""
+    value = env_str(name, default).strip().lower()
+    if value == "off":
+        return None
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in _RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 100/minute (second, minute, hour or day) or off; "
+            f"got {value!r}."
+        )
+    return value

@@ -16,6 +16,7 @@ from portal.env import (
     env_int_map,
     env_list,
     env_optional,
+    env_rate,
     env_str,
 )
 
@@ -310,6 +311,12 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # Per user, on the pages and APIs that submit warehouse queries (portal.throttles): a
+    # burst limit and an hourly one, shared by pages and API; "off" for none.
+    "DEFAULT_THROTTLE_RATES": {
+        "query_burst": env_rate("QUERY_THROTTLE_BURST", "300/minute"),
+        "query_sustained": env_rate("QUERY_THROTTLE_SUSTAINED", "3000/hour"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Portal API",

@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from portal.roles import Role
+from portal.throttles import query_throttled
 from privacy.decorators import role_required
 from privacy.forms import FinanceFilterForm, SupportFilterForm
 from privacy.lake_queries import (
@@ -35,6 +36,7 @@ def _csv(data, name: str) -> HttpResponse:
 
 @require_GET
 @role_required(Role.FINANCE, Role.ADMIN)
+@query_throttled
 def finance(request):
     """Refunds, disputes and chargebacks with amounts and outcomes; CSV with ?format=csv."""
     form = FinanceFilterForm(request.GET)
@@ -71,6 +73,7 @@ def finance(request):
 
 @require_GET
 @role_required(Role.SUPPORT, Role.ADMIN)
+@query_throttled
 def support(request):
     """Tickets with first response, resolution and SLA breach; DMCA cases. CSV of tickets."""
     form = SupportFilterForm(request.GET)

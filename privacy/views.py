@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.roles import Role
+from portal.throttles import query_throttled
 from privacy import selectors, services
 from privacy.decorators import role_required
 from privacy.forms import ConsentChangeForm, DsarFileForm, IdentityLookupForm, PayloadScanForm
@@ -138,6 +139,7 @@ def dsar_run(request, request_id: int):
 
 @require_http_methods(["GET", "POST"])
 @privacy_team
+@query_throttled(methods=("POST",))
 def pii(request):
     """The PII allowlist and the latest check of the lake's payload keys against it."""
     form = PayloadScanForm(request.POST or None)

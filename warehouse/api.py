@@ -1,13 +1,14 @@
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework.decorators import api_view, permission_classes
+from rest_framework.decorators import api_view, permission_classes, throttle_classes
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from portal.permissions import has_role
 from portal.roles import Role, data_scope
+from portal.throttles import QUERY_THROTTLES
 from warehouse import params as query_params
 from warehouse import selectors, services
 from warehouse.models import QueryRun
@@ -18,6 +19,7 @@ from warehouse.sql import SqlError
 @extend_schema(request=QuerySubmitSerializer, responses={200: dict, 202: dict})
 @api_view(["POST"])
 @permission_classes([IsAuthenticated, has_role(Role.ADMIN)])
+@throttle_classes(QUERY_THROTTLES)
 def query_submit(request):
     """Run canonical (Athena-dialect) SQL: 200 with the result if ready soon, else 202."""
     serializer = QuerySubmitSerializer(data=request.data)
