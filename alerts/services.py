@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.models import Alert
+from alerts.selectors import alert_recipients
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +57,20 @@ def alert_resolve(*, key: str) -> Alert | None:
 
 
 def alert_email(*, alert_id: int) -> None:
-    """Email the configured recipients once per alert; a mail failure never loses the alert."""
+    """Email the configured recipients once per alert (those who may open its source: see
+    alert_recipients); a mail failure never loses the alert."""
     alert = Alert.objects.get(pk=alert_id)
-    if alert.emailed_at is not None or not settings.ALERT_EMAILS:
+    if alert.emailed_at is not None:
+        return
+    recipients = alert_recipients(alert, settings.ALERT_EMAILS)
+    if not recipients:
         return
     try:
         send_mail(
             subject=f"[portal {alert.severity}] {alert.title}",
             message=f"{alert.detail}\n\n{alert.link}".strip(),
             from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=settings.ALERT_EMAILS,
+            recipient_list=recipients,
         )
     except OSError:
         log.exception("could not email alert %s", alert.pk)

@@ -6,9 +6,12 @@ class PipelineConfig(AppConfig):
     name = "pipeline"
 
     def ready(self) -> None:
+        from alerts.selectors import alert_source_register
+        from pipeline.selectors import can_read
         from privacy.signals import identity_erased
 
         checks.register(check_settings)
+        alert_source_register(source="pipeline", may_open=can_read)
         identity_erased.connect(_erase_samples, dispatch_uid="pipeline.dead_letter_samples")
 
 

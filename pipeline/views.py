@@ -18,7 +18,6 @@ from pipeline.models import Check, DeadLetterReason
 from portal.errors import error_response
 from portal.local_cache import local_cache
 from portal.roles import Role, data_scope, user_roles
-from warehouse.lake.contract import Access
 
 CHART_DAYS = 14
 # Hourly points for at most the last two weeks: over longer ranges the days tell the story,
@@ -33,7 +32,7 @@ TRIAGERS = frozenset({Role.ADMIN, Role.ANALYST})
 def readers(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if Access.GENERAL not in data_scope(request.user):
+        if not selectors.can_read(request.user):
             raise PermissionDenied("Your role does not give access to pipeline health.")
         return view(request, *args, **kwargs)
 
