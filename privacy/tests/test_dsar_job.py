@@ -460,6 +460,12 @@ def test_with_a_postgres_warehouse_both_the_lake_and_its_copy_are_erased(
     assert done.status == DsarRequest.Status.COMPLETED, done.error
     remote_rows = {r.table: r.rows_changed for r in done.tables.filter(target="postgres")}
     assert remote_rows == {name: rows for name, (rows, _) in expected.items()}
+    # The preview counted the same rows in the warehouse (no files there) as on the lake.
+    previewed = {(t["target"], t["table"]): (t["rows"], t["files"]) for t in dsar.preview["tables"]}
+    assert previewed == {
+        **{("lake", name): counts for name, counts in expected.items() if counts[0]},
+        **{("postgres", name): (rows, None) for name, (rows, _) in expected.items() if rows},
+    }
     assert done.rows_changed == 2 * sum(r for r, _ in expected.values())
     assert any(s.startswith("VACUUM ") for s in done.physical_followup)
     with psycopg.connect(warehouse_pg_dsn) as conn:

@@ -73,6 +73,18 @@ class Command(BaseCommand):
         except services.DsarRefused as err:
             raise CommandError(str(err)) from None
 
+    def _take_over(self, request_id: int, *, inline: bool) -> None:
+        """The job holding the request died (no heartbeat for the stale limit): queue it again,
+        or run it here, rather than wait for nothing."""
+        self.stdout.write(
+            f"request {request_id}: its job stopped reporting for more than "
+            f"{settings.PRIVACY_DSAR_STALE_SECONDS} s; taking it over"
+        )
+        self.stdout.flush()
+        dsar = services.dsar_queue(request_id=request_id, enqueue=not inline)
+        if inline and dsar.status == DsarRequest.Status.QUEUED:
+            dsar_job.dsar_execute(request_id=request_id)
+
     def _preview(self, request_id: int) -> None:
         """Scan what the request would change, here; print it (to stderr: stdout of `file` is
         the request id alone). An unknown subject exits non-zero."""
@@ -101,23 +113,8 @@ class Command(BaseCommand):
         hinted = False
         while not (dsar := DsarRequest.objects.get(pk=request_id)).is_finished:
             waited = time.monotonic() - started
-            if waited > timeout:
-                raise CommandError(f"request {request_id} is still {dsar.status}")
-            if dsar.status == DsarRequest.Status.RUNNING and selectors.dsar_is_stale(dsar):
-                # The job holding it died: take it over rather than wait for nothing.
-                self.stdout.write(
-                    f"request {request_id}: its job stopped reporting for more than "
-                    f"{settings.PRIVACY_DSAR_STALE_SECONDS} s; taking it over"
-                )
-                self.stdout.flush()
-                if (
-                    services.dsar_queue(request_id=request_id, enqueue=not inline).status
-                    == (DsarRequest.Status.QUEUED)
-                    and inline
-                ):
-                    dsar_job.dsar_execute(request_id=request_id)
-                continue
             queued = dsar.status == DsarRequest.Status.QUEUED
+            # Before the timeout: a slow machine still says why it waited, once.
             if queued and not hinted and waited >= WORKER_HINT_AFTER_S:
                 self.stdout.write(
                     f"request {request_id} is still queued after {waited:.0f} s: no Celery worker "
@@ -127,6 +124,11 @@ class Command(BaseCommand):
                 )
                 self.stdout.flush()  # shown now, not when the command ends
                 hinted = True
+            if waited > timeout:
+                raise CommandError(f"request {request_id} is still {dsar.status}")
+            if dsar.status == DsarRequest.Status.RUNNING and selectors.dsar_is_stale(dsar):
+                self._take_over(request_id, inline=inline)
+                continue
             time.sleep(0.5)
         summary = selectors.dsar_summary(selectors.dsar_detail(request_id=request_id))
         for t in summary["tables"]:
