@@ -28,4 +28,12 @@ def lake_settings(small_lake: Path, settings) -> Path:
     return small_lake
 
 
+@pytest.fixture(autouse=True)
+def query_throttles_off(settings) -> None:
+    """No per-user query throttle unless a test sets one (portal/tests/test_throttles.py):
+    their counters outlive a test in the shared cache, and user ids repeat from test to test."""
+    rates = {"query_burst": None, "query_sustained": None}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+
 pytest_plugins = ["tests.support.services"]
