@@ -8,7 +8,6 @@ the files and tables that still hold the ids.
 """
 
 import logging
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -21,11 +20,12 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from portal.lease import lease_renewed
 from privacy import selectors
 from privacy.masking import mask_personal_data
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest, DsarTableResult
@@ -185,26 +185,12 @@ def _heartbeat(request_id: int) -> Iterator[None]:
     """Touch the request's heartbeat four times per stale limit while the job works, whatever
     step it is in (one Athena UPDATE may take minutes): only a dead job looks stale, so no
     second run claims a live request."""
-    stop = threading.Event()
 
-    def beat() -> None:
-        try:
-            while not stop.wait(_beat_every()):
-                try:
-                    DsarRequest.objects.filter(pk=request_id).update(heartbeat_at=_now())
-                except DatabaseError:  # a new connection at the next beat
-                    log.warning("DSAR %s: heartbeat failed", request_id, exc_info=True)
-                    connection.close()
-        finally:
-            connection.close()  # this thread's own connection
+    def renew() -> None:
+        DsarRequest.objects.filter(pk=request_id).update(heartbeat_at=_now())
 
-    thread = threading.Thread(target=beat, name=f"dsar-{request_id}-heartbeat", daemon=True)
-    thread.start()
-    try:
+    with lease_renewed(renew, every_s=_beat_every(), name=f"dsar-{request_id}-heartbeat"):
         yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _result(request: DsarRequest, target: str, table: str) -> DsarTableResult:
