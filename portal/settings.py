@@ -179,7 +179,7 @@ QUERY_TIME_LIMIT_SECONDS = env_int("QUERY_TIME_LIMIT_SECONDS", 300)
 QUERY_WAIT_SECONDS = env_float("QUERY_WAIT_SECONDS", 2.0)
 # The most one query may scan (compressed bytes of the columns read): DuckDB refuses a query
 # estimated over it before it runs; on Athena set the workgroup's BytesScannedCutoffPerQuery.
-# 0 turns it off. 10 GiB is 20 times the whole 50M-event lake.
+# 0 turns it off. 10 GiB is 20 times the bench lake's 50M events (all columns, 90 days).
 QUERY_MAX_BYTES_SCANNED = env_int("QUERY_MAX_BYTES_SCANNED", 10 * 2**30)
 # A run's lease: its worker renews it four times per QUERY_RUN_LEASE_SECONDS while the engine
 # works; a run whose lease expired (worker killed, message lost) is taken over by a redelivered
