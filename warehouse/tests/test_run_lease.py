@@ -236,7 +236,7 @@ def test_the_sweeper_is_in_the_beat_schedule(settings):
 
 # ----------------------------------------------------------------------- real worker processes
 
-# About 4 s on an idle 2-core machine: long enough to kill its worker while it runs.
+# Several seconds over the small lake's 14 days: long enough to kill its worker while it runs.
 SLOW_SQL = """
 SELECT count(*) AS pairs
 FROM fact_funnel_events a
@@ -262,7 +262,7 @@ def test_a_run_whose_worker_was_killed_completes(lease, small_lake):
     is taken over by the sweeper once the lease expires and completes on another worker."""
     lease.QUERY_RUN_LEASE_SECONDS = 2
     short_lease = {"QUERY_RUN_LEASE_SECONDS": "2"}
-    params = {"start": date(2026, 1, 25), "end": date(2026, 1, 31)}
+    params = {"start": date(2026, 1, 18), "end": date(2026, 1, 31)}
     run = services.query_submit(sql=SLOW_SQL, params=params, scope=GENERAL, enqueue=False).run
     # The first attempt goes to a worker of its own queue, so no other worker of the test
     # session takes it.
