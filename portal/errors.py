@@ -57,3 +57,12 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     return error_response(request, 500)
+
+
+def csrf_failure(request, reason: str = ""):
+    # settings.CSRF_FAILURE_VIEW: Django's own page explains CSRF to developers, not to users.
+    return error_response(
+        request,
+        403,
+        "The form was sent without a valid security token: reload the page and send it again.",
+    )

@@ -462,3 +462,4 @@ HEALTH_WORKER_STALE_SECONDS = env_float("HEALTH_WORKER_STALE_SECONDS", 60.0)
 # With DEBUG on (the demo), Django's technical 404/500 pages replace the portal's unless this is
 # set: a developer who wants tracebacks in the browser sets it (they are in the log anyway).
 TECHNICAL_ERROR_PAGES = env_bool("TECHNICAL_ERROR_PAGES", False)
+CSRF_FAILURE_VIEW = "portal.errors.csrf_failure"

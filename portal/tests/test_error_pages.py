@@ -125,3 +125,12 @@ def test_api_csrf_and_method_errors_stay_json(settings):
     refused = client.post("/api/queries", {}, content_type="application/json")
     assert refused.status_code == 403
     assert "CSRF" in refused.json()["detail"]
+
+
+def test_a_form_without_its_csrf_token_is_a_403_page_saying_what_to_do():
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user_with_role("analyst"))
+    response = client.post("/pipeline/dead-letters/1/triage/", {"note": "x"})
+    body = response.content.decode()
+    assert response.status_code == 403
+    assert "reload the page and send it again" in body and has_navigation(body)

@@ -45,8 +45,8 @@ def test_fifty_wrong_passwords_lock_the_username_from_that_address(ann, settings
     assert response.status_code == 429 and not logged_in
     body = response.content.decode()
     assert "<h1>Login locked</h1>" in body
-    assert "Too many wrong passwords for “ann” from your address (10 in a row)." in body
-    assert "0:15:00" in body
+    assert "Too many wrong passwords for “ann” from your address (10 failed attempts)." in body
+    assert "Try again in 15 minutes." in body
 
     # The lock is per username and address: ann elsewhere, and others here, still log in.
     assert attempt("right-horse-battery", ip="10.2.2.2")[1]
