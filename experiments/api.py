@@ -173,7 +173,8 @@ def experiment_results(request, key: str):
     latest = selectors.latest_computation(experiment)
     failure = latest if latest is not None and latest != computation else None
     titles = titles_for([slug for slug, _ in experiment.metrics()])
-    return Response(serializers.results_payload(experiment, computation, failure, titles))
+    lake = selectors.lake_status_shown(computation, request.user) if computation else None
+    return Response(serializers.results_payload(experiment, computation, failure, titles, lake))
 
 
 @extend_schema(responses={200: dict})

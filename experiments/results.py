@@ -256,7 +256,9 @@ def _lake_write(
     if engine in remote.ENGINES:
         where = f"{engine} {remote_result_table(engine)}"
     else:
-        where = str(result_file(settings.LAKE_ROOT, experiment.key, today))
+        # Relative to the lake: the server's own paths are nobody's business on a page.
+        path = result_file(settings.LAKE_ROOT, experiment.key, today)
+        where = f"lake {path.relative_to(settings.LAKE_ROOT)}"
     # The last attempt that could have changed what is there: a write (to this target or
     # another one) or a failure, which may have left the day without rows.
     last = (
@@ -279,7 +281,8 @@ def _lake_write(
                 root=settings.LAKE_ROOT, experiment_key=experiment.key, day=today, rows=rows
             )
         except OSError as err:
-            return f"failed: {err}"[:300]
+            log.exception("writing results of %s to the lake failed", experiment.key)
+            return f"failed: {err.strerror or type(err).__name__}"[:300]  # no path
         return f"written to {where}"
     try:
         experiment_results_replace(

@@ -1,5 +1,6 @@
 """Reads of the experiments app."""
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
@@ -13,6 +14,7 @@ from experiments.models import (
     ResultComputation,
     ResultSnapshot,
 )
+from experiments.roles import can_see_storage
 from warehouse.services import check_access
 from warehouse.sql import parse
 
@@ -114,3 +116,17 @@ def open_alert_keys(experiment: Experiment) -> list[str]:
     srm = alerts.filter(key=srm_alert_key(experiment))
     guardrails = alerts.filter(key__startswith=f"experiments:guardrail:{experiment.key}:")
     return list((srm | guardrails).values_list("key", flat=True))
+
+
+def lake_status_shown(computation: ResultComputation, user) -> str | None:
+    """Where the results were written, for the roles that query them (None for others)."""
+    if not can_see_storage(user):
+        return None
+    return without_server_paths(computation.lake_status)
+
+
+def without_server_paths(text: str) -> str:
+    """``text`` (a status, an engine's error) with the lake's location on the server as "lake"
+    (statuses written before they were relative, errors that name a file)."""
+    root = str(settings.LAKE_ROOT)
+    return text.replace(f"{root}/", "lake ").replace(root, "lake")

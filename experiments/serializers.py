@@ -9,6 +9,7 @@ from typing import Any
 from experiments import stats
 from experiments.catalogue import metric_title
 from experiments.models import Experiment, ExperimentChange, ResultComputation
+from experiments.selectors import without_server_paths
 from experiments.stats import StatsInputError
 from experiments.stats.validation import normalized_weights, require_int
 
@@ -200,11 +201,14 @@ def results_payload(
     computation: ResultComputation | None,
     failure: ResultComputation | None,
     titles: dict[str, str] | None,
+    lake_status: str | None = None,
 ) -> dict[str, Any]:
-    """The latest successful computation; `last_failure` when a newer one failed."""
+    """The latest successful computation; `last_failure` when a newer one failed; `lake` (where
+    the results were written) as selectors.lake_status_shown gives it."""
     payload: dict[str, Any] = {"experiment": experiment.key, "status": experiment.status}
     if failure is not None:
-        payload["last_failure"] = {"at": failure.computed_at.isoformat(), "error": failure.error}
+        error = without_server_paths(failure.error)
+        payload["last_failure"] = {"at": failure.computed_at.isoformat(), "error": error}
     if computation is None:
         payload |= {"computed_at": None, "metrics": [], "decision": []}
         return payload
@@ -255,7 +259,7 @@ def results_payload(
         "decision": computation.decision,
         "warnings": computation.warnings,
         "metrics": list(metrics.values()),
-        "lake": computation.lake_status,
+        "lake": lake_status,
     }
 
 

@@ -220,6 +220,7 @@ def experiment_results(request, key: str):
         "experiment": experiment,
         "computation": computation,
         "failure": latest if latest is not None and latest != computation else None,
+        "failure_error": selectors.without_server_paths(latest.error) if latest else "",
         "titles": titles,
         "percent_metrics": {slug for slug in slugs if shown_as_percent(slug)},
         "can_write": can_write(request.user),
@@ -227,6 +228,7 @@ def experiment_results(request, key: str):
     if computation is not None:
         snapshots = list(computation.snapshots.all())
         context |= {
+            "lake_status": selectors.lake_status_shown(computation, request.user),
             "snapshots": snapshots,
             "split": _split(experiment, computation),
             "guardrails": [s for s in snapshots if s.role == "guardrail"],

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from django.core.management import call_command
+from django.test import Client
 from scipy import stats as sps
 from statsmodels.stats import proportion as sm_proportion
 
@@ -257,3 +258,26 @@ def test_catalogue_metrics_per_variant_match_pandas(
         assert c["lift_abs"] == pytest.approx(lift, rel=1e-9)
         assert c["ci_abs"] == pytest.approx(list(interval), rel=1e-9)
         assert c["p_value"] == pytest.approx(p_value, rel=1e-6)
+
+
+def test_the_results_file_is_named_relative_to_the_lake_and_only_to_data_roles(demo, settings):
+    # The review found the server's absolute path of the file on the results page.
+    experiment = Experiment.objects.get(key="checkout_button_color")
+    computation = experiment.computations.get()
+    relative = f"gold/fact_experiment_result/event_dt={computation.computed_at.date()}"
+    assert computation.lake_status.startswith(f"written to lake {relative}")
+    # A status stored before the path was relative is shown without the server's part too.
+    ResultComputation.objects.filter(pk=computation.pk).update(
+        lake_status=f"written to {demo}/{relative}/{experiment.key}.parquet"
+    )
+    root = str(settings.LAKE_ROOT)
+    for role, shown in (("analyst", True), ("admin", True), ("pm", False)):
+        client = Client()
+        client.force_login(user(role, f"lake-{role}"))
+        page = client.get(f"/experiments/{experiment.key}/results/").content.decode()
+        api = client.get(f"/api/experiments/{experiment.key}/results").json()
+        assert root not in page and root not in str(api), role
+        assert (relative in page) is shown, role
+        assert api["lake"] == (
+            f"written to lake {relative}/{experiment.key}.parquet" if shown else None
+        )
