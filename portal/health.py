@@ -32,6 +32,8 @@ def check_broker() -> None:
 
 
 def check_cache() -> None:
+    if ping := getattr(cache, "ping", None):  # portal.cache: says why Redis is away
+        ping()
     nonce = secrets.token_hex(8)
     cache.set("healthz:nonce", nonce, timeout=10)
     if cache.get("healthz:nonce") != nonce:

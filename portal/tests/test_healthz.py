@@ -100,9 +100,13 @@ def test_healthz_with_redis_down_names_the_cache_without_its_address(client, lak
     }
     with override_settings(CACHES=caches):
         response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["down"] == ["cache"]
-    assert b"6417" not in response.content and b"Error" not in response.content
+        assert response.status_code == 503
+        assert response.json()["down"] == ["cache"]
+        assert b"6417" not in response.content and b"Error" not in response.content
+
+        client.force_login(user_with_role("admin"))
+        error = client.get("/healthz").json()["checks"]["cache"]["error"]
+        assert error.startswith("ConnectionError: Error 111 connecting to 127.0.0.1:6417.")
 
 
 @pytest.mark.django_db
