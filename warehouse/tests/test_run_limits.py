@@ -86,6 +86,20 @@ class TestInFlightCap:
         page = client.get("/metrics/search_to_view_ctr/data.csv", csv)
         assert page.status_code == 429 and b"the limit is 3 per person" in page.content
 
+    def test_every_api_that_queues_runs_answers_429(self, capped):
+        client = Client()
+        admin = user_with_role("admin")
+        client.force_login(admin)
+        for day in range(3):
+            submit(admin, day)
+        over = client.get("/api/stats/baseline", {"days": 3})
+        assert over.status_code == 429 and over.json()["limit"] == 3
+        params = {"start": {"type": "date", "value": "2026-01-18"}}
+        params["end"] = {"type": "date", "value": "2026-01-30"}
+        body = {"sql": SQL, "params": params}
+        over = client.post("/api/queries", body, content_type="application/json")
+        assert over.status_code == 429 and over.json()["in_flight"] == 3
+
     def test_the_finance_page_says_so_in_words(self, capped):
         client = Client()
         finance = user_with_role("finance")
