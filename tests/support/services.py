@@ -1,6 +1,7 @@
 """Fixtures for the real services the suite runs on: CI's PostgreSQL and Redis, a Celery worker."""
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -124,6 +125,8 @@ def _purge_broker() -> None:
     folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
     for message in folder.glob("*"):
         message.unlink(missing_ok=True)
+    # And those a killed worker had claimed, which the next one would deliver again.
+    shutil.rmtree(folder.parent / "claimed", ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
