@@ -207,6 +207,8 @@ def test_the_demo_survives_a_burst_of_requests_and_a_killed_worker(demo):
     started = time.monotonic()
     demo.wait_ready()
     web, worker = demo.child("web"), demo.child("worker")
+    # Its pool is threads: no pool children that a kill could leave hung on a shared lock.
+    assert worker.children() == []
     session = _login(demo.base)
     *urls, late = _requests(session, demo.base, REQUESTS + 1)
     client = Client(demo.base, session.cookies, deadline=started + DEADLINE_S)
