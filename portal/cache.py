@@ -8,6 +8,8 @@ whole backend for it. Sessions do not live here (SESSION_ENGINE is db): a skippe
 never bring a logged-out session back when Redis returns."""
 
 import logging
+import time
+from functools import partial
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
@@ -16,75 +18,56 @@ from redis.exceptions import ConnectionError, TimeoutError
 logger = logging.getLogger(__name__)
 
 UNREACHABLE = (ConnectionError, TimeoutError)
-
-
-def _skipped(operation: str, err: Exception) -> None:
-    logger.warning("Cache unreachable, %s skipped: %s", operation, err)
+# After a failure, reads miss at once for this long instead of each waiting for a connect
+# timeout. Writes always try: an invalidation (consent, assignment) is never skipped by choice.
+READS_AWAY_SECONDS = 5.0
 
 
 class TolerantRedisCache(RedisCache):
+    _reads_away_until = 0.0
+
     def ping(self) -> None:
         """Raises what keeps Redis away (for /healthz), where the other methods shrug."""
         self._cache.get_client(write=True).ping()
 
-    def get(self, key, default=None, version=None):
+    def _read(self, operation: str, default, call):
+        if time.monotonic() < self._reads_away_until:
+            return default
+        return self._tolerant(operation, default, call)
+
+    def _tolerant(self, operation: str, default, call):
         try:
-            return super().get(key, default, version)
+            return call()
         except UNREACHABLE as err:
-            _skipped("get", err)
+            self._reads_away_until = time.monotonic() + READS_AWAY_SECONDS
+            logger.warning("Cache unreachable, %s skipped: %s", operation, err)
             return default
 
+    def get(self, key, default=None, version=None):
+        return self._read("get", default, partial(super().get, key, default, version))
+
     def get_many(self, keys, version=None):
-        try:
-            return super().get_many(keys, version)
-        except UNREACHABLE as err:
-            _skipped("get_many", err)
-            return {}
+        return self._read("get_many", {}, partial(super().get_many, keys, version))
 
     def has_key(self, key, version=None):
-        try:
-            return super().has_key(key, version)
-        except UNREACHABLE as err:
-            _skipped("has_key", err)
-            return False
+        return self._read("has_key", False, partial(super().has_key, key, version))
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         # False: as if someone else held the key (a lock taken with add stays not taken).
-        try:
-            return super().add(key, value, timeout, version)
-        except UNREACHABLE as err:
-            _skipped("add", err)
-            return False
+        return self._tolerant("add", False, partial(super().add, key, value, timeout, version))
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            super().set(key, value, timeout, version)
-        except UNREACHABLE as err:
-            _skipped("set", err)
+        self._tolerant("set", None, partial(super().set, key, value, timeout, version))
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().set_many(data, timeout, version)
-        except UNREACHABLE as err:
-            _skipped("set_many", err)
-            return list(data)
+        call = partial(super().set_many, data, timeout, version)
+        return self._tolerant("set_many", list(data), call)
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().touch(key, timeout, version)
-        except UNREACHABLE as err:
-            _skipped("touch", err)
-            return False
+        return self._tolerant("touch", False, partial(super().touch, key, timeout, version))
 
     def delete(self, key, version=None):
-        try:
-            return super().delete(key, version)
-        except UNREACHABLE as err:
-            _skipped("delete", err)
-            return False
+        return self._tolerant("delete", False, partial(super().delete, key, version))
 
     def delete_many(self, keys, version=None):
-        try:
-            super().delete_many(keys, version)
-        except UNREACHABLE as err:
-            _skipped("delete_many", err)
+        self._tolerant("delete_many", None, partial(super().delete_many, keys, version))
