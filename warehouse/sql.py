@@ -97,6 +97,12 @@ def table_reads(tree: exp.Expression, partitioned: Mapping[str, str]) -> list[Ta
         if not isinstance(scope.expression, exp.Select):
             continue
         star = any(isinstance(e, exp.Star) for e in scope.expression.expressions)
+        # JOIN ... USING (c) names c as an identifier, not a column: each side reads it.
+        using = {
+            i.name.lower()
+            for join in scope.expression.args.get("joins") or []
+            for i in join.args.get("using") or []
+        }
         for alias, source in scope.sources.items():
             if not isinstance(source, exp.Table):
                 continue
@@ -110,7 +116,7 @@ def table_reads(tree: exp.Expression, partitioned: Mapping[str, str]) -> list[Ta
                     partition_column=column,
                     lower=lower,
                     upper=upper,
-                    columns=frozenset(c.name.lower() for c in mine if c.name != "*"),
+                    columns=frozenset(c.name.lower() for c in mine if c.name != "*") | using,
                     star=star or any(c.name == "*" for c in mine),
                 )
             )

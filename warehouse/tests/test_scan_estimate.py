@@ -121,3 +121,16 @@ def test_a_query_over_the_limit_is_refused_before_it_runs(tiny_lake):
     assert engine(root, 0).run(sql, all_days).frame.a.tolist() == pytest.approx(
         [frames["events"].amount.sum()]
     )
+
+
+def test_columns_named_by_join_using_are_counted_on_both_sides(tiny_lake):
+    root, _ = tiny_lake
+    sql = (
+        "SELECT count(*) FROM events JOIN users USING (identity_id) "
+        "WHERE event_dt BETWEEN :d AND :d"
+    )
+    found = estimate(root, sql, {"d": DAYS[0]})
+
+    users = storage.data_files(root, USERS)
+    expected = column_bytes(event_files(root, DAYS[0], DAYS[0]), {"identity_id"})
+    assert found.bytes == expected + column_bytes(users, {"identity_id"}) > 0
