@@ -51,7 +51,7 @@ class WorkersHealth:
 def workers_health() -> WorkersHealth:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
-    beats = WorkerHeartbeat.objects.values_list("beat_at", flat=True)
+    beats = list(WorkerHeartbeat.objects.values_list("beat_at", flat=True))
     live = sum(1 for beat in beats if beat >= stale)
     newest = max(beats, default=None)
     age = round(max((now - newest).total_seconds(), 0.0), 1) if newest else None
