@@ -163,3 +163,18 @@ def test_run_queues_only_what_may_run_and_says_why_not(
     else:
         assert words in response.json()["detail"]
         assert after.status == dsar.status and not jobs  # nothing changed, nothing sent
+
+
+def test_the_preview_is_scanned_again_while_filed_only(
+    alice, privacy_users, django_capture_on_commit_callbacks
+):
+    dsar = request_in(privacy_users, "filed")
+    with django_capture_on_commit_callbacks() as scans:
+        again = alice.post(f"/api/privacy/dsar/{dsar.pk}/preview")
+    assert again.status_code == 202 and len(scans) == 1
+    assert again.json()["preview"]["rows"] == 1  # the last scan's, shown until the new one
+    approved = request_in(privacy_users, "approved")
+    with django_capture_on_commit_callbacks() as scans:
+        refused = alice.post(f"/api/privacy/dsar/{approved.pk}/preview")
+    assert refused.status_code == 409 and "its preview is final" in refused.json()["detail"]
+    assert not scans
