@@ -30,7 +30,7 @@ pytestmark = pytest.mark.worker
 REQUESTS = 200
 CLIENTS = 8  # polling runs costs the web server CPU the worker needs
 KILL_AFTER = REQUESTS // 4  # runs done before the worker is killed
-DEADLINE_S = 150.0  # for the whole soak on a busy 2-core machine; it takes about a third
+DEADLINE_S = 240.0  # a guard: the soak takes 40-110 s on a 2-core machine, busy or not
 
 
 def _free_port() -> int:

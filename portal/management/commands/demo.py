@@ -53,6 +53,8 @@ RESTARTED = ("worker", "beat")
 HEALTHY_AFTER_S = 30.0
 # A process that keeps exiting soon after its start is broken: give up after this many tries.
 MAX_QUICK_RESTARTS = 5
+# Waits before a restart grow with the quick exits in a row: 0, 1, 3, 7, ... times this.
+RESTART_BACKOFF_S = 1.0
 
 
 @dataclass
@@ -125,11 +127,11 @@ class Command(BaseCommand):
             child.quick_exits = 0 if ran_s >= HEALTHY_AFTER_S else child.quick_exits + 1
             if child.quick_exits >= MAX_QUICK_RESTARTS:
                 return f"{child.name} exited {child.quick_exits} times in a row soon after start"
-            delay = min(2.0**child.quick_exits - 1, 30.0)
+            delay = min(RESTART_BACKOFF_S * (2**child.quick_exits - 1), 30.0)
             self.stderr.write(
                 self.style.WARNING(
                     f"{child.name} exited (code {code}) after {ran_s:.0f} s; "
-                    f"restarting it in {delay:.0f} s."
+                    f"restarting it in {delay:.1f} s."
                 )
             )
             child.restart_at = now + delay
