@@ -15,7 +15,9 @@ names, and changes three things:
 - A file that is not a message (cut short by a full disk, written by hand) is moved to
   ``corrupt/`` with a warning instead of stopping the worker.
 
-Select it with the broker URL ``portal.broker:Transport://``.
+Its folders ``claimed/``, ``corrupt/`` and ``dead/`` lie beside the queue folder
+(``data_folder_in``). Celery selects it by class path: ``broker_transport =
+"portal.broker:Transport"`` (kombu refuses class paths in broker URLs).
 """
 
 import fcntl
@@ -224,7 +226,7 @@ class Channel(filesystem.Channel):
             self._quarantine(path, "dead", f"its consumer died {MAX_RECOVERIES} times")
             return
         payload[RECOVERIES_KEY] = recoveries
-        target = Path(self.data_folder_out) / path.name
+        target = Path(self.data_folder_in) / path.name  # back where it was read from
         os.replace(_write_atomic(target, dumps(payload).encode()), target)
         path.unlink(missing_ok=True)
         log.warning("Broker: redelivered %s, claimed by a consumer that died", path.name)
