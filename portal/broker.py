@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 #: How often a consumer looks for the messages of dead consumers and old temporary files.
 RECOVER_EVERY_S = 2.0
-#: Recovered this many times (its consumers died each time): parked in dead/, not run again.
+#: A message is delivered again this often after its consumer died; the next death parks it
+#: in dead/ (it may be what kills them).
 MAX_RECOVERIES = 3
 #: A hidden temporary file this old belongs to a writer that died before its rename.
 STALE_TMP_S = 600.0
