@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import InputError
 from experiments import verdict
 from experiments.catalogue import metric_title
 from experiments.outcomes import (
@@ -25,7 +26,6 @@ from experiments.stats import (
     MeanStats,
     ProportionStats,
     RatioStats,
-    StatsInputError,
     compare,
 )
 from experiments.stats.decision import time_to_decision
@@ -163,7 +163,7 @@ def _catalogue_metric(
     def stats(name: str) -> RatioStats:
         row = by_variant.get(name)
         if row is None:
-            raise StatsInputError("n", "must be at least 2")
+            raise InputError("n", "must be at least 2")
         return RatioStats(n=int(row["units"]), **{k: float(row[k]) for k in _RATIO_SUMS})
 
     return _compared(setup, slug, role, "ratio", stats, means, rows.higher_is_better)
@@ -184,10 +184,10 @@ def _compared(
         for i, name in enumerate(setup.variants):
             try:
                 variants.append((name, stats_of(name)))
-            except StatsInputError as err:
+            except InputError as err:
                 raise err.within(f"variants[{i}]") from None
         result = compare(metric_type, variants, setup.weights, setup.alpha)
-    except StatsInputError as err:
+    except InputError as err:
         return MetricResult(slug, role, metric_type, None, _readable(err, setup), means)
     breached = tuple(
         c.variant
@@ -197,7 +197,7 @@ def _compared(
     return MetricResult(slug, role, metric_type, result, None, means, breached)
 
 
-def _readable(err: StatsInputError, setup: Setup) -> str:
+def _readable(err: InputError, setup: Setup) -> str:
     """'variants[1].n: must be at least 2' -> 'not enough data yet: treatment n must be ...'."""
     match = _VARIANT_PATH.match(err.field)
     if match is None:

@@ -19,7 +19,6 @@ from experiments.catalogue import titles_for
 from experiments.models import KEY_VALIDATOR
 from experiments.outcomes import baseline_from_row
 from experiments.roles import READ_ROLES
-from experiments.stats import StatsInputError
 from portal.authentication import has_token_scope
 from portal.permissions import has_role
 from portal.roles import data_scope
@@ -35,20 +34,13 @@ BASELINE_DAYS, MAX_BASELINE_DAYS = 28, 90
 readers = has_role(*READ_ROLES)
 
 
-def _bad(err: StatsInputError) -> Response:
-    return Response({err.field: [err.message]}, status=400)
-
-
 @extend_schema(request=dict, responses={200: dict})
 @api_view(["POST"])
 @permission_classes([readers])
 def stats_compare(request):
     """Compare variants from their sufficient statistics (proportions or means, CUPED when the
     covariate sums are given)."""
-    try:
-        result = serializers.compare_request(request.data)
-    except StatsInputError as err:
-        return _bad(err)
+    result = serializers.compare_request(request.data)
     return Response(serializers.compare_payload(result))
 
 
@@ -57,10 +49,7 @@ def stats_compare(request):
 @permission_classes([readers])
 def stats_mde(request):
     """Sample size and days for an MDE, or the MDE of a sample; with a curve of both."""
-    try:
-        result, curve = serializers.mde_request(request.data)
-    except StatsInputError as err:
-        return _bad(err)
+    result, curve = serializers.mde_request(request.data)
     return Response(serializers.mde_payload(result, curve))
 
 

@@ -138,7 +138,7 @@ class Experiment(models.Model):
 
     def plan(self, weights: Sequence[float] | None = None) -> stats.MdeResult:
         """The sample the primary metric needs for the planned MDE (with the variants' weights,
-        or `weights` for variants not saved yet); StatsInputError if the plan cannot be computed
+        or `weights` for variants not saved yet); InputError if the plan cannot be computed
         (the error names the field as the MDE API spells it)."""
         kind = self.metric_type
         return stats.mde(

@@ -1,16 +1,16 @@
 """Request bodies of the statistics API into `experiments.stats` arguments, and the JSON forms
 of what the experiments API answers. The statistics validate the numbers themselves and name
-the offending field the way the request spells it (StatsInputError)."""
+the offending field the way the request spells it (InputError)."""
 
 import math
 from collections.abc import Mapping
 from typing import Any
 
+from core.errors import InputError
 from experiments import stats
 from experiments.catalogue import metric_title
 from experiments.models import Experiment, ExperimentChange, ResultComputation
 from experiments.selectors import without_server_paths
-from experiments.stats import StatsInputError
 from experiments.stats.validation import normalized_weights, require_int
 
 COMPARE_FIELDS = frozenset({"metric_type", "alpha", "weights", "variants"})
@@ -36,10 +36,10 @@ CURVE_FACTORS = tuple(0.5 * 4 ** (i / 15) for i in range(16))
 
 def _object(body: object, allowed: frozenset[str]) -> Mapping[str, Any]:
     if not isinstance(body, Mapping):
-        raise StatsInputError("body", "must be a JSON object")
+        raise InputError("body", "must be a JSON object")
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise StatsInputError(unknown[0], "is not a field of this request")
+        raise InputError(unknown[0], "is not a field of this request")
     return body
 
 
@@ -51,7 +51,7 @@ def compare_request(body: object) -> stats.CompareResult:
         pairs = []
         for i, item in enumerate(variants):
             if not isinstance(item, Mapping):
-                raise StatsInputError(f"variants[{i}]", "must be an object with a name")
+                raise InputError(f"variants[{i}]", "must be an object with a name")
             pairs.append((item.get("name"), {k: v for k, v in item.items() if k != "name"}))
     return stats.compare(
         data.get("metric_type"), pairs, data.get("weights"), data.get("alpha", 0.05)
@@ -89,7 +89,7 @@ def mde_request(body: object) -> tuple[stats.MdeResult, list[dict[str, Any]]]:
     against MDE around the answer (the points the statistics can size)."""
     data = _object(body, MDE_FIELDS)
     if ("mde_rel" in data) == ("n_per_variant" in data):
-        raise StatsInputError("mde_rel", "give exactly one of mde_rel and n_per_variant")
+        raise InputError("mde_rel", "give exactly one of mde_rel and n_per_variant")
     common = {
         "metric_type": data.get("metric_type"),
         "baseline": data.get("baseline"),
@@ -106,14 +106,14 @@ def mde_request(body: object) -> tuple[stats.MdeResult, list[dict[str, Any]]]:
         else:
             n_total = _n_total(data["n_per_variant"], data.get("weights"))
             result = stats.mde(**common, n_total=n_total)
-    except StatsInputError as err:
+    except InputError as err:
         root, dot, rest = err.field.partition(".")
-        raise StatsInputError(_MDE_RENAMES.get(root, root) + dot + rest, err.message) from None
+        raise InputError(_MDE_RENAMES.get(root, root) + dot + rest, err.message) from None
     curve = []
     for factor in CURVE_FACTORS:
         try:
             point = stats.mde(**common, mde_rel=result.mde_rel * factor)
-        except StatsInputError:
+        except InputError:
             continue  # e.g. a lift that would take a rate beyond 1
         curve.append({"mde_rel": point.mde_rel, "n_total": point.n_total, "days": point.days})
     return result, curve
@@ -123,22 +123,20 @@ def _n_total(value: object, weights: object) -> int:
     """n_per_variant: one count for every variant (equal weights), or a list in weight order
     that splits like the weights (within 1%)."""
     if not isinstance(weights, list):
-        raise StatsInputError("weights", "must be a list of numbers")
+        raise InputError("weights", "must be a list of numbers")
     shares = normalized_weights(weights, len(weights))
     if isinstance(value, list):
         counts = [require_int(n, f"n_per_variant[{i}]", 1) for i, n in enumerate(value)]
         if len(counts) != len(shares):
-            raise StatsInputError("n_per_variant", "needs one count per weight")
+            raise InputError("n_per_variant", "needs one count per weight")
         total = sum(counts)
         for i, (n, share) in enumerate(zip(counts, shares, strict=True)):
             if abs(n - total * share) > max(1.0, 0.01 * total * share):
-                raise StatsInputError(f"n_per_variant[{i}]", "does not split like the weights")
+                raise InputError(f"n_per_variant[{i}]", "does not split like the weights")
         return total
     count = require_int(value, "n_per_variant", 1)
     if max(shares) - min(shares) > 1e-9:
-        raise StatsInputError(
-            "n_per_variant", "give a list in weight order when the weights differ"
-        )
+        raise InputError("n_per_variant", "give a list in weight order when the weights differ")
     return count * len(shares)
 
 

@@ -1,5 +1,6 @@
 """Writes of the experiments app: setup, launch (past the gate and the compliance check), the
-kill-switch and conclusion. Every change is logged with its field diffs, and every change that
+kill-switch and conclusion. A refused change raises core.errors.InputError naming the form
+field to change. Every change is logged with its field diffs, and every change that
 can move an assignment republishes the experiment's assignment config to the cache."""
 
 import re
@@ -8,18 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from alerts.services import alert_resolve
+from core.errors import InputError
 from experiments import selectors
 from experiments.assignment import BUCKETS, bucket_edges
 from experiments.catalogue import metric_problem
 from experiments.models import Experiment, ExperimentChange, GateOverride, Variant
 from experiments.outcomes import OUTCOME_METRICS
 from experiments.roles import can_override_gate
-from experiments.stats import StatsInputError
 from experiments.stats.power import required_sample_reachable
 from experiments.stats.validation import normalized_weights
 from experiments.tasks import compute_results
@@ -58,15 +58,6 @@ RESERVED_KEYS = frozenset({"new", "mde"})  # paths under /experiments/
 _SURFACE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
-class ExperimentError(ValidationError):
-    """A change the experiment refuses; ``field`` names what to change (a form field)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__({field: [message]})
-        self.field = field
-        self.message = message
-
-
 # --------------------------------------------------------------------------- setup
 
 
@@ -91,9 +82,7 @@ def experiment_update(
     """Change a draft; running experiments keep their setup (their assignment depends on it)."""
     experiment = _locked(experiment)
     if not experiment.is_draft:
-        raise ExperimentError(
-            "status", f"only a draft can be edited; this one is {experiment.status}"
-        )
+        raise InputError("status", f"only a draft can be edited; this one is {experiment.status}")
     before = _state(experiment)
     for name, value in _only_fields(fields).items():
         setattr(experiment, name, value)
@@ -120,13 +109,11 @@ def experiment_launch(
     `started_at` backdates the launch (registering an experiment that already runs)."""
     experiment = _locked(experiment)
     if not experiment.is_draft:
-        raise ExperimentError(
-            "status", f"only a draft can be launched; this one is {experiment.status}"
-        )
+        raise InputError("status", f"only a draft can be launched; this one is {experiment.status}")
     protected = selectors.protected_surfaces_targeted(experiment)
     if protected:
         names = ", ".join(f"{p.slug} ({p.get_kind_display().lower()})" for p in protected)
-        raise ExperimentError(
+        raise InputError(
             "targeted_surfaces",
             f"targets protected surfaces: {names}. Experiments never change legal texts or "
             "consent components.",
@@ -138,7 +125,7 @@ def experiment_launch(
     reason = override_reason.strip()
     if not reachable:
         if not reason:
-            raise ExperimentError(
+            raise InputError(
                 "max_duration_days",
                 f"the planned sample of {plan.n_total:,} units needs {plan.days} days at "
                 f"{experiment.expected_daily_units:,} units a day, more than the maximum "
@@ -146,7 +133,7 @@ def experiment_launch(
                 "duration, or ask an admin to override with a written reason.",
             )
         if not can_override_gate(user):
-            raise ExperimentError("override_reason", "only an admin may override the gate")
+            raise InputError("override_reason", "only an admin may override the gate")
         GateOverride.objects.create(
             experiment=experiment,
             by=user,
@@ -177,11 +164,11 @@ def experiment_kill(*, experiment: Experiment, user, reason: str) -> Experiment:
     """The kill-switch: stop at once; from the commit on, everyone gets control."""
     experiment = _locked(experiment)
     if not experiment.is_running:
-        raise ExperimentError(
+        raise InputError(
             "status", f"only a running experiment can be killed; this one is {experiment.status}"
         )
     if not reason.strip():
-        raise ExperimentError("reason", "say why the experiment is killed")
+        raise InputError("reason", "say why the experiment is killed")
     before = _state(experiment)
     experiment.status = Experiment.Status.STOPPED
     experiment.killed_at = timezone.now()
@@ -200,12 +187,12 @@ def experiment_conclude(*, experiment: Experiment, user, conclusion: str) -> Exp
     on the split or guardrails of a concluded experiment any more."""
     experiment = _locked(experiment)
     if experiment.status not in (Experiment.Status.RUNNING, Experiment.Status.STOPPED):
-        raise ExperimentError(
+        raise InputError(
             "status",
             f"only a running or stopped experiment can be concluded, not a {experiment.status} one",
         )
     if not conclusion.strip():
-        raise ExperimentError("conclusion", "write down the decision")
+        raise InputError("conclusion", "write down the decision")
     before = _state(experiment)
     experiment.status = Experiment.Status.CONCLUDED
     experiment.concluded_at = timezone.now()
@@ -227,7 +214,7 @@ def experiment_conclude(*, experiment: Experiment, user, conclusion: str) -> Exp
 def experiment_results_request(*, experiment: Experiment) -> None:
     """Queue a computation of the results now (once the request's transaction commits)."""
     if experiment.started_at is None:
-        raise ExperimentError("status", "a draft has no results: launch it first")
+        raise InputError("status", "a draft has no results: launch it first")
     transaction.on_commit(lambda: compute_results.delay(experiment.pk))
 
 
@@ -241,28 +228,28 @@ def _locked(experiment: Experiment) -> Experiment:
 def _only_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - set(EXPERIMENT_FIELDS)
     if unknown:
-        raise ExperimentError(sorted(unknown)[0], "is not a field of an experiment")
+        raise InputError(sorted(unknown)[0], "is not a field of an experiment")
     return {name: fields[name] for name in EXPERIMENT_FIELDS if name in fields}
 
 
 def _validate(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> None:
     """What a form cannot check alone: variants, metrics, surfaces and a computable plan."""
     if experiment.key in RESERVED_KEYS:
-        raise ExperimentError("key", f"{experiment.key!r} is reserved for a page")
+        raise InputError("key", f"{experiment.key!r} is reserved for a page")
     names = [name for name, _ in variants]
     if len(variants) < 2:
-        raise ExperimentError("variants", "needs a control and at least one treatment")
+        raise InputError("variants", "needs a control and at least one treatment")
     if len(set(names)) != len(names):
-        raise ExperimentError("variants", "variant names must differ")
+        raise InputError("variants", "variant names must differ")
     try:
         weights = normalized_weights([w for _, w in variants], len(variants))
-    except StatsInputError as err:
-        raise ExperimentError("variants", f"{err.field}: {err.message}") from None
+    except InputError as err:
+        raise InputError("variants", f"{err.field}: {err.message}") from None
     edges = bucket_edges(weights)
     if any(b <= a for a, b in zip((0, *edges), edges, strict=False)):
-        raise ExperimentError("variants", f"every weight must be at least 1/{BUCKETS:,}")
+        raise InputError("variants", f"every weight must be at least 1/{BUCKETS:,}")
     if experiment.primary_metric not in OUTCOME_METRICS:
-        raise ExperimentError(
+        raise InputError(
             "primary_metric",
             f"must be an experiment outcome metric ({', '.join(OUTCOME_METRICS)}): the gate "
             "sizes the experiment from its variance",
@@ -271,22 +258,22 @@ def _validate(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> 
     for field in ("secondary_metrics", "guardrail_metrics"):
         for slug in getattr(experiment, field):
             if problem := metric_problem(slug):
-                raise ExperimentError(field, problem)
+                raise InputError(field, problem)
             if slug in seen:
-                raise ExperimentError(field, f"{slug} is named twice: give each metric one role")
+                raise InputError(field, f"{slug} is named twice: give each metric one role")
             seen.add(slug)
     for surface in experiment.targeted_surfaces:
         if not _SURFACE.match(surface):
-            raise ExperimentError("targeted_surfaces", f"{surface!r} is not a surface slug")
+            raise InputError("targeted_surfaces", f"{surface!r} is not a surface slug")
     _plan(experiment, weights)
 
 
 def _plan(experiment: Experiment, weights: Sequence[float] | None = None):
     try:
         return experiment.plan(weights)
-    except StatsInputError as err:
+    except InputError as err:
         field = _PLAN_FIELDS.get(err.field.split("[")[0], "mde_rel")
-        raise ExperimentError(field, err.message) from None
+        raise InputError(field, err.message) from None
 
 
 def _save_variants(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> None:

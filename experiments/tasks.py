@@ -6,11 +6,9 @@ from django.conf import settings
 
 from experiments import results
 from experiments.models import Experiment
-from portal.celery import app
 from warehouse.engines.base import TransientWarehouseError
 
 MAX_RETRIES = 3
-HOURLY = 3600.0
 
 
 @shared_task(
@@ -39,10 +37,3 @@ def compute_running_results() -> int:
     for experiment_id in ids:
         compute_results.delay(experiment_id)
     return len(ids)
-
-
-@app.on_after_finalize.connect
-def _schedule(sender, **kwargs) -> None:
-    sender.add_periodic_task(
-        HOURLY, compute_running_results.s(), name="experiments: results of running experiments"
-    )

@@ -1,11 +1,12 @@
 from functools import wraps
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import InputError
 from experiments import charts, selectors, services
 from experiments.catalogue import (
     metric_title,
@@ -17,8 +18,7 @@ from experiments.forms import ExperimentForm
 from experiments.models import Experiment, ProtectedSurface
 from experiments.outcomes import OUTCOME_METRICS
 from experiments.roles import READ_ROLES, WRITE_ROLES, can_override_gate, can_write
-from experiments.services import EXPERIMENT_FIELDS, ExperimentError
-from experiments.stats import StatsInputError
+from experiments.services import EXPERIMENT_FIELDS
 from portal.roles import data_scope, user_roles
 from portal.throttles import query_throttled
 from warehouse.lake.generate import SURFACES
@@ -97,9 +97,8 @@ def _saved(form: ExperimentForm, user, experiment: Experiment | None) -> Experim
         if experiment is None:
             return services.experiment_create(**arguments)
         return services.experiment_update(experiment=experiment, **arguments)
-    except ValidationError as err:
-        for field, errors in err.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+    except InputError as err:
+        form.add_error(err.field if err.field in form.fields else None, err.message)
     return None
 
 
@@ -120,7 +119,7 @@ def experiment_detail(request, key: str):
     experiment = _experiment(key)
     try:
         plan, plan_error = experiment.plan(), None
-    except StatsInputError as err:
+    except InputError as err:
         plan, plan_error = None, f"{err.field}: {err.message}"
     titles = titles_for([slug for slug, _ in experiment.metrics()])
     context = {
@@ -145,7 +144,7 @@ def _transition(request, key: str, action) -> object:
     experiment = _experiment(key)
     try:
         action(experiment)
-    except ExperimentError as err:
+    except InputError as err:
         messages.error(request, f"{err.field.replace('_', ' ')}: {err.message}")
     return redirect(experiment)
 
@@ -198,7 +197,7 @@ def experiment_results_refresh(request, key: str):
     try:
         services.experiment_results_request(experiment=experiment)
         messages.success(request, "Results are being computed; reload in a few seconds.")
-    except ExperimentError as err:
+    except InputError as err:
         messages.error(request, err.message)
     return redirect("experiment-results", key=experiment.key)
 

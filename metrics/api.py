@@ -26,7 +26,7 @@ from metrics.serializers import (
     data_payload,
     queued_payload,
 )
-from metrics.services import MetricInputError, metric_data_submit, parse_metric_params
+from metrics.services import metric_data_submit, parse_metric_params
 from metrics.windows import default_window
 from portal.roles import data_scope
 from portal.throttles import QUERY_THROTTLES
@@ -109,16 +109,10 @@ def metric_data(request, slug: str):
         params = parse_metric_params(metric, request.query_params)
         submission = metric_data_submit(
             metric=metric,
-            start=params.start,
-            end=params.end,
-            grain=params.grain,
-            split_by=params.split_by,
-            filters=params.filters,
+            params=params,
             user=request.user,
             force_refresh=options.validated_data["force_refresh"],
         )
-    except MetricInputError as err:
-        return Response({err.field: [err.message]}, status=400)
     except DataAccessDenied as err:
         raise PermissionDenied(str(err)) from None
     except RunLimitReached as err:

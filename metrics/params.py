@@ -8,18 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
+from core.errors import InputError
 from metrics.definitions import ANY_VALUE, NO_SPLIT, SPLIT_PARAM, Metric
 
 MAX_FILTER_LENGTH = 200
-
-
-class MetricInputError(ValueError):
-    """A parameter a user gave is unusable; ``field`` names it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -55,24 +47,24 @@ def metric_params(
     max_window_days: int,
 ) -> MetricParams:
     if end < start:
-        raise MetricInputError("end", "must not be before start")
+        raise InputError("end", "must not be before start")
     days = (end - start).days + 1
     if days > max_window_days:
-        raise MetricInputError(
+        raise InputError(
             "end", f"the window is {days} days; at most {max_window_days} days are allowed"
         )
     if grain not in metric.grains:
-        raise MetricInputError("grain", f"must be one of {', '.join(metric.grains)}")
+        raise InputError("grain", f"must be one of {', '.join(metric.grains)}")
     if split_by is not None and split_by not in metric.dimensions:
-        raise MetricInputError("split_by", _not_a_dimension(metric, split_by))
+        raise InputError("split_by", _not_a_dimension(metric, split_by))
     clean: dict[str, str] = {}
     for name, value in (filters or {}).items():
         if name not in metric.dimensions:
-            raise MetricInputError(name, _not_a_dimension(metric, name))
+            raise InputError(name, _not_a_dimension(metric, name))
         if not isinstance(value, str) or not value or value == ANY_VALUE:
-            raise MetricInputError(name, "must be a non-empty value")
+            raise InputError(name, "must be a non-empty value")
         if len(value) > MAX_FILTER_LENGTH:
-            raise MetricInputError(name, f"must be at most {MAX_FILTER_LENGTH} characters")
+            raise InputError(name, f"must be at most {MAX_FILTER_LENGTH} characters")
         clean[name] = value
     return MetricParams(start=start, end=end, grain=grain, split_by=split_by, filters=clean)
 
@@ -104,11 +96,11 @@ def params_from_query(
 def _date(query: Mapping[str, str], name: str) -> date:
     raw = query.get(name)
     if not raw:
-        raise MetricInputError(name, "is required (YYYY-MM-DD)")
+        raise InputError(name, "is required (YYYY-MM-DD)")
     try:
         return date.fromisoformat(raw)
     except (TypeError, ValueError):
-        raise MetricInputError(name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
+        raise InputError(name, f"{raw!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _not_a_dimension(metric: Metric, name: str) -> str:

@@ -1,19 +1,17 @@
 """Writes of the metrics app: a metric's data as a recorded, cached query run."""
 
 from collections.abc import Mapping
-from datetime import date
 
 from django.conf import settings
 
 from metrics.definitions import Metric
-from metrics.params import MetricInputError, MetricParams, metric_params, params_from_query
+from metrics.params import MetricParams, params_from_query
 from portal.roles import data_scope
 from warehouse.lake.contract import Access
 from warehouse.result_cache import CachedResult
 from warehouse.services import DataAccessDenied, Submission, query_run_sync, query_submit
 
 __all__ = [
-    "MetricInputError",
     "MetricParams",
     "metric_data_run_sync",
     "metric_data_submit",
@@ -23,7 +21,7 @@ __all__ = [
 
 def parse_metric_params(metric: Metric, query_dict: Mapping[str, str]) -> MetricParams:
     """Typed parameters from a request's strings (see metrics.params.params_from_query);
-    MetricInputError names the field that is wrong."""
+    core.errors.InputError names the field that is wrong."""
     return params_from_query(metric, query_dict, max_window_days=settings.METRICS_MAX_WINDOW_DAYS)
 
 
@@ -32,28 +30,11 @@ def metric_label(metric: Metric) -> str:
 
 
 def metric_data_submit(
-    *,
-    metric: Metric,
-    start: date,
-    end: date,
-    grain: str,
-    split_by: str | None = None,
-    filters: Mapping[str, str] | None = None,
-    user,
-    force_refresh: bool = False,
+    *, metric: Metric, params: MetricParams, user, force_refresh: bool = False
 ) -> Submission:
-    """The metric over [start, end] by ``grain``: cached, joined to an identical run in flight,
-    or queued. Raises MetricInputError for bad parameters and DataAccessDenied when the user
-    may not read the data the metric's query reads."""
-    params = metric_params(
-        metric,
-        start=start,
-        end=end,
-        grain=grain,
-        split_by=split_by,
-        filters=filters,
-        max_window_days=settings.METRICS_MAX_WINDOW_DAYS,
-    )
+    """The metric for ``params`` (checked once, by metric_params or parse_metric_params):
+    cached, joined to an identical run in flight, or queued. Raises DataAccessDenied when the
+    user may not read the data the metric's query reads."""
     return metric_params_submit(
         metric=metric,
         params=params,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from core.errors import InputError
 from metrics import selectors
 from metrics.catalogue import Metric, UnknownMetric, load_catalogue
 from metrics.dashboards import Dashboard, UnknownDashboard
@@ -26,7 +27,7 @@ from metrics.forms import WindowForm
 from metrics.params import MetricParams
 from metrics.selectors import TileView
 from metrics.serializers import translations
-from metrics.services import MetricInputError, metric_data_submit, parse_metric_params
+from metrics.services import metric_data_submit, parse_metric_params
 from metrics.windows import previous_window
 from portal.local_cache import local_cache
 from portal.roles import data_scope
@@ -121,7 +122,7 @@ def metric_detail(request, slug: str):
         query.update(start=query["start"].isoformat(), end=query["end"].isoformat())
         try:
             chart = _chart(metric, parse_metric_params(metric, query), form.comparing)
-        except MetricInputError as err:
+        except InputError as err:
             error = (err.field, err.message)
     else:
         error = form.first_error()
@@ -154,16 +155,8 @@ def metric_data_csv(request, slug: str):
         raise Http404("No such metric.") from None
     try:
         params = parse_metric_params(metric, request.GET)
-        submission = metric_data_submit(
-            metric=metric,
-            start=params.start,
-            end=params.end,
-            grain=params.grain,
-            split_by=params.split_by,
-            filters=params.filters,
-            user=request.user,
-        )
-    except MetricInputError as err:
+        submission = metric_data_submit(metric=metric, params=params, user=request.user)
+    except InputError as err:
         return _data_error(request, metric, f"{err.field}: {err.message}", status=400)
     except DataAccessDenied as err:
         return _data_error(request, metric, str(err), status=403)

@@ -1,12 +1,10 @@
 """Thin Celery tasks of the pipeline app: the periodic health checks and the triage digest."""
 
 from celery import shared_task
-from celery.schedules import crontab
 from django.conf import settings
 from django.core.cache import cache
 
 from pipeline import services
-from portal.celery import app
 from warehouse.engines.base import TransientWarehouseError
 
 TIME_LIMIT = settings.QUERY_TIME_LIMIT_SECONDS * 2
@@ -29,17 +27,3 @@ def run_health_checks(self) -> int | None:
 @shared_task
 def send_triage_digest() -> int:
     return len(services.triage_digest_send())
-
-
-@app.on_after_finalize.connect
-def _schedule(sender, **kwargs) -> None:
-    sender.add_periodic_task(
-        float(settings.PIPELINE_HEALTH_INTERVAL_SECONDS),
-        run_health_checks.s(),
-        name="pipeline: health checks",
-    )
-    sender.add_periodic_task(
-        crontab(minute=0, hour=settings.PIPELINE_DIGEST_HOUR_UTC),
-        send_triage_digest.s(),
-        name="pipeline: dead-letter triage digest",
-    )

@@ -1,10 +1,16 @@
 """Error answers: pages in the portal's style for people, JSON for API clients (/api/).
 
 Django's handler403/404/500 (portal.urls) and ErrorResponseMiddleware both answer through
-``error_response``, so every error looks the same whatever raised it, with DEBUG on too."""
+``error_response``, so every error looks the same whatever raised it, with DEBUG on too. In the
+API, DRF answers its own exceptions and core.errors.InputError (api_exception_handler)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from core.errors import InputError
 
 API_PREFIX = "/api/"
 
@@ -66,3 +72,12 @@ def csrf_failure(request, reason: str = ""):
         403,
         "The form was sent without a valid security token: reload the page and send it again.",
     )
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: an InputError raised anywhere under an API view (a
+    service, a pure core, a parser) is a 400 in the shape DRF gives invalid serializer input,
+    ``{"<field>": ["<problem>"]}``, so that clients read one shape whatever checked the input."""
+    if isinstance(exc, InputError):
+        exc = ValidationError({exc.field: [exc.message]})
+    return exception_handler(exc, context)

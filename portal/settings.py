@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 import plotly
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
@@ -196,16 +197,6 @@ QUERY_FORCE_REFRESH_MIN_AGE_SECONDS = env_int("QUERY_FORCE_REFRESH_MIN_AGE_SECON
 QUERY_FORCE_REFRESH_PER_HOUR = env_int("QUERY_FORCE_REFRESH_PER_HOUR", 30)
 # Temporary files of lake writers older than this are a killed writer's: swept hourly.
 LAKE_TMP_MAX_AGE_SECONDS = env_int("LAKE_TMP_MAX_AGE_SECONDS", 6 * 3600)
-CELERY_BEAT_SCHEDULE: dict = {
-    "recover-stale-query-runs": {
-        "task": "warehouse.tasks.recover_stale_runs",
-        "schedule": float(QUERY_RUN_SWEEP_SECONDS),
-    },
-    "remove-stale-lake-tmp-files": {
-        "task": "warehouse.tasks.remove_stale_lake_tmp_files",
-        "schedule": 3600.0,
-    },
-}
 RESULT_CACHE_TTL_SECONDS = env_int("RESULT_CACHE_TTL_SECONDS", 24 * 3600)
 DUCKDB_THREADS = env_int("DUCKDB_THREADS", 2)
 DUCKDB_MEMORY_LIMIT = env_str("DUCKDB_MEMORY_LIMIT", "4GB")
@@ -303,6 +294,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.permissions.IsPortalUser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # core.errors.InputError -> 400 {"<field>": ["<problem>"]}, as serializers answer.
+    "EXCEPTION_HANDLER": "portal.errors.api_exception_handler",
     # JSON bodies bounded in size (413) and nesting (400): portal.parsers.
     "DEFAULT_PARSER_CLASSES": [
         "portal.parsers.BoundedJSONParser",
@@ -451,6 +444,51 @@ PIPELINE_HEALTH_INTERVAL_SECONDS = env_int("PIPELINE_HEALTH_INTERVAL_SECONDS", 6
 # Records of earlier runs (HealthRun) are kept this long.
 PIPELINE_HEALTH_RUNS_KEEP_DAYS = env_int("PIPELINE_HEALTH_RUNS_KEEP_DAYS", 30)
 PIPELINE_DIGEST_HOUR_UTC = env_int("PIPELINE_DIGEST_HOUR_UTC", 7)
+
+# --- Celery beat: every periodic task, in one place (intervals in seconds, crontabs in UTC) ---
+CELERY_BEAT_SCHEDULE: dict = {
+    "recover-stale-query-runs": {
+        "task": "warehouse.tasks.recover_stale_runs",
+        "schedule": float(QUERY_RUN_SWEEP_SECONDS),
+    },
+    "remove-stale-lake-tmp-files": {
+        "task": "warehouse.tasks.remove_stale_lake_tmp_files",
+        "schedule": 3600.0,
+    },
+    "experiments: results of running experiments": {
+        "task": "experiments.tasks.compute_running_results",
+        "schedule": 3600.0,
+    },
+    # A dead DSAR job is taken over within 1.5 stale limits, without anyone pressing Run.
+    "privacy: queue again DSAR requests whose job died": {
+        "task": "privacy.tasks.dsar_requeue_stale",
+        "schedule": max(PRIVACY_DSAR_STALE_SECONDS / 2, 1.0),
+    },
+    "privacy: drop expired lake partitions and remote rows": {
+        "task": "privacy.tasks.retention_daily",
+        "schedule": crontab(minute=0, hour=PRIVACY_RETENTION_HOUR_UTC),
+    },
+    "privacy: check payload keys against the PII allowlist": {
+        "task": "privacy.tasks.payload_scan_daily",
+        "schedule": crontab(minute=30, hour=PRIVACY_RETENTION_HOUR_UTC),
+    },
+    "metrics: warm dashboards daily": {
+        "task": "metrics.tasks.warm_dashboards",
+        "schedule": crontab(minute=0, hour=METRICS_WARM_HOUR_UTC),
+    },
+    "metrics: warm dashboards when the lake watermark moves": {
+        "task": "metrics.tasks.warm_dashboards_on_new_data",
+        "schedule": float(METRICS_WARM_CHECK_SECONDS),
+    },
+    "pipeline: health checks": {
+        "task": "pipeline.tasks.run_health_checks",
+        "schedule": float(PIPELINE_HEALTH_INTERVAL_SECONDS),
+    },
+    "pipeline: dead-letter triage digest": {
+        "task": "pipeline.tasks.send_triage_digest",
+        "schedule": crontab(minute=0, hour=PIPELINE_DIGEST_HOUR_UTC),
+    },
+}
 
 # --- health (/healthz) ---
 # Each Celery worker writes its heartbeat to the portal DB this often; /healthz answers 503

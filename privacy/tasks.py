@@ -1,10 +1,8 @@
 from datetime import date, timedelta
 
 from celery import shared_task
-from celery.schedules import crontab
 from django.conf import settings
 
-from portal.celery import app
 from privacy import dsar_job, services
 from privacy.dsar_preview import dsar_preview_compute
 from privacy.forms import data_end
@@ -51,23 +49,3 @@ def payload_scan_daily() -> int:
     """The newest two days of raw events against the PII allowlist."""
     end = data_end()
     return payload_scan(str(end - timedelta(days=1)), str(end))
-
-
-@app.on_after_finalize.connect
-def _schedule(sender, **kwargs):
-    # A dead DSAR job is taken over within 1.5 stale limits, without anyone pressing Run.
-    sender.add_periodic_task(
-        max(settings.PRIVACY_DSAR_STALE_SECONDS / 2, 1.0),
-        dsar_requeue_stale.s(),
-        name="privacy: queue again DSAR requests whose job died",
-    )
-    sender.add_periodic_task(
-        crontab(hour=settings.PRIVACY_RETENTION_HOUR_UTC, minute=0),
-        retention_daily.s(),
-        name="privacy: drop expired lake partitions and remote rows",
-    )
-    sender.add_periodic_task(
-        crontab(hour=settings.PRIVACY_RETENTION_HOUR_UTC, minute=30),
-        payload_scan_daily.s(),
-        name="privacy: check payload keys against the PII allowlist",
-    )

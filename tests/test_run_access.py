@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from metrics.catalogue import load_catalogue
-from metrics.services import metric_data_submit
+from metrics.services import MetricParams, metric_data_submit
 from portal.roles import Role
 from privacy import services as privacy
 from tests.support.users import user_with_role
@@ -53,9 +53,7 @@ def _pages() -> None:
     assert metric.access_classes == {Access.GENERAL}
     metric_data_submit(
         metric=metric,
-        start=date(2026, 1, 20),
-        end=date(2026, 1, 26),
-        grain="day",
+        params=MetricParams(start=date(2026, 1, 20), end=date(2026, 1, 26), grain="day"),
         user=user_with_role("analyst", "runs-metric"),
     )
     _run_queued()

@@ -36,8 +36,6 @@ def query_submit(request):
             label=data["label"],
             force_refresh=data["force_refresh"],
         )
-    except query_params.ParamError as err:
-        return Response({err.field: [err.message]}, status=400)
     except SqlError as err:
         return Response({"sql": [str(err)]}, status=400)
     except services.DataAccessDenied as err:

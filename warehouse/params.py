@@ -5,14 +5,9 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from core.errors import InputError
+
 TYPES = ("date", "timestamp", "int", "float", "str", "bool")
-
-
-class ParamError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def _encode_one(value: Any) -> dict[str, Any]:
@@ -29,7 +24,7 @@ def _encode_one(value: Any) -> dict[str, Any]:
         return {"type": "date", "value": value.isoformat()}
     if isinstance(value, str):
         return {"type": "str", "value": value}
-    raise ParamError("params", f"unsupported type {type(value).__name__}")
+    raise InputError("params", f"unsupported type {type(value).__name__}")
 
 
 def encode(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -41,10 +36,10 @@ def _decode_one(field: str, spec: Any) -> Any:
         # A bare JSON value: its JSON type is its type.
         if isinstance(spec, bool | int | float | str):
             return spec
-        raise ParamError(field, 'must be a JSON scalar or {"type": ..., "value": ...}')
+        raise InputError(field, 'must be a JSON scalar or {"type": ..., "value": ...}')
     kind, value = spec.get("type"), spec.get("value")
     if kind not in TYPES:
-        raise ParamError(f"{field}.type", f"must be one of {', '.join(TYPES)}")
+        raise InputError(f"{field}.type", f"must be one of {', '.join(TYPES)}")
     try:
         if kind == "date":
             return date.fromisoformat(value)
@@ -66,12 +61,12 @@ def _decode_one(field: str, spec: Any) -> Any:
             raise TypeError
         return value
     except (TypeError, ValueError):
-        raise ParamError(f"{field}.value", f"{value!r} is not a valid {kind}") from None
+        raise InputError(f"{field}.value", f"{value!r} is not a valid {kind}") from None
 
 
 def decode(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ParamError("params", "must be an object of name to value")
+        raise InputError("params", "must be an object of name to value")
     return {name: _decode_one(f"params.{name}", spec) for name, spec in raw.items()}

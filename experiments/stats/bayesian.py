@@ -24,7 +24,7 @@ import numpy as np
 from scipy import optimize, special
 
 from experiments.stats.sufficient import ProportionStats
-from experiments.stats.validation import StatsInputError, require_alpha, require_real
+from experiments.stats.validation import InputError, require_alpha, require_real
 
 MIN_PRIOR_SHAPE = 0.5
 TAIL = 1e-12
@@ -48,7 +48,7 @@ class BetaPrior:
     def __post_init__(self) -> None:
         for name in ("a", "b"):
             if require_real(getattr(self, name), f"prior.{name}") < MIN_PRIOR_SHAPE:
-                raise StatsInputError(f"prior.{name}", f"must be at least {MIN_PRIOR_SHAPE}")
+                raise InputError(f"prior.{name}", f"must be at least {MIN_PRIOR_SHAPE}")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The facade an API calls: `compare` a metric across variants, or size an experiment with `mde`.
 
 Inputs arrive as decoded JSON would (names, dicts of sufficient statistics, weights) or as the
-dataclasses; every rejection is a `StatsInputError` whose field is the request's path, e.g.
+dataclasses; every rejection is an `InputError` whose field is the request's path, e.g.
 `variants[1].conversions` or `weights`.
 """
 
@@ -22,7 +22,7 @@ from experiments.stats.power import (
 )
 from experiments.stats.srm import SRM_THRESHOLD, srm_check
 from experiments.stats.sufficient import Arm, MeanStats, ProportionStats, RatioStats
-from experiments.stats.validation import StatsInputError, require_alpha, require_variant_count
+from experiments.stats.validation import InputError, require_alpha, require_variant_count
 
 MetricType = Literal["proportion", "mean", "ratio"]
 Stats = ProportionStats | MeanStats | RatioStats
@@ -141,20 +141,20 @@ def mde(
     """
     kind = _metric_type(metric_type)
     if kind == "ratio":
-        raise StatsInputError("metric_type", "sizing takes 'proportion' or 'mean'")
+        raise InputError("metric_type", "sizing takes 'proportion' or 'mean'")
     if (mde_rel is None) == (n_total is None):
-        raise StatsInputError("mde_rel", "give exactly one of mde_rel and n_total")
+        raise InputError("mde_rel", "give exactly one of mde_rel and n_total")
     if kind == "proportion":
         if std is not None:
-            raise StatsInputError("std", "applies to mean metrics only")
+            raise InputError("std", "applies to mean metrics only")
         if correlation != 0:
-            raise StatsInputError("correlation", "applies to mean metrics only")
+            raise InputError("correlation", "applies to mean metrics only")
         if mde_rel is None:
             mde_rel = mde_proportion(baseline, n_total, weights, alpha, power)
         size = sample_size_proportion(baseline, mde_rel, weights, alpha, power)
     else:
         if std is None:
-            raise StatsInputError("std", "is required for mean metrics")
+            raise InputError("std", "is required for mean metrics")
         if mde_rel is None:
             mde_rel = mde_mean(baseline, std, n_total, weights, alpha, power, correlation)
         size = sample_size_mean(baseline, std, mde_rel, weights, alpha, power, correlation)
@@ -168,27 +168,27 @@ def mde(
 
 def _metric_type(metric_type: object) -> MetricType:
     if metric_type not in _STATS_CLASS:
-        raise StatsInputError("metric_type", "must be 'proportion', 'mean' or 'ratio'")
+        raise InputError("metric_type", "must be 'proportion', 'mean' or 'ratio'")
     return metric_type  # type: ignore[return-value]
 
 
 def _variants(kind: MetricType, variants: object) -> tuple[list[str], list[Any]]:
     if isinstance(variants, str | bytes) or not isinstance(variants, Sequence):
-        raise StatsInputError("variants", "must be a list of (name, statistics) pairs")
+        raise InputError("variants", "must be a list of (name, statistics) pairs")
     if len(variants) < 2:
-        raise StatsInputError("variants", "needs a control and at least one treatment")
+        raise InputError("variants", "needs a control and at least one treatment")
     require_variant_count(len(variants), "variants")
     names: list[str] = []
     stats: list[Any] = []
     for i, item in enumerate(variants):
         path = f"variants[{i}]"
         if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 2:
-            raise StatsInputError(path, "must be a (name, statistics) pair")
+            raise InputError(path, "must be a (name, statistics) pair")
         name, values = item
         if not isinstance(name, str) or not name.strip():
-            raise StatsInputError(f"{path}.name", "must be a non-empty string")
+            raise InputError(f"{path}.name", "must be a non-empty string")
         if name in names:
-            raise StatsInputError(f"{path}.name", "repeats another variant's name")
+            raise InputError(f"{path}.name", "repeats another variant's name")
         names.append(name)
         stats.append(_stats(kind, values, path))
     return names, stats
@@ -200,18 +200,18 @@ def _stats(kind: MetricType, values: object, path: str) -> Stats:
     if isinstance(values, cls):
         return values
     if not isinstance(values, Mapping):
-        raise StatsInputError(path, f"must be {kind} statistics")
+        raise InputError(path, f"must be {kind} statistics")
     fields = dataclasses.fields(cls)
     known = {f.name for f in fields}
     unknown = sorted(str(key) for key in values if key not in known)
     if unknown:
-        raise StatsInputError(f"{path}.{unknown[0]}", f"is not a field of {kind} statistics")
+        raise InputError(f"{path}.{unknown[0]}", f"is not a field of {kind} statistics")
     for f in fields:
         if f.default is dataclasses.MISSING and f.name not in values:
-            raise StatsInputError(f"{path}.{f.name}", "is required")
+            raise InputError(f"{path}.{f.name}", "is required")
     try:
         return cls(**values)
-    except StatsInputError as err:
+    except InputError as err:
         raise err.within(path) from err
 
 
@@ -280,5 +280,5 @@ def _reroot(test: Callable[[], DifferenceResult], index: int) -> DifferenceResul
     """Run a two-arm test, naming its errors by the variants' positions in the request."""
     try:
         return test()
-    except StatsInputError as err:
+    except InputError as err:
         raise err.rerooted({"control": "variants[0]", "treatment": f"variants[{index}]"}) from err

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from experiments.stats.sufficient import MeanStats
-from experiments.stats.validation import StatsInputError
+from experiments.stats.validation import InputError
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def cuped(variants: Sequence[MeanStats]) -> CupedResult:
     covariate does not vary within any variant (the adjustment would divide by zero)."""
     for i, stats in enumerate(variants):
         if not stats.has_covariate:
-            raise StatsInputError(f"variants[{i}].pre_sum", "CUPED needs the covariate sums")
+            raise InputError(f"variants[{i}].pre_sum", "CUPED needs the covariate sums")
     pooled_xx = math.fsum(s.pre_centred_squares for s in variants)
     applied = pooled_xx > 0
     theta = math.fsum(s.centred_products for s in variants) / pooled_xx if applied else 0.0

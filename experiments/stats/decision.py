@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from experiments.stats.validation import (
-    StatsInputError,
+    InputError,
     normalized_weights,
     require_int,
     require_positive,
@@ -32,11 +32,11 @@ def time_to_decision(
     have = [require_int(c, f"current[{i}]", 0) for i, c in enumerate(current)]
     need = [require_int(r, f"required[{i}]", 0) for i, r in enumerate(required)]
     if len(need) != len(have):
-        raise StatsInputError("required", f"needs one entry per variant ({len(have)})")
+        raise InputError("required", f"needs one entry per variant ({len(have)})")
     shares = normalized_weights(weights, len(have))
     rate = require_positive(daily_units, "daily_units")
     if not isinstance(today, datetime.date):
-        raise StatsInputError("today", "must be a date")
+        raise InputError("today", "must be a date")
     # The 1e-9 keeps rounding in rate·share from adding a day to an exact quotient.
     days = max(
         math.ceil(max(0, n - c) / (rate * share) - 1e-9)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from scipy import special
 
 from experiments.stats.sufficient import Arm, ProportionStats
-from experiments.stats.validation import StatsInputError, require_alpha
+from experiments.stats.validation import InputError, require_alpha
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class _BernoulliArm:
 
 def _require_spread(se2: float, field: str) -> None:
     if not se2 > 0:
-        raise StatsInputError(
+        raise InputError(
             field, "has no variance in either arm, so the difference has no standard error"
         )
 
@@ -99,9 +99,7 @@ def _difference(
     """Lifts, intervals and p-value from se²; `df` None means the normal distribution."""
     m_c, m_t = control.mean, treatment.mean
     if m_c == 0:
-        raise StatsInputError(
-            mean_field, "gives a control mean of 0, so relative lift is undefined"
-        )
+        raise InputError(mean_field, "gives a control mean of 0, so relative lift is undefined")
     lift = m_t - m_c
     se = math.sqrt(se2)
     lift_rel = m_t / m_c - 1

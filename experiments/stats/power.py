@@ -23,7 +23,7 @@ from scipy import optimize, special
 
 from experiments.stats.validation import (
     MAX_UNITS,
-    StatsInputError,
+    InputError,
     normalized_weights,
     require_alpha,
     require_int,
@@ -58,7 +58,7 @@ def sample_size_proportion(
     lift = require_positive(mde_rel, "mde_rel")
     p_t = p_c * (1 + lift)
     if p_t >= 1:
-        raise StatsInputError("mde_rel", "would lift the conversion rate to 1 or beyond")
+        raise InputError("mde_rel", "would lift the conversion rate to 1 or beyond")
     control_share, smallest_share, shares = _shares(weights)
     z = _z_sum(alpha, power)
     variance = p_c * (1 - p_c) / control_share + p_t * (1 - p_t) / smallest_share
@@ -106,7 +106,7 @@ def mde_proportion(
         return delta - z * math.sqrt(se2)
 
     if shortfall(1 - p_c) <= 0:
-        raise StatsInputError("n_total", "is too small to detect even a rise to a rate of 1")
+        raise InputError("n_total", "is too small to detect even a rise to a rate of 1")
     return optimize.brentq(shortfall, 0.0, 1 - p_c, xtol=1e-15, rtol=1e-12) / p_c
 
 
@@ -127,7 +127,7 @@ def mde_mean(
     se = math.sqrt(variance * (1 / control_share + 1 / smallest_share) / units)
     lift = _z_sum(alpha, power) * se / mean
     if not lift <= MAX_LIFT:  # also NaN and inf
-        raise StatsInputError("baseline_mean", "is too close to zero for a relative effect")
+        raise InputError("baseline_mean", "is too close to zero for a relative effect")
     return lift
 
 
@@ -136,9 +136,7 @@ def days_needed(n_total: int, daily_units: float) -> int:
     units = require_int(n_total, "n_total", 0)
     days = units / require_positive(daily_units, "daily_units")
     if days > MAX_UNITS:
-        raise StatsInputError(
-            "daily_units", f"is too small: the sample needs over {MAX_UNITS:,} days"
-        )
+        raise InputError("daily_units", f"is too small: the sample needs over {MAX_UNITS:,} days")
     return math.ceil(days)
 
 
@@ -159,7 +157,7 @@ def _units(numerator: float, delta: float) -> float:
     lift, a tiny baseline or a huge spread), where δ² may even round to 0."""
     square = delta * delta
     if square == 0 or not numerator / square <= MAX_UNITS:
-        raise StatsInputError(
+        raise InputError(
             "mde_rel",
             f"is too small to detect at this baseline with at most {MAX_UNITS:,} units",
         )
@@ -169,7 +167,7 @@ def _units(numerator: float, delta: float) -> float:
 def _shares(weights: Sequence[float]) -> tuple[float, float, tuple[float, ...]]:
     """(control share, smallest treatment share, all shares)."""
     if isinstance(weights, Sequence) and len(weights) < 2:
-        raise StatsInputError("weights", "needs a control and at least one treatment")
+        raise InputError("weights", "needs a control and at least one treatment")
     shares = normalized_weights(weights, len(weights))
     return shares[0], min(shares[1:]), shares
 
@@ -183,7 +181,7 @@ def _split(units: float, shares: tuple[float, ...]) -> SampleSize:
 def _nonzero_mean(baseline_mean: float) -> float:
     mean = abs(require_real(baseline_mean, "baseline_mean"))
     if mean == 0:
-        raise StatsInputError("baseline_mean", "must be non-zero for a relative effect")
+        raise InputError("baseline_mean", "must be non-zero for a relative effect")
     return mean
 
 
@@ -192,5 +190,5 @@ def _residual_variance(std: float, correlation: float) -> float:
     sigma = require_positive(std, "std")
     rho = require_real(correlation, "correlation")
     if not -1 < rho < 1:
-        raise StatsInputError("correlation", "must be strictly between -1 and 1")
+        raise InputError("correlation", "must be strictly between -1 and 1")
     return sigma * sigma * (1 - rho * rho)

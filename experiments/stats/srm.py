@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from scipy import special
 
 from experiments.stats.validation import (
-    StatsInputError,
+    InputError,
     normalized_weights,
     require_int,
     require_open_unit,
@@ -32,11 +32,11 @@ def srm_check(
     threshold = require_open_unit(threshold, "srm_threshold")
     observed = [require_int(c, f"counts[{i}]", 0) for i, c in enumerate(counts)]
     if len(observed) < 2:
-        raise StatsInputError("counts", "needs at least two variants")
+        raise InputError("counts", "needs at least two variants")
     shares = normalized_weights(weights, len(observed))
     total = sum(observed)
     if total == 0:
-        raise StatsInputError("counts", "has no units at all")
+        raise InputError("counts", "has no units at all")
     chi2 = math.fsum(
         (o - total * w) ** 2 / (total * w) for o, w in zip(observed, shares, strict=True)
     )

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from experiments.stats.validation import StatsInputError, require_int, require_real
+from experiments.stats.validation import InputError, require_int, require_real
 
 ROUNDING_TOLERANCE = 1e-9
 COVARIATE_FIELDS = ("pre_sum", "pre_sum_squares", "sum_products")
@@ -33,7 +33,7 @@ def centred_sum_of_squares(sum_squares: float, total: float, n: int, field: str)
     centred = sum_squares - total * total / n
     rounding = ROUNDING_TOLERANCE * abs(sum_squares)
     if centred < -rounding:
-        raise StatsInputError(field, "is smaller than sum²/n, so the variance would be negative")
+        raise InputError(field, "is smaller than sum²/n, so the variance would be negative")
     return centred if centred > rounding else 0.0
 
 
@@ -48,7 +48,7 @@ class ProportionStats:
         require_int(self.n, "n", 2)
         require_int(self.conversions, "conversions", 0)
         if self.conversions > self.n:
-            raise StatsInputError("conversions", f"cannot exceed n ({self.n})")
+            raise InputError("conversions", f"cannot exceed n ({self.n})")
 
     @property
     def mean(self) -> float:
@@ -84,7 +84,7 @@ class MeanStats:
         given = [name for name in COVARIATE_FIELDS if getattr(self, name) is not None]
         if given and len(given) < len(COVARIATE_FIELDS):
             missing = next(name for name in COVARIATE_FIELDS if name not in given)
-            raise StatsInputError(
+            raise InputError(
                 missing, "the covariate needs pre_sum, pre_sum_squares and sum_products together"
             )
         if given:
@@ -94,7 +94,7 @@ class MeanStats:
             bound = math.sqrt(self.centred_squares * self.pre_centred_squares)
             slack = ROUNDING_TOLERANCE * math.sqrt(abs(self.sum_squares * self.pre_sum_squares))
             if abs(self.centred_products) > bound + slack:
-                raise StatsInputError(
+                raise InputError(
                     "sum_products", "implies a correlation beyond ±1 with the other sums"
                 )
 
@@ -148,7 +148,7 @@ class MeanStats:
     def _covariate(self, name: str) -> float:
         value = getattr(self, name)
         if value is None:
-            raise StatsInputError(name, "is required for the covariate")
+            raise InputError(name, "is required for the covariate")
         return value
 
 
@@ -181,15 +181,13 @@ class RatioStats:
         ):
             require_real(getattr(self, name), name)
         if not self.denominator_sum > 0:
-            raise StatsInputError("denominator_sum", "must be positive: the ratio is undefined")
+            raise InputError("denominator_sum", "must be positive: the ratio is undefined")
         bound = math.sqrt(self._centred_x * self._centred_y)
         slack = ROUNDING_TOLERANCE * math.sqrt(
             abs(self.numerator_sum_squares * self.denominator_sum_squares)
         )
         if abs(self._centred_xy) > bound + slack:
-            raise StatsInputError(
-                "sum_products", "implies a correlation beyond ±1 with the other sums"
-            )
+            raise InputError("sum_products", "implies a correlation beyond ±1 with the other sums")
 
     @property
     def mean(self) -> float:

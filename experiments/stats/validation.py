@@ -1,8 +1,12 @@
-"""The input error every statistics function raises, and the checks shared between modules."""
+"""The checks shared between the statistics modules. Every rejection is a core.errors.InputError
+(plain Python: the statistics stay free of Django) naming the field as the API's request spells it:
+`alpha`, `weights[2]`, `variants[1].conversions`."""
 
 import math
 from collections.abc import Sequence
 from numbers import Integral, Real
+
+from core.errors import InputError
 
 WEIGHT_SUM_TOLERANCE = 1e-6
 # The limits of what the statistics answer (as gbstats does, degenerate input gets a clear
@@ -14,51 +18,29 @@ ALPHA_RANGE = (1e-4, 0.5)  # the experiment form's ranges
 POWER_RANGE = (0.5, 0.9999)
 
 
-class StatsInputError(ValueError):
-    """Input the statistics cannot be computed from; `field` names it for an API's 400 answer.
-
-    Fields are dotted paths as the API's request spells them: `alpha`, `weights[2]`,
-    `variants[1].conversions`.
-    """
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-    def within(self, prefix: str) -> "StatsInputError":
-        """The same error with its field nested under `prefix` (`n` → `variants[1].n`)."""
-        return StatsInputError(f"{prefix}.{self.field}", self.message)
-
-    def rerooted(self, roots: dict[str, str]) -> "StatsInputError":
-        """The same error with the first path segment renamed (`control.n` → `variants[0].n`)."""
-        root, dot, rest = self.field.partition(".")
-        return StatsInputError(roots.get(root, root) + dot + rest, self.message)
-
-
 def require_int(value: object, field: str, minimum: int, maximum: int = MAX_UNITS) -> int:
     """An integer (not a bool, not a float) from `minimum` to `maximum`."""
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise StatsInputError(field, "must be an integer")
+        raise InputError(field, "must be an integer")
     if value < minimum:
-        raise StatsInputError(field, f"must be at least {minimum}")
+        raise InputError(field, f"must be at least {minimum}")
     if value > maximum:
-        raise StatsInputError(field, f"must be at most {maximum:,}")
+        raise InputError(field, f"must be at most {maximum:,}")
     return int(value)
 
 
 def require_real(value: object, field: str) -> float:
     """A finite real number (not a bool) of magnitude at most `MAX_MAGNITUDE`."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise StatsInputError(field, "must be a finite number")
+        raise InputError(field, "must be a finite number")
     try:
         number = float(value)
     except OverflowError:  # an int beyond any float
         number = math.inf
     if not math.isfinite(number):
-        raise StatsInputError(field, "must be a finite number")
+        raise InputError(field, "must be a finite number")
     if abs(number) > MAX_MAGNITUDE:
-        raise StatsInputError(field, f"must be at most {MAX_MAGNITUDE:g} in magnitude")
+        raise InputError(field, f"must be at most {MAX_MAGNITUDE:g} in magnitude")
     return number
 
 
@@ -66,7 +48,7 @@ def require_positive(value: object, field: str) -> float:
     """A finite number strictly above zero."""
     number = require_real(value, field)
     if number <= 0:
-        raise StatsInputError(field, "must be positive")
+        raise InputError(field, "must be positive")
     return number
 
 
@@ -74,7 +56,7 @@ def require_open_unit(value: object, field: str) -> float:
     """A probability strictly between 0 and 1 (alpha, power, a baseline rate)."""
     number = require_real(value, field)
     if not 0 < number < 1:
-        raise StatsInputError(field, "must be strictly between 0 and 1")
+        raise InputError(field, "must be strictly between 0 and 1")
     return number
 
 
@@ -88,26 +70,24 @@ def require_power(value: object, field: str = "power") -> float:
 
 def _require_range(number: float, field: str, low: float, high: float) -> float:
     if not low <= number <= high:
-        raise StatsInputError(field, f"must be between {low:g} and {high:g}")
+        raise InputError(field, f"must be between {low:g} and {high:g}")
     return number
 
 
 def require_variant_count(count: int, field: str) -> None:
     if count > MAX_VARIANTS:
-        raise StatsInputError(field, f"at most {MAX_VARIANTS} variants")
+        raise InputError(field, f"at most {MAX_VARIANTS} variants")
 
 
 def normalized_weights(weights: Sequence[object], count: int) -> tuple[float, ...]:
     """Allocation weights, one per variant, positive, summing to 1 within 1e-6; rescaled to 1."""
     if isinstance(weights, str | bytes) or not isinstance(weights, Sequence):
-        raise StatsInputError("weights", "must be a list of numbers")
+        raise InputError("weights", "must be a list of numbers")
     require_variant_count(len(weights), "weights")
     if len(weights) != count:
-        raise StatsInputError(
-            "weights", f"needs one weight per variant ({count}), got {len(weights)}"
-        )
+        raise InputError("weights", f"needs one weight per variant ({count}), got {len(weights)}")
     values = [require_positive(w, f"weights[{i}]") for i, w in enumerate(weights)]
     total = math.fsum(values)
     if abs(total - 1) > WEIGHT_SUM_TOLERANCE:
-        raise StatsInputError("weights", f"must sum to 1, got {total:.9g}")
+        raise InputError("weights", f"must sum to 1, got {total:.9g}")
     return tuple(w / total for w in values)

@@ -4,9 +4,9 @@ from django.core.exceptions import ValidationError
 
 from alerts.models import Alert
 from alerts.services import alert_raise
+from core.errors import InputError
 from experiments import selectors, services
 from experiments.models import Experiment, ExperimentChange, GateOverride, ProtectedSurface
-from experiments.services import ExperimentError
 from experiments.tests.builders import experiment, running, user
 
 pytestmark = pytest.mark.django_db
@@ -87,7 +87,7 @@ def test_launch_within_the_gate_plans_the_sample(django_capture_on_commit_callba
 def test_gate_refuses_when_the_sample_cannot_arrive_in_time():
     # About 44,000 units at 100 a day: some 440 days, far beyond 30.
     e = experiment("exp_slow", expected_daily_units=100, max_duration_days=30)
-    with pytest.raises(ExperimentError) as refused:
+    with pytest.raises(InputError) as refused:
         services.experiment_launch(experiment=e, user=user("pm"))
     assert refused.value.field == "max_duration_days"
     assert "more than the maximum duration of 30 days" in refused.value.message
@@ -97,7 +97,7 @@ def test_gate_refuses_when_the_sample_cannot_arrive_in_time():
 
 def test_only_an_admin_overrides_the_gate_and_the_reason_is_kept():
     e = experiment("exp_override", expected_daily_units=100, max_duration_days=30)
-    with pytest.raises(ExperimentError) as refused:
+    with pytest.raises(InputError) as refused:
         services.experiment_launch(experiment=e, user=user("pm"), override_reason="please")
     assert refused.value.field == "override_reason"
     admin = user("admin")
@@ -119,7 +119,7 @@ def test_protected_surfaces_are_never_launched_even_by_an_admin(surface):
         slug=surface.lower(), defaults={"name": surface, "kind": "legal_text"}
     )
     e = experiment("exp_protected", targeted_surfaces=["search_results", surface.lower()])
-    with pytest.raises(ExperimentError) as refused:
+    with pytest.raises(InputError) as refused:
         services.experiment_launch(experiment=e, user=user("admin"), override_reason="I insist")
     assert refused.value.field == "targeted_surfaces"
     assert surface.lower() in refused.value.message
@@ -129,7 +129,7 @@ def test_protected_surfaces_are_never_launched_even_by_an_admin(surface):
 def test_kill_stops_at_once_and_records_who_and_why(django_capture_on_commit_callbacks):
     e = running("exp_kill")
     pm = user("pm", "pm-2")
-    with pytest.raises(ExperimentError):
+    with pytest.raises(InputError):
         services.experiment_kill(experiment=e, user=pm, reason="   ")
     with django_capture_on_commit_callbacks(execute=True):
         e = services.experiment_kill(experiment=e, user=pm, reason="Checkout errors up 4x")
@@ -138,7 +138,7 @@ def test_kill_stops_at_once_and_records_who_and_why(django_capture_on_commit_cal
     killed = e.changes.get(action="killed")
     assert killed.by == pm and killed.note == "Checkout errors up 4x"
     assert killed.changes["status"] == ["running", "stopped"]
-    with pytest.raises(ExperimentError):
+    with pytest.raises(InputError):
         services.experiment_kill(experiment=e, user=pm, reason="again")
 
 
@@ -186,7 +186,7 @@ def test_conclude_closes_the_experiments_alerts():
 )
 def test_bad_setups_are_refused_naming_the_field(changes, variants, field):
     arguments = {} if variants is None else {"variants": variants}
-    with pytest.raises(ExperimentError) as refused:
+    with pytest.raises(InputError) as refused:
         experiment("exp_bad", **arguments, **changes)
     assert refused.value.field == field
     assert not Experiment.objects.filter(key="exp_bad").exists()
@@ -208,7 +208,7 @@ def test_catalogue_metrics_split_by_unit_are_accepted():
 
 @pytest.mark.parametrize("key", ["mde", "new"])
 def test_keys_of_pages_are_reserved(key):
-    with pytest.raises(ExperimentError) as refused:
+    with pytest.raises(InputError) as refused:
         experiment(key)
     assert refused.value.field == "key"
 
@@ -216,7 +216,7 @@ def test_keys_of_pages_are_reserved(key):
 def test_a_running_experiment_cannot_be_edited():
     e = running("exp_frozen")
     fields = {name: getattr(e, name) for name in services.EXPERIMENT_FIELDS}
-    with pytest.raises(ExperimentError) as refused:
+    with pytest.raises(InputError) as refused:
         services.experiment_update(
             experiment=e,
             user=e.owner,

@@ -16,7 +16,7 @@ from experiments.stats.bayesian import (
     prob_ratio_at_most,
 )
 from experiments.stats.sufficient import ProportionStats
-from experiments.stats.validation import StatsInputError
+from experiments.stats.validation import InputError
 
 
 def evan_miller(a_c, b_c, a_t, b_t):
@@ -186,6 +186,6 @@ def test_bayesian_outputs_are_well_formed(control, treatment, prior):
     ("a", "b", "field"), [(0.4, 1, "prior.a"), (1, 0, "prior.b"), (1, "x", "prior.b")]
 )
 def test_prior_validation_names_the_field(a, b, field):
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         BetaPrior(a, b)
     assert caught.value.field == field

@@ -7,9 +7,9 @@ from scipy import stats as sps
 from experiments.stats import (
     CompareResult,
     Comparison,
+    InputError,
     MeanStats,
     ProportionStats,
-    StatsInputError,
     compare,
     mde,
 )
@@ -209,7 +209,7 @@ GOOD_MEAN = {"n": 100, "sum": 500.0, "sum_squares": 2_600.0}
     ],
 )
 def test_invalid_requests_name_the_field(metric_type, variants, weights, alpha, field):
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         compare(metric_type, variants, weights, alpha)
     assert caught.value.field == field
 
@@ -250,6 +250,6 @@ def test_mde_facade_names_the_field(kwargs, field):
         "weights": [0.5, 0.5],
         "daily_units": 100,
     } | kwargs
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         mde(**arguments)
     assert caught.value.field == field

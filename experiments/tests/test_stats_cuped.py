@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from experiments.stats.cuped import cuped
 from experiments.stats.frequentist import welch_test
-from experiments.stats.validation import StatsInputError
+from experiments.stats.validation import InputError
 from experiments.tests.factories import correlated, mean_stats
 
 
@@ -75,7 +75,7 @@ def test_covariate_without_variance_falls_back_to_the_raw_metric():
 def test_a_variant_without_the_covariate_is_named():
     rng = np.random.default_rng(1)
     y, x = correlated(rng, 100, 0.5)
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         cuped([mean_stats(y, x), mean_stats(y)])
     assert caught.value.field == "variants[1].pre_sum"
 
@@ -95,7 +95,7 @@ def test_scaling_metric_and_covariate_leaves_the_p_value_unchanged(a, b, y_scale
     try:
         plain = run((a[0], b[0]), (a[1], b[1]))
         scaled = run((a[0] * y_scale, b[0] * y_scale), (a[1] * x_scale, b[1] * x_scale))
-    except StatsInputError:
+    except InputError:
         assume(False)
     assert scaled.p_value == pytest.approx(plain.p_value, rel=1e-6, abs=1e-9)
     assert scaled.lift_rel == pytest.approx(plain.lift_rel, rel=1e-6, abs=1e-9)

@@ -3,7 +3,7 @@ import datetime
 import pytest
 
 from experiments.stats.decision import time_to_decision
-from experiments.stats.validation import StatsInputError
+from experiments.stats.validation import InputError
 
 TODAY = datetime.date(2025, 3, 10)
 
@@ -53,6 +53,6 @@ def test_invalid_input_names_the_field(kwargs, field):
         "daily_units": 10,
         "today": TODAY,
     } | kwargs
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         time_to_decision(**arguments)
     assert caught.value.field == field

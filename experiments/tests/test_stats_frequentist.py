@@ -7,7 +7,7 @@ from statsmodels.stats import proportion as sm_proportion
 
 from experiments.stats.frequentist import proportion_z_test, welch_test
 from experiments.stats.sufficient import MeanStats, ProportionStats
-from experiments.stats.validation import StatsInputError
+from experiments.stats.validation import InputError
 from experiments.tests.factories import mean_stats
 
 
@@ -103,7 +103,7 @@ samples = st.lists(st.integers(-1000, 1000), min_size=2, max_size=40).map(
 def _welch_or_reject(control, treatment):
     try:
         return welch_test(mean_stats(control), mean_stats(treatment))
-    except StatsInputError:
+    except InputError:
         assume(False)
 
 
@@ -149,7 +149,7 @@ def test_swapping_proportion_arms_keeps_the_p_value(first, second):
     ],
 )
 def test_welch_degenerate_input_names_the_field(control, treatment, field):
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         welch_test(control, treatment)
     assert caught.value.field == field
 
@@ -164,6 +164,6 @@ def test_welch_degenerate_input_names_the_field(control, treatment, field):
     ],
 )
 def test_proportion_degenerate_input_names_the_field(control, treatment, alpha, field):
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         proportion_z_test(control, treatment, alpha)
     assert caught.value.field == field

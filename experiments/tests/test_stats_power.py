@@ -12,7 +12,7 @@ from experiments.stats.power import (
     sample_size_mean,
     sample_size_proportion,
 )
-from experiments.stats.validation import StatsInputError
+from experiments.stats.validation import InputError
 
 
 def unpooled_effect_size(p_c, p_t, ratio):
@@ -161,6 +161,6 @@ def test_days_and_the_sample_size_gate():
     ],
 )
 def test_invalid_input_names_the_field(call, field):
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         call()
     assert caught.value.field == field

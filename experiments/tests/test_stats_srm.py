@@ -3,7 +3,7 @@ import pytest
 from scipy import stats
 
 from experiments.stats.srm import srm_check
-from experiments.stats.validation import StatsInputError
+from experiments.stats.validation import InputError
 
 
 @pytest.mark.parametrize(
@@ -52,6 +52,6 @@ def test_weights_within_tolerance_of_one_are_accepted():
     ],
 )
 def test_invalid_input_names_the_field(counts, weights, threshold, field):
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         srm_check(counts, weights, threshold)
     assert caught.value.field == field

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from experiments.stats.sufficient import MeanStats, ProportionStats, RatioStats
-from experiments.stats.validation import StatsInputError
+from experiments.stats.validation import InputError
 from experiments.tests.factories import mean_stats
 
 
@@ -47,7 +47,7 @@ def test_constant_metric_rounding_reads_as_zero_variance():
     ],
 )
 def test_proportion_validation_names_the_field(kwargs, field):
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         ProportionStats(**kwargs)
     assert caught.value.field == field
 
@@ -90,7 +90,7 @@ def test_proportion_validation_names_the_field(kwargs, field):
     ],
 )
 def test_mean_validation_names_the_field(kwargs, field):
-    with pytest.raises(StatsInputError) as caught:
+    with pytest.raises(InputError) as caught:
         MeanStats(**kwargs)
     assert caught.value.field == field
     assert isinstance(caught.value, ValueError)
@@ -149,6 +149,6 @@ def test_inconsistent_ratio_sums_are_rejected(changes, field):
         "denominator_sum_squares": 150.0,
         "sum_products": 45.0,
     }
-    with pytest.raises(StatsInputError) as err:
+    with pytest.raises(InputError) as err:
         RatioStats(**(values | changes))
     assert err.value.field == field

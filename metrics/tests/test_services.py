@@ -3,10 +3,12 @@
 from datetime import date
 
 import pytest
+from django.conf import settings
 from django.http import QueryDict
 
+from core.errors import InputError
+from metrics.params import metric_params
 from metrics.services import (
-    MetricInputError,
     MetricParams,
     metric_data_run_sync,
     metric_data_submit,
@@ -25,9 +27,11 @@ def analyst(db):
     return user_with_role("analyst")
 
 
-def submit(metric, user, **overrides):
+def submit(metric, user, force_refresh=False, **overrides):
+    """Parameters checked as every caller checks them, then submitted."""
     values = {"start": START, "end": END, "grain": "day", **overrides}
-    return metric_data_submit(metric=metric, user=user, **values)
+    params = metric_params(metric, **values, max_window_days=settings.METRICS_MAX_WINDOW_DAYS)
+    return metric_data_submit(metric=metric, params=params, user=user, force_refresh=force_refresh)
 
 
 @pytest.mark.parametrize(
@@ -43,7 +47,7 @@ def submit(metric, user, **overrides):
     ],
 )
 def test_bad_parameters_name_the_field(overrides, field, message, catalogue, analyst):
-    with pytest.raises(MetricInputError) as raised:
+    with pytest.raises(InputError) as raised:
         submit(catalogue.get("refund_rate"), analyst, **overrides)
     assert raised.value.field == field
     assert message in raised.value.message
@@ -53,7 +57,7 @@ def test_bad_parameters_name_the_field(overrides, field, message, catalogue, ana
 def test_the_window_limit_is_a_setting(settings, catalogue, analyst):
     settings.METRICS_MAX_WINDOW_DAYS = 7
     assert submit(catalogue.get("refund_rate"), analyst).run is not None  # 7 days
-    with pytest.raises(MetricInputError, match="end: the window is 8 days; at most 7"):
+    with pytest.raises(InputError, match="end: the window is 8 days; at most 7"):
         submit(catalogue.get("refund_rate"), analyst, end=date(2026, 1, 26))
 
 
@@ -165,7 +169,7 @@ def test_parse_defaults(catalogue):
     ],
 )  # fmt: skip
 def test_parse_errors_name_the_field(query, field, message, catalogue):
-    with pytest.raises(MetricInputError) as raised:
+    with pytest.raises(InputError) as raised:
         parse_metric_params(catalogue.get("refund_rate"), query)
     assert raised.value.field == field
     assert message in raised.value.message

@@ -80,7 +80,6 @@ def test_a_queued_request_no_worker_took_is_sent_again(
 
 def test_beat_runs_the_sweeper_twice_per_stale_limit(settings):
     app.loader.import_default_modules()
-    tasks._schedule(app)
     [entry] = [
         e
         for e in app.conf.beat_schedule.values()

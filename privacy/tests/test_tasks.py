@@ -9,7 +9,6 @@ from privacy.models import PayloadScan
 
 def test_daily_jobs_are_scheduled():
     app.loader.import_default_modules()
-    tasks._schedule(app)
     names = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"privacy.tasks.retention_daily", "privacy.tasks.payload_scan_daily"} <= names
 

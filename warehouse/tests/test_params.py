@@ -2,7 +2,8 @@ from datetime import date, datetime
 
 import pytest
 
-from warehouse.params import ParamError, decode, encode
+from core.errors import InputError
+from warehouse.params import decode, encode
 
 
 def test_round_trip_keeps_python_types():
@@ -36,6 +37,6 @@ def test_bare_json_scalars_are_accepted():
     ],
 )
 def test_bad_values_name_their_field(raw, field):
-    with pytest.raises(ParamError) as info:
+    with pytest.raises(InputError) as info:
         decode(raw)
     assert info.value.field == field

@@ -14,10 +14,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import InputError
 from experiments import services
 from experiments.models import Experiment
 from experiments.results import results_compute
-from experiments.stats import StatsInputError, mde
+from experiments.stats import mde
 from warehouse.lake.generate import EXPERIMENTS
 from warehouse.management.commands.demo_lake import read_marker
 
@@ -121,7 +122,7 @@ class Command(BaseCommand):
                 kind, plan.baseline, spec.weights, daily, mde_rel=plan.mde_rel,
                 std=plan.std, correlation=plan.correlation,
             ).days  # fmt: skip
-        except StatsInputError as err:
+        except InputError as err:
             raise CommandError(f"{spec.key}: the demo plan is wrong: {err}") from None
         fields = {
             "key": spec.key,

@@ -9,8 +9,9 @@ import pandas as pd
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.errors import InputError
 from metrics.catalogue import UnknownMetric, load_catalogue
-from metrics.params import MetricInputError, metric_params
+from metrics.params import metric_params
 from metrics.services import metric_data_run_sync
 from metrics.validation import read_versions, record_versions, validate
 from warehouse.engines.base import WarehouseError
@@ -119,7 +120,7 @@ class Command(BaseCommand):
                 filters=_filters(options["filter"]),
                 max_window_days=settings.METRICS_MAX_WINDOW_DAYS,
             )
-        except MetricInputError as err:
+        except InputError as err:
             option = err.field if err.field in ("start", "end", "grain", "split_by") else "filter"
             raise CommandError(f"--{option.replace('_', '-')}: {err.message}") from None
         try:
