@@ -33,14 +33,15 @@ REEXPOSED, CRAWLERS = 0.01, 0.005  # shares of extra rows: later exposures, craw
 
 def _build_lake() -> None:
     """Write the exposures once: one Parquet file per day, vectorised with numpy and pyarrow."""
+    from demo_lake.clients import USER_AGENTS
+    from demo_lake.ids import make_ids
     from warehouse.lake import contract, storage
-    from warehouse.lake.generate import USER_AGENTS, arrow_schema, make_ids
 
     wanted = {"units": UNITS, "days": DAYS, "first_day": str(FIRST_DAY)}
     if MARKER.exists() and json.loads(MARKER.read_text()) == wanted:
         return
     table = contract.table("fact_experiment_exposures")
-    schema = arrow_schema(table)
+    schema = storage.arrow_schema(table)
     rng = np.random.default_rng(2026)
     per_day = np.full(DAYS, UNITS // DAYS)
     per_day[: UNITS % DAYS] += 1

@@ -11,7 +11,6 @@ import pyarrow as pa
 
 from warehouse import remote, watermark
 from warehouse.lake import contract, replace_sql, storage
-from warehouse.lake.generate import arrow_schema
 
 TABLE = contract.table("fact_experiment_result")
 
@@ -25,7 +24,7 @@ def experiment_results_write(
 ) -> Path:
     """Publish the day's rows of one experiment (columns as in the contract, without event_dt)
     and bump the lake's watermark, so results cached before this write are not served."""
-    table = pa.Table.from_pylist(list(rows), schema=arrow_schema(TABLE))
+    table = pa.Table.from_pylist(list(rows), schema=storage.arrow_schema(TABLE))
     path = storage.write_parquet(table, result_file(root, experiment_key, day))
     storage.bump_watermark(root)
     return path

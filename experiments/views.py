@@ -19,9 +19,9 @@ from experiments.models import Experiment, ProtectedSurface
 from experiments.outcomes import OUTCOME_METRICS
 from experiments.roles import READ_ROLES, WRITE_ROLES, can_override_gate, can_write
 from experiments.services import EXPERIMENT_FIELDS
+from experiments.surfaces import SURFACES
 from portal.roles import data_scope, user_roles
 from portal.throttles import query_throttled
-from warehouse.lake.generate import SURFACES
 from warehouse.services import DataAccessDenied
 
 

@@ -36,7 +36,7 @@ from tests.support.users import user_with_role
 from warehouse import services as warehouse
 from warehouse.lake import contract, storage
 from warehouse.lake.contract import Access
-from warehouse.lake.generate import arrow_schema
+from warehouse.lake.storage import arrow_schema
 from warehouse.models import QueryRun
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ PRIVACY = frozenset({Role.PRIVACY, Role.ADMIN})
 DSAR_REASON = "matrix-secret-reason"
 CONSENT_ID = "idn_matrix_consent"
 FINANCE_RUN = "matrix-finance-run"
-# Id prefixes of the lake's restricted rows (warehouse.lake.generate): refunds, chargebacks and
+# Id prefixes of the lake's restricted rows (demo_lake): refunds, chargebacks and
 # disputes; support tickets and DMCA notices.
 LAKE_MARKERS = {"finance": ("rfd_", "chb_", "dsp_"), "support": ("tkt_", "dmc_")}
 MARKERS = (DSAR_REASON, CONSENT_ID, FINANCE_RUN, *(m for ms in LAKE_MARKERS.values() for m in ms))

@@ -1,4 +1,3 @@
-import io
 import json
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -11,20 +10,15 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from scipy import stats
 
+from demo_lake.build import generate_lake
+from demo_lake.config import LakeConfig
+from demo_lake.events import FUNNEL_STEPS
+from demo_lake.exposures import EXPERIMENTS, exposure_outcomes
 from warehouse.lake.contract import TABLES
-from warehouse.lake.generate import (
-    EXPERIMENTS,
-    FUNNEL_STEPS,
-    LakeConfig,
-    exposure_outcomes,
-    generate_lake,
-)
-from warehouse.lake.layout import ROWS_PER_FILE, bucket_of
-from warehouse.lake.storage import data_files, read_watermark, table_dir
+from warehouse.lake.layout import bucket_of
+from warehouse.lake.storage import data_files, table_dir
 
 # What each Athena type may be stored as, written out independently of the generator.
 STORED_AS = {
@@ -425,90 +419,3 @@ def test_bucket_files_hold_the_same_rows_each_in_the_bucket_of_its_id(tmp_path):
             assert {bucket_of(value, count) for value in ids} <= {bucket}, path
             assert len(ids) <= 2 * 300, path
     assert {"raw_events", "events", "dim_identities"} <= split_tables
-
-
-# ------------------------------------------------------------------------ the command
-
-TINY = {"days": 3, "scale": 0.02, "seed": 1, "end_date": "2025-12-31"}
-
-
-def build(root: Path, **options) -> str:
-    out = io.StringIO()
-    call_command("demo_lake", root=str(root), stdout=out, **{**TINY, **options})
-    return out.getvalue()
-
-
-def test_rerun_is_a_noop_and_force_rebuilds_the_same_lake(tmp_path):
-    root = tmp_path / "lake"
-    first = build(root)
-    assert "events/s" in first and "Demo lake ready" in first
-    assert json.loads((root / "_demo_lake.json").read_text()) == {
-        **TINY,
-        "scale": 0.02,
-        "rows_per_file": ROWS_PER_FILE,
-    }
-    mark = read_watermark(root)
-    assert mark.max_partition == TINY["end_date"]
-    sample = data_files(root, TABLES["raw_events"])[0]
-    before = (sample.stat().st_mtime_ns, read(root, "raw_events"))
-
-    assert "nothing to do" in build(root)
-    assert "Use --force" in build(root, days=4)
-    assert read_watermark(root) == mark and sample.stat().st_mtime_ns == before[0]
-
-    build(root, force=True)
-    assert read_watermark(root).version != mark.version
-    pd.testing.assert_frame_equal(read(root, "raw_events"), before[1])
-    assert not list(tmp_path.rglob(".tmp-*"))
-
-
-def test_a_failed_build_leaves_no_half_lake_and_keeps_the_old_one(tmp_path, monkeypatch):
-    def killed(root: Path, config, progress=None):
-        (root / "bronze").mkdir(parents=True)
-        (root / "bronze" / "part.parquet").write_bytes(b"half")
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("warehouse.management.commands.demo_lake.generate_lake", killed)
-    with pytest.raises(KeyboardInterrupt):
-        build(tmp_path / "new")
-    assert not (tmp_path / "new").exists()
-
-    monkeypatch.undo()
-    build(tmp_path / "old")
-    monkeypatch.setattr("warehouse.management.commands.demo_lake.generate_lake", killed)
-    with pytest.raises(KeyboardInterrupt):
-        build(tmp_path / "old", force=True)
-    assert (tmp_path / "old" / "_demo_lake.json").exists()
-    assert not list(tmp_path.rglob(".tmp-*"))
-
-
-@pytest.mark.parametrize(
-    ("options", "named"),
-    [
-        ({"days": 0}, "--days"),
-        ({"days": 10_000}, "--days"),
-        ({"scale": 0}, "--scale"),
-        ({"scale": -1.0}, "--scale"),
-        ({"seed": -1}, "--seed"),
-        ({"end_date": "2026-02-30"}, "--end-date"),
-        ({"end_date": "31.01.2026"}, "--end-date"),
-        ({"rows_per_file": 0}, "--rows-per-file"),
-    ],
-)
-def test_bad_arguments_raise_a_command_error_naming_the_argument(tmp_path, options, named):
-    with pytest.raises(CommandError, match=named):
-        build(tmp_path / "lake", **options)
-    assert not (tmp_path / "lake").exists()
-
-
-def test_bad_arguments_from_the_command_line_name_the_argument(tmp_path):
-    with pytest.raises(CommandError, match="--scale"):
-        call_command("demo_lake", "--scale", "lots", "--root", str(tmp_path / "lake"))
-
-
-def test_a_directory_that_is_not_a_demo_lake_is_not_replaced_without_force(tmp_path):
-    (tmp_path / "lake").mkdir()
-    (tmp_path / "lake" / "precious.txt").write_text("keep me")
-    with pytest.raises(CommandError, match="--root"):
-        build(tmp_path / "lake")
-    assert (tmp_path / "lake" / "precious.txt").exists()

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, User
 from experiments import services
 from experiments.models import Experiment
 from warehouse.lake import contract, storage
-from warehouse.lake.generate import arrow_schema
+from warehouse.lake.storage import arrow_schema
 
 EXPOSURES = contract.table("fact_experiment_exposures")
 HUMAN_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"

@@ -3,8 +3,8 @@ import re
 import duckdb
 import pytest
 
+from demo_lake.clients import PLATFORMS, USER_AGENTS
 from experiments.crawlers import CRAWLER_PATTERN, KNOWN_CRAWLERS, is_crawler
-from warehouse.lake.generate import PLATFORMS, USER_AGENTS
 
 HUMANS = [ua for ua, platform in zip(USER_AGENTS, PLATFORMS, strict=True) if platform != "crawler"]
 BOTS = [ua for ua, platform in zip(USER_AGENTS, PLATFORMS, strict=True) if platform == "crawler"]

@@ -3,9 +3,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
+from demo_lake.exposures import EXPERIMENTS
 from experiments.models import Experiment, ResultComputation
 from experiments.tests.builders import user
-from warehouse.lake.generate import EXPERIMENTS
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from metrics.catalogue import load_catalogue
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, storage
 from warehouse.lake import views as lake_views
-from warehouse.lake.generate import arrow_schema
+from warehouse.lake.storage import arrow_schema
 
 # PostgreSQL fixtures of the warehouse tests: a reachable server and a schema per session.
 from warehouse.tests.conftest import warehouse_pg_dsn, warehouse_pg_schema  # noqa: F401

@@ -19,7 +19,7 @@ from psycopg.conninfo import make_conninfo
 from tests.support.users import user_with_role
 from warehouse import services as warehouse
 from warehouse.lake import contract, storage
-from warehouse.lake.generate import arrow_schema
+from warehouse.lake.storage import arrow_schema
 from warehouse.models import QueryRun
 
 # PostgreSQL fixtures of the warehouse tests: a reachable server and a schema per session.

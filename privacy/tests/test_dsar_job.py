@@ -27,7 +27,7 @@ from tests.support.services import wait_until
 from warehouse import remote, result_cache
 from warehouse import services as warehouse
 from warehouse.engines.pg_loader import load_lake
-from warehouse.lake import contract, erasure, generate, storage
+from warehouse.lake import contract, erasure, storage
 from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 from warehouse.tests.pg_redshift_proxy import redshift_settings
@@ -215,7 +215,7 @@ def leaky_lake(lake_copy) -> Path:
     frame["payload"] = [payload for _, payload in LEAKS]
     extra = target.with_name("part-leak.parquet")
     storage.write_parquet(
-        pa.Table.from_pandas(frame, schema=generate.arrow_schema(table), preserve_index=False),
+        pa.Table.from_pandas(frame, schema=storage.arrow_schema(table), preserve_index=False),
         extra,
     )
     return extra

@@ -10,7 +10,7 @@ import pytest
 
 from privacy.tests.conftest import read_table
 from warehouse.lake import contract, erasure, layout, storage
-from warehouse.lake.generate import arrow_schema
+from warehouse.lake.storage import arrow_schema
 
 TOMB = "erased:0123456789abcdef01234567"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 # The two kinds of id the identity columns hold, and their formats: what the pipeline writes
-# (warehouse.lake.generate makes the demo's ids the same way). A column named ``*identity_id``
+# (demo_lake.ids makes the demo's ids the same way). A column named ``*identity_id``
 # holds identity ids, one named ``*user_id`` user ids. A DSAR subject must be an id of one of
 # these formats: a city name or an e-mail address typed in by mistake is refused, not searched.
 ID_FORMATS: dict[str, str] = {

@@ -23,6 +23,24 @@ from warehouse.lake.contract import Table
 TMP_PREFIX = ".tmp-"
 WATERMARK_FILE = "_watermark.json"
 
+# How the contract's (Athena) column types are stored in Parquet.
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "varchar": pa.string(),
+    "bigint": pa.int64(),
+    "integer": pa.int32(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+    "date": pa.date32(),
+}
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    """The file schema of a table: its columns but the Hive partition column."""
+    return pa.schema(
+        [(c.name, ARROW_TYPES[c.type]) for c in table.columns if c.name != table.partition_column]
+    )
+
 
 def table_dir(root: Path, table: Table) -> Path:
     return root / table.layer.value / table.name

@@ -1,7 +1,7 @@
 """Register the demo lake's experiments as running and compute their results (idempotent).
 
 The variants, weights and start days come from the lake generator's own definitions
-(warehouse.lake.generate.EXPERIMENTS) and the lake's marker file, so the results page shows
+(demo_lake.exposures.EXPERIMENTS) and the lake's marker file, so the results page shows
 the numbers of the lake as built; the plans are sized for the lake's scale.
 """
 
@@ -19,7 +19,6 @@ from experiments import services
 from experiments.models import Experiment
 from experiments.results import results_compute
 from experiments.stats import mde
-from warehouse.lake.generate import EXPERIMENTS
 from warehouse.management.commands.demo_lake import read_marker
 
 
@@ -93,6 +92,9 @@ class Command(BaseCommand):
         parser.add_argument("--root", default=None, help="demo lake directory (default LAKE_ROOT)")
 
     def handle(self, *args, owner: str, root: str | None, **options):
+        # The demo generator is demo-only code outside the apps: imported when this command runs.
+        from demo_lake.exposures import EXPERIMENTS
+
         user = get_user_model().objects.filter(username=owner).first()
         if user is None:
             raise CommandError(f"no user {owner!r}: run manage.py demo_users first, or --owner")

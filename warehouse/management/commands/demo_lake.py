@@ -2,6 +2,8 @@
 
 The lake is built in a temporary sibling directory and renamed into place only when complete,
 so a killed run never leaves a half lake; ``_demo_lake.json`` inside records the arguments.
+The generator is the ``demo_lake`` package, outside the portal's apps: it is imported when the
+command runs, so that importing this module (demo_experiments reads its marker) does not.
 """
 
 import json
@@ -9,14 +11,16 @@ import shutil
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from warehouse.lake import layout
-from warehouse.lake.generate import LakeConfig, generate_lake
 from warehouse.lake.storage import TMP_PREFIX, bump_watermark
+
+if TYPE_CHECKING:
+    from demo_lake.config import LakeConfig
 
 MARKER = "_demo_lake.json"
 MAX_DAYS, MAX_SCALE = 730, 50.0  # bounds of the generator's id and key spaces, with headroom
@@ -24,8 +28,11 @@ MAX_DAYS, MAX_SCALE = 730, 50.0  # bounds of the generator's id and key spaces, 
 
 def parse_config(
     days: Any, scale: Any, seed: Any, end_date: Any, rows_per_file: Any = layout.ROWS_PER_FILE
-) -> LakeConfig:
+) -> "LakeConfig":
     """Check the arguments; raise CommandError with one line naming the bad one."""
+    # Demo-only code, outside the apps: imported when a lake is built (see the docstring).
+    from demo_lake.config import LakeConfig
+
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise CommandError(f"--days must be a whole number from 1 to {MAX_DAYS}, got {days!r}.")
     if not isinstance(scale, int | float) or not 0 < scale <= MAX_SCALE:
@@ -59,7 +66,7 @@ def _end_date(value: Any) -> date:
     raise CommandError(f"--end-date must be a date as YYYY-MM-DD, got {value!r}.")
 
 
-def marker_of(cfg: LakeConfig) -> dict[str, Any]:
+def marker_of(cfg: "LakeConfig") -> dict[str, Any]:
     return {
         "days": cfg.days,
         "scale": cfg.scale,
@@ -101,6 +108,9 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="rebuild an existing lake")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Demo-only code, outside the apps: imported when a lake is built (see the docstring).
+        from demo_lake.build import generate_lake
+
         cfg = parse_config(
             options["days"],
             options["scale"],
