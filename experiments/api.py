@@ -18,10 +18,9 @@ from experiments.assignment import assign
 from experiments.catalogue import titles_for
 from experiments.models import KEY_VALIDATOR
 from experiments.outcomes import baseline_from_row
-from experiments.roles import READ_ROLES
 from portal.authentication import has_token_scope
-from portal.permissions import has_role
-from portal.roles import data_scope
+from portal.permissions import allows
+from portal.roles import Capability, data_scope
 from portal.throttles import QUERY_THROTTLES
 from warehouse import selectors as warehouse_selectors
 from warehouse import services as warehouse_services
@@ -31,7 +30,7 @@ ASSIGNMENT_SCOPE = "assignment:read"
 MAX_UNIT_LENGTH = 200
 BASELINE_DAYS, MAX_BASELINE_DAYS = 28, 90
 
-readers = has_role(*READ_ROLES)
+readers = allows(Capability.EXPERIMENTS_READ)
 
 
 @extend_schema(request=dict, responses={200: dict})

@@ -14,7 +14,7 @@ from experiments.models import (
     ResultComputation,
     ResultSnapshot,
 )
-from experiments.roles import can_see_storage
+from portal.roles import Capability, may
 from warehouse.services import check_access
 from warehouse.sql import parse
 
@@ -120,7 +120,7 @@ def open_alert_keys(experiment: Experiment) -> list[str]:
 
 def lake_status_shown(computation: ResultComputation, user) -> str | None:
     """Where the results were written, for the roles that query them (None for others)."""
-    if not can_see_storage(user):
+    if not may(user, Capability.EXPERIMENTS_STORAGE):
         return None
     return without_server_paths(computation.lake_status)
 

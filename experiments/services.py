@@ -19,10 +19,10 @@ from experiments.assignment import BUCKETS, bucket_edges
 from experiments.catalogue import metric_problem
 from experiments.models import Experiment, ExperimentChange, GateOverride, Variant
 from experiments.outcomes import OUTCOME_METRICS
-from experiments.roles import can_override_gate
 from experiments.stats.power import required_sample_reachable
 from experiments.stats.validation import normalized_weights
 from experiments.tasks import compute_results
+from portal.roles import Capability, may
 
 # The fields a draft's form sets; the change log diffs these, plus variants and owner.
 EXPERIMENT_FIELDS = (
@@ -132,7 +132,7 @@ def experiment_launch(
                 f"duration of {experiment.max_duration_days} days. Raise the MDE or the "
                 "duration, or ask an admin to override with a written reason.",
             )
-        if not can_override_gate(user):
+        if not may(user, Capability.EXPERIMENTS_OVERRIDE_GATE):
             raise InputError("override_reason", "only an admin may override the gate")
         GateOverride.objects.create(
             experiment=experiment,

@@ -1,5 +1,3 @@
-from functools import wraps
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -17,25 +15,12 @@ from experiments.catalogue import (
 from experiments.forms import ExperimentForm
 from experiments.models import Experiment, ProtectedSurface
 from experiments.outcomes import OUTCOME_METRICS
-from experiments.roles import READ_ROLES, WRITE_ROLES, can_override_gate, can_write
 from experiments.services import EXPERIMENT_FIELDS
 from experiments.surfaces import SURFACES
-from portal.roles import data_scope, user_roles
+from portal.permissions import capability_required
+from portal.roles import Capability, data_scope
 from portal.throttles import query_throttled
 from warehouse.services import DataAccessDenied
-
-
-def role_required(*roles):
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not user_roles(request.user) & set(roles):
-                raise PermissionDenied("Your role does not allow this.")
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 def _experiment(key: str) -> Experiment:
@@ -46,17 +31,17 @@ def _experiment(key: str) -> Experiment:
 
 
 @require_GET
-@role_required(*READ_ROLES)
+@capability_required(Capability.EXPERIMENTS_READ)
 def experiment_list(request):
     return render(
         request,
         "experiments/experiment_list.html",
-        {"experiments": selectors.experiment_list(), "can_write": can_write(request.user)},
+        {"experiments": selectors.experiment_list()},
     )
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*WRITE_ROLES)
+@capability_required(Capability.EXPERIMENTS_WRITE)
 def experiment_create(request):
     if request.method == "POST":
         form = ExperimentForm(request.POST)
@@ -72,7 +57,7 @@ def experiment_create(request):
 
 
 @require_http_methods(["GET", "POST"])
-@role_required(*WRITE_ROLES)
+@capability_required(Capability.EXPERIMENTS_WRITE)
 def experiment_edit(request, key: str):
     experiment = _experiment(key)
     if not experiment.is_draft:
@@ -114,7 +99,7 @@ def _form_context(form: ExperimentForm, experiment: Experiment | None) -> dict:
 
 
 @require_GET
-@role_required(*READ_ROLES)
+@capability_required(Capability.EXPERIMENTS_READ)
 def experiment_detail(request, key: str):
     experiment = _experiment(key)
     try:
@@ -134,8 +119,6 @@ def experiment_detail(request, key: str):
         "protected": selectors.protected_surfaces_targeted(experiment),
         "overrides": experiment.gate_overrides.select_related("by"),
         "changes": selectors.experiment_changes(experiment),
-        "can_write": can_write(request.user),
-        "can_override": can_override_gate(request.user),
     }
     return render(request, "experiments/experiment_detail.html", context)
 
@@ -150,7 +133,7 @@ def _transition(request, key: str, action) -> object:
 
 
 @require_POST
-@role_required(*WRITE_ROLES)
+@capability_required(Capability.EXPERIMENTS_WRITE)
 def experiment_launch(request, key: str):
     def launch(experiment):
         services.experiment_launch(
@@ -164,7 +147,7 @@ def experiment_launch(request, key: str):
 
 
 @require_POST
-@role_required(*WRITE_ROLES)
+@capability_required(Capability.EXPERIMENTS_WRITE)
 def experiment_kill(request, key: str):
     def kill(experiment):
         services.experiment_kill(
@@ -176,7 +159,7 @@ def experiment_kill(request, key: str):
 
 
 @require_POST
-@role_required(*WRITE_ROLES)
+@capability_required(Capability.EXPERIMENTS_WRITE)
 def experiment_conclude(request, key: str):
     def conclude(experiment):
         services.experiment_conclude(
@@ -190,7 +173,7 @@ def experiment_conclude(request, key: str):
 
 
 @require_POST
-@role_required(*WRITE_ROLES)
+@capability_required(Capability.EXPERIMENTS_WRITE)
 @query_throttled
 def experiment_results_refresh(request, key: str):
     experiment = _experiment(key)
@@ -203,7 +186,7 @@ def experiment_results_refresh(request, key: str):
 
 
 @require_GET
-@role_required(*READ_ROLES)
+@capability_required(Capability.EXPERIMENTS_READ)
 def experiment_results(request, key: str):
     experiment = _experiment(key)
     try:
@@ -222,7 +205,6 @@ def experiment_results(request, key: str):
         "failure_error": selectors.without_server_paths(latest.error) if latest else "",
         "titles": titles,
         "percent_metrics": {slug for slug in slugs if shown_as_percent(slug)},
-        "can_write": can_write(request.user),
     }
     if computation is not None:
         snapshots = list(computation.snapshots.all())
@@ -250,13 +232,10 @@ def _split(experiment: Experiment, computation) -> list[tuple[str, int, int]]:
 
 
 @require_GET
-@role_required(*READ_ROLES)
+@capability_required(Capability.EXPERIMENTS_READ)
 def mde_calculator(request):
     return render(
         request,
         "experiments/mde.html",
-        {
-            "experiments": selectors.experiment_choices(),
-            "can_write": can_write(request.user),
-        },
+        {"experiments": selectors.experiment_choices()},
     )

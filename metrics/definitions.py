@@ -2,11 +2,14 @@
 
 Pure functions: text in, a Metric (or the list of what is wrong with the file) out. No Django,
 no I/O. A file is a block of ``-- key: value`` header lines followed by one SELECT in the Athena
-(Trino) dialect; see docs/metrics.md for the format and the SQL contract.
+(Trino) dialect, or by nothing when its header names a template (``*.sql.tmpl`` beside it, see
+warehouse.sql_templates) and the values of its holes; see docs/metrics.md for the format and the
+SQL contract.
 """
 
 import re
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from hashlib import sha256
@@ -19,10 +22,10 @@ from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.schema import MappingSchema
 
 from metrics.per_unit import PerUnitError, per_unit_tree
-from portal.roles import ROLE_ACCESS, Role
+from portal.roles import ROLE_ACCESS, Access, Role
 from warehouse.lake import contract
-from warehouse.lake.contract import Access
 from warehouse.sql import SOURCE_DIALECT, QueryRefused, SqlError, check_partition_filters, parse
+from warehouse.sql_templates import render_template, template_body, template_holes
 
 AREAS = {
     "marketplace_health": "Marketplace health",
@@ -67,12 +70,15 @@ REQUIRED_FIELDS = (
     "timezone",
     "history",
 )
-OPTIONAL_FIELDS = ("audience", "experiment_unit")
+OPTIONAL_FIELDS = ("audience", "experiment_unit", "template", "template_params")
+TEMPLATE_SUFFIX = ".sql.tmpl"
 REPEATABLE_FIELDS = ("history",)
 _HEADER_LINE = re.compile(r"^--\s?(?P<key>[a-z_]+):\s*(?P<value>.*?)\s*$")
 _CONTINUATION = re.compile(r"^--\s{2,}(?P<value>\S.*?)\s*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _HISTORY = re.compile(r"^(?P<version>\d+)\s*:\s*(?P<note>\S.*)$")
+# A template's holes are filled into SQL text: only names and whole numbers, never quotes.
+_TEMPLATE_VALUE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 @dataclass(frozen=True)
@@ -94,13 +100,16 @@ class Metric:
     # per variant (metrics.per_unit); None for metrics of the whole marketplace only.
     experiment_unit: str | None
     is_ratio: bool  # returns numerator and denominator; periods re-aggregate as sum / sum
-    sql: str  # the query (the file below its header), as run
+    sql: str  # the query (the file below its header, or its template filled in), as run
     path: Path
     tables: frozenset[str]
     columns: dict[str, frozenset[str]]  # lineage: table -> columns the query reads
-    header_line_count: int  # line n of ``sql`` is line header_line_count + n of the file
+    header_line_count: int  # line n of ``sql`` is line header_line_count + n of ``sql_path``
     history: tuple[tuple[int, str], ...]  # (version, what changed), oldest first
     definition_hash: str  # of the query's syntax tree without comments (see versions.json)
+    template: str | None  # the .sql.tmpl file beside ``path`` the query comes from, if any
+    template_params: dict[str, str]  # the values of the template's holes
+    sql_path: Path  # the file the query is written in: ``path`` or its template
 
     @property
     def area_title(self) -> str:
@@ -140,28 +149,73 @@ class _Problems:
         self.items.append(f"{where}: {message}")
 
 
-def parse_definition(path: Path, text: str, display: str | None = None) -> Metric | BrokenMetric:
+def parse_definition(
+    path: Path, text: str, display: str | None = None, templates: Mapping[str, str] | None = None
+) -> Metric | BrokenMetric:
     """The metric a file defines, or everything wrong with it (file and line in every error).
 
-    ``display`` is how errors name the file (default: ``path``).
+    ``display`` is how errors name the file (default: ``path``); ``templates`` holds the text
+    of each template file beside it, by file name.
     """
-    problems = _Problems(display or str(path))
+    display = display or str(path)
+    problems = _Problems(display)
     fields, lines, header_count = _read_header(text, problems)
     body = "\n".join(text.splitlines()[header_count:])
     header = _check_header(path, fields, lines, problems)
-    query = _check_query(body, header_count, header, problems) if header else None
-    if problems.items or header is None or query is None:
+    source = header and _query_source(header, lines, body, header_count, templates or {}, problems)
+    query = None
+    if source:
+        sql, offset, sql_problems = source
+        query = _check_query(sql, offset, header, sql_problems)
+        if sql_problems is not problems:
+            problems.items += sql_problems.items
+    if problems.items or not source or query is None:
         return BrokenMetric(slug=path.stem, path=path, errors=tuple(problems.items))
     tree, tables, columns = query
+    template = header["template"]
     return Metric(
         **header,
-        sql=body,
+        sql=sql,
         path=path,
         tables=tables,
         columns=columns,
-        header_line_count=header_count,
+        header_line_count=offset,
         definition_hash=definition_hash(tree),
+        sql_path=path.with_name(template) if template else path,
     )
+
+
+def _query_source(
+    header: dict,
+    lines: dict[str, list[int]],
+    body: str,
+    header_count: int,
+    templates: Mapping[str, str],
+    problems: _Problems,
+) -> tuple[str, int, _Problems] | None:
+    """The query, the line offset of its file, and where its problems go (the template's name
+    when it comes from one)."""
+    name = header["template"]
+    if name is None:
+        return body, header_count, problems
+    line = lines["template"][0]
+    if body.strip():
+        problems.add(header_count + 1, "a metric with a template has no SQL of its own")
+    if name not in templates:
+        problems.add(line, f"template: {name} is not a {TEMPLATE_SUFFIX} file beside this one")
+        return None
+    sql, offset = template_body(templates[name])
+    params = header["template_params"]
+    holes = template_holes(sql)
+    params_line = lines.get("template_params", [line])[0]
+    for hole in sorted(holes - set(params)):
+        problems.add(params_line, f"template_params: no value for {{{hole}}} of {name}")
+    for key in sorted(set(params) - holes):
+        problems.add(params_line, f"template_params: {name} has no {{{key}}}")
+    if problems.items:
+        return None
+    where = str(Path(problems.display).with_name(name))
+    return render_template(sql, params), offset, _Problems(where)
 
 
 def _read_header(
@@ -250,6 +304,14 @@ def _check_header(
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         bad("timezone", f"{one['timezone']!r} is not an IANA time zone")
     audience = one.get("audience") or None
+    template = one.get("template") or None
+    template_params = _template_params(one.get("template_params", ""))
+    if template is not None and (
+        not template.endswith(TEMPLATE_SUFFIX) or Path(template).name != template
+    ):
+        bad("template", f"{template!r} is not the name of a {TEMPLATE_SUFFIX} file beside this one")
+    if template_params is None or (template_params and template is None):
+        bad("template_params", "name=value pairs (names, whole numbers) for the template's holes")
     experiment_unit = one.get("experiment_unit") or None
     if experiment_unit is not None:
         if not _NAME.match(experiment_unit):
@@ -286,7 +348,20 @@ def _check_header(
         "experiment_unit": experiment_unit,
         "is_ratio": one["unit"] == "ratio",
         "history": tuple(sorted(history)),
+        "template": template,
+        "template_params": template_params,
     }
+
+
+def _template_params(value: str) -> dict[str, str] | None:
+    """``days=7, kind=alert`` as a dict; None if it does not read so."""
+    params = {}
+    for item in _list(value):
+        key, sep, val = (part.strip() for part in item.partition("="))
+        if not sep or not _NAME.match(key) or not _TEMPLATE_VALUE.match(val) or key in params:
+            return None
+        params[key] = val
+    return params
 
 
 def _list(value: str) -> list[str]:

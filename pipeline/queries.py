@@ -5,6 +5,7 @@ from functools import lru_cache
 from django.conf import settings
 
 from warehouse.lake import contract
+from warehouse.sql_templates import render_template, template_body
 
 SQL_DIR = settings.BASE_DIR / "analytics" / "pipeline"
 
@@ -45,15 +46,14 @@ LAG_STAGES = {
 
 @lru_cache(maxsize=8)
 def template(name: str) -> str:
-    """A .sql.tmpl file without its comments: canonical SQL once its {identifiers} are filled
-    from the contract (comments may name the placeholders)."""
-    text = (SQL_DIR / f"{name}.sql.tmpl").read_text()
-    return "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+    """A .sql.tmpl file without its opening comments: canonical SQL once its {identifiers} are
+    filled from the contract."""
+    return template_body((SQL_DIR / f"{name}.sql.tmpl").read_text())[0]
 
 
 def lag_sql(stage: str) -> str:
     # Identifiers come from LAG_STAGES, never from input.
-    return template("lag").format(**LAG_STAGES[stage])
+    return render_template(template("lag"), LAG_STAGES[stage])
 
 
 def freshness_column(table: contract.Table) -> str | None:
@@ -70,5 +70,5 @@ def freshness_sql(tables: list[contract.Table]) -> str:
         body = template("freshness" if table.partition_column else "freshness_unpartitioned")
         newest = freshness_column(table) or "CAST(NULL AS timestamp)"
         # Identifiers come from the contract, which names every table and column; never input.
-        parts.append(body.format(table=table.name, newest=newest))
+        parts.append(render_template(body, {"table": table.name, "newest": newest}))
     return "\nUNION ALL\n".join(parts)

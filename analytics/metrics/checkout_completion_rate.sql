@@ -15,26 +15,6 @@
 -- version: 1
 -- timezone: UTC
 -- experiment_unit: identity_id
+-- template: funnel_step_rate.sql.tmpl
+-- template_params: from_step=checkout_start, to_step=checkout_complete
 -- history: 1: First canonical definition.
-SELECT
-    CAST(
-        CASE :grain
-            WHEN 'week' THEN date_trunc('week', event_dt)
-            WHEN 'month' THEN date_trunc('month', event_dt)
-            ELSE event_dt
-        END AS DATE
-    ) AS period,
-    CASE :split_by
-        WHEN 'listing_kind' THEN coalesce(listing_kind, 'unknown')
-        ELSE 'all'
-    END AS dimension_value,
-    CAST(count_if(step = 'checkout_complete') AS DOUBLE)
-        / nullif(count_if(step = 'checkout_start'), 0) AS value,
-    count_if(step = 'checkout_complete') AS numerator,
-    count_if(step = 'checkout_start') AS denominator
-FROM fact_funnel_events
-WHERE event_dt BETWEEN :start AND :end
-    AND step IN ('checkout_start', 'checkout_complete')
-    AND (:listing_kind = '*' OR listing_kind = :listing_kind)
-GROUP BY 1, 2
-ORDER BY 1, 2

@@ -15,24 +15,6 @@
 -- version: 1
 -- timezone: UTC
 -- experiment_unit: identity_id
+-- template: booking_flag_rate.sql.tmpl
+-- template_params: flag=is_disputed
 -- history: 1: First canonical definition.
-SELECT
-    CAST(
-        CASE :grain
-            WHEN 'week' THEN date_trunc('week', event_dt)
-            WHEN 'month' THEN date_trunc('month', event_dt)
-            ELSE event_dt
-        END AS DATE
-    ) AS period,
-    CASE :split_by
-        WHEN 'listing_kind' THEN coalesce(listing_kind, 'unknown')
-        ELSE 'all'
-    END AS dimension_value,
-    CAST(count_if(is_disputed) AS DOUBLE) / nullif(count(*), 0) AS value,
-    count_if(is_disputed) AS numerator,
-    count(*) AS denominator
-FROM fact_bookings
-WHERE event_dt BETWEEN :start AND :end
-    AND (:listing_kind = '*' OR listing_kind = :listing_kind)
-GROUP BY 1, 2
-ORDER BY 1, 2

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from metrics.definitions import TEMPLATE_SUFFIX
 from metrics.tests.test_metric_values import REFERENCES, Q, assert_same
 from warehouse.models import QueryRun
 
@@ -98,7 +99,10 @@ def test_a_new_version_is_recorded_atomically_and_then_validates(copy_dir):
     assert {k: v for k, v in after.items() if k != "alert_ctr"} == {
         k: v for k, v in before.items() if k != "alert_ctr"
     }
-    assert [p.name for p in copy_dir.iterdir() if p.suffix != ".sql"] == ["versions.json"]
+    definitions = (".sql", TEMPLATE_SUFFIX)  # no temporary file left beside them
+    assert [p.name for p in copy_dir.iterdir() if not p.name.endswith(definitions)] == [
+        "versions.json"
+    ]
     assert metrics("validate", "--dir", str(copy_dir))[0].strip() == "28 metrics OK"
 
 

@@ -66,8 +66,11 @@ def test_the_split_replaces_only_the_dimension():
 def test_header_errors_name_the_field():
     path = Path("analytics/metrics/refund_rate.sql")
     text = path.read_text()
+    template = path.with_name("booking_flag_rate.sql.tmpl")
     wrong_column = parse_definition(
-        path, text.replace("experiment_unit: identity_id", "experiment_unit: booker")
+        path,
+        text.replace("experiment_unit: identity_id", "experiment_unit: booker"),
+        templates={template.name: template.read_text()},
     )
     assert any(
         "experiment_unit: booker cannot be read by the final SELECT" in e
