@@ -1,14 +1,20 @@
+from functools import partial
+
 from django.apps import AppConfig
+
+from portal.roles import Capability, may
 
 
 class ExperimentsConfig(AppConfig):
     name = "experiments"
 
     def ready(self) -> None:
+        # Here, not at the top: models may be imported only once the app registry is ready.
         from alerts.selectors import alert_source_register
         from experiments.results import SOURCE
-        from experiments.roles import can_read
         from warehouse.selectors import run_page_register
+
+        can_read = partial(may, capability=Capability.EXPERIMENTS_READ)
 
         # Results and baselines are read on experiment pages only: their runs and alerts are
         # for the same readers.

@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from experiments.models import KEY_VALIDATOR, NAME_VALIDATOR, Experiment
 from experiments.outcomes import OUTCOME_METRICS
-from experiments.roles import WRITE_ROLES
+from portal.roles import CAPABILITIES, Capability
 
 User = get_user_model()
 
@@ -57,10 +57,9 @@ class ExperimentForm(forms.Form):
         if experiment is not None:
             kwargs.setdefault("initial", initial_of(experiment))
         super().__init__(*args, **kwargs)
+        writers = CAPABILITIES[Capability.EXPERIMENTS_WRITE].roles
         self.fields["owner"].queryset = (
-            User.objects.filter(
-                Q(is_superuser=True) | Q(groups__name__in=[r.value for r in WRITE_ROLES])
-            )
+            User.objects.filter(Q(is_superuser=True) | Q(groups__name__in=writers))
             .distinct()
             .order_by("username")
         )

@@ -15,7 +15,7 @@ from experiments.crawlers import CRAWLER_PATTERN
 from metrics.definitions import Metric
 from metrics.params import MetricParams
 from metrics.per_unit import per_unit_tree
-from warehouse.lake.contract import Access
+from portal.roles import Access
 from warehouse.sql import SOURCE_DIALECT, params_used
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "analytics" / "experiments"

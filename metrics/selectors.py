@@ -11,7 +11,7 @@ from metrics.catalogue import BrokenMetric, Catalogue, Metric, UnknownMetric, lo
 from metrics.dashboards import DASHBOARDS, Dashboard, Tile, UnknownDashboard, get_dashboard
 from metrics.services import metric_label
 from metrics.windows import effective_grain
-from warehouse.lake.contract import Access
+from portal.roles import Access
 from warehouse.models import QueryRun
 from warehouse.selectors import run_visible
 

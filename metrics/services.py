@@ -6,8 +6,7 @@ from django.conf import settings
 
 from metrics.definitions import Metric
 from metrics.params import MetricParams, params_from_query
-from portal.roles import data_scope
-from warehouse.lake.contract import Access
+from portal.roles import Access, data_scope
 from warehouse.result_cache import CachedResult
 from warehouse.services import DataAccessDenied, Submission, query_run_sync, query_submit
 

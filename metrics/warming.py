@@ -19,9 +19,8 @@ from metrics.dashboards import DASHBOARDS
 from metrics.params import MetricParams, metric_params
 from metrics.services import metric_params_submit
 from metrics.windows import default_window, effective_grain, previous_window
-from portal.roles import data_scope
+from portal.roles import Access, data_scope
 from warehouse import watermark
-from warehouse.lake.contract import Access
 from warehouse.sql import SqlError
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from functools import total_ordering
 from itertools import pairwise
 from typing import Any
 
-from privacy.pii import pii_violations
+from core.pii import pii_violations
 
 _VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 

@@ -24,9 +24,8 @@ from pipeline.models import (
     VolumePoint,
 )
 from pipeline.schemas import EventSchema, SchemaDiff, by_event, change_counts, diff
-from portal.roles import data_scope
+from portal.roles import Access
 from warehouse.lake import contract
-from warehouse.lake.contract import Access
 
 
 def thresholds() -> Thresholds:
@@ -200,8 +199,3 @@ def schema_history(event: str) -> list[VersionView] | None:
 
 def untriaged_count() -> int:
     return DeadLetterReason.objects.filter(triaged_at__isnull=True).count()
-
-
-def can_read(user) -> bool:
-    """Pipeline health is for every role that reads general data (its pages, runs and alerts)."""
-    return Access.GENERAL in data_scope(user)

@@ -33,9 +33,9 @@ from pipeline.models import (
     TriageNote,
     VolumePoint,
 )
+from portal.roles import Access
 from warehouse.engines.base import TransientWarehouseError, WarehouseError
 from warehouse.lake import contract
-from warehouse.lake.contract import Access
 from warehouse.services import QueryFailed, query_run_sync
 from warehouse.sql import SqlError
 

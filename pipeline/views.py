@@ -2,10 +2,8 @@
 freshness lists only the tables the reader may read); triage needs the admin or analyst role."""
 
 from datetime import timedelta
-from functools import wraps
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +15,8 @@ from pipeline.forms import RangeForm, TriageForm
 from pipeline.models import Check, DeadLetterReason
 from portal.errors import error_response
 from portal.local_cache import local_cache
-from portal.roles import Role, data_scope, user_roles
+from portal.permissions import capability_required
+from portal.roles import Capability, data_scope
 
 CHART_DAYS = 14
 # Hourly points for at most the last two weeks: over longer ranges the days tell the story,
@@ -26,21 +25,9 @@ HOURLY_DAYS = 14
 # A built chart set outlives its health run at most this long (a newer run is a new key).
 FIGURES_SECONDS = 6 * 3600
 TRIAGE_DAYS = 30
-TRIAGERS = frozenset({Role.ADMIN, Role.ANALYST})
 
 
-def readers(view):
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not selectors.can_read(request.user):
-            raise PermissionDenied("Your role does not give access to pipeline health.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def can_triage(user) -> bool:
-    return bool(user_roles(user) & TRIAGERS)
+readers = capability_required(Capability.PIPELINE_READ)
 
 
 def _reference():
@@ -104,16 +91,14 @@ def dead_letters(request):
     context = {
         "groups": selectors.dead_letter_groups(since=as_of - timedelta(days=TRIAGE_DAYS)),
         "days": TRIAGE_DAYS,
-        "can_triage": can_triage(request.user),
     }
     return render(request, "pipeline/dead_letters.html", context)
 
 
 @require_POST
 @readers
+@capability_required(Capability.PIPELINE_TRIAGE)
 def dead_letter_triage(request, pk: int):
-    if not can_triage(request.user):
-        raise PermissionDenied("Only admins and analysts triage dead letters.")
     group = get_object_or_404(DeadLetterReason, pk=pk)
     form = TriageForm(request.POST)
     if not form.is_valid():

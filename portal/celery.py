@@ -30,6 +30,7 @@ _heartbeat = None
 def start_heartbeat(sender, **kwargs) -> None:
     """The worker's row in the portal DB, beaten from a thread: /healthz counts live workers."""
     global _heartbeat
+    # portal.heartbeat uses models: this module is imported before Django is set up.
     from portal.heartbeat import Heartbeat
 
     _heartbeat = Heartbeat(sender.hostname, slots=sender.controller.concurrency)
@@ -38,7 +39,7 @@ def start_heartbeat(sender, **kwargs) -> None:
 
 @task_received.connect
 def note_task_received(request, **kwargs) -> None:
-    from portal.heartbeat import note_received
+    from portal.heartbeat import note_received  # see start_heartbeat
 
     note_received(request)
 

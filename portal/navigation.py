@@ -1,30 +1,34 @@
-"""The top navigation: each section and the roles that see it (admins see everything).
+"""The top navigation: each section and the capability that sees it (none: every role).
 
 Hiding a link is only convenience; every page checks access itself.
 """
 
 from dataclasses import dataclass
 
-from portal.roles import Role, user_roles
-
-ALL = frozenset(Role)
+from portal.roles import CAPABILITIES, Capability, Role, user_roles
 
 
 @dataclass(frozen=True)
 class Section:
     label: str
     path: str
-    roles: frozenset[Role] = ALL
+    capability: Capability | None = None
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        if self.capability is None:
+            return frozenset(Role)
+        return CAPABILITIES[self.capability].roles
 
 
 SECTIONS = (
     Section("Dashboards", "/dashboards/"),
     Section("Metrics", "/metrics/"),
-    Section("Experiments", "/experiments/", frozenset({Role.ANALYST, Role.PM, Role.ADMIN})),
-    Section("Pipeline", "/pipeline/"),
-    Section("Support", "/support/", frozenset({Role.SUPPORT, Role.ADMIN})),
-    Section("Finance", "/finance/", frozenset({Role.FINANCE, Role.ADMIN})),
-    Section("Privacy", "/privacy/", frozenset({Role.PRIVACY, Role.ADMIN})),
+    Section("Experiments", "/experiments/", Capability.EXPERIMENTS_READ),
+    Section("Pipeline", "/pipeline/", Capability.PIPELINE_READ),
+    Section("Support", "/support/", Capability.SUPPORT_VIEWS),
+    Section("Finance", "/finance/", Capability.FINANCE_VIEWS),
+    Section("Privacy", "/privacy/", Capability.PRIVACY),
     Section("Alerts", "/alerts/"),
     Section("Query runs", "/runs/"),
 )

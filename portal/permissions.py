@@ -1,19 +1,42 @@
+"""The one way to check who may do what: ``capability_required`` for pages and ``allows`` for
+the API, both answering from portal.roles.CAPABILITIES (services call ``portal.roles.may``)."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
-from portal.roles import Role, user_roles
+from portal.roles import CAPABILITIES, Capability, may
 
 
-def has_role(*roles: Role) -> type[BasePermission]:
-    """A DRF permission granted to users holding any of ``roles`` (admins hold every role)."""
+def capability_required(capability: Capability) -> Callable:
+    """A page for holders of ``capability``; others get a 403 page giving the capability's
+    reason, which says nothing about the page's data."""
 
-    class HasRole(BasePermission):
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not may(request.user, capability):
+                raise PermissionDenied(CAPABILITIES[capability].denied)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def allows(capability: Capability) -> type[BasePermission]:
+    """A DRF permission granted to holders of ``capability``."""
+
+    class Allows(BasePermission):
         message = "Your role does not allow this."
 
         def has_permission(self, request, view) -> bool:
-            return bool(user_roles(request.user) & set(roles))
+            return may(request.user, capability)
 
-    HasRole.__name__ = "HasRole_" + "_".join(roles)
-    return HasRole
+    Allows.__name__ = f"Allows_{capability.value}"
+    return Allows
 
 
 class IsPortalUser(BasePermission):

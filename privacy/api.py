@@ -8,10 +8,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from core.pii import ALLOWED_PII_KEYS
+from portal.permissions import allows
+from portal.roles import Capability
 from privacy import selectors, services
 from privacy.models import DsarRequest
-from privacy.permissions import ConsentAccess, PrivacyTeam
-from privacy.pii import ALLOWED_PII_KEYS
+from privacy.permissions import ConsentAccess
 from privacy.serializers import ConsentUpdateSerializer, DsarFileSerializer, identity_id_checked
 
 
@@ -56,7 +58,7 @@ def consent_pixels(request, identity_id: str):
     responses={201: dict},
 )
 @api_view(["GET", "POST"])
-@permission_classes([IsAuthenticated, PrivacyTeam])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_list(request):
     """Erasure requests (GET), or file one (POST): identity_id and/or user_id, reason."""
     if request.method == "GET":
@@ -87,7 +89,7 @@ def _row(dsar: DsarRequest) -> dict:
 
 @extend_schema(operation_id="privacy_dsar_detail", responses={200: dict})
 @api_view(["GET"])
-@permission_classes([IsAuthenticated, PrivacyTeam])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_detail(request, request_id: int):
     """A request with its per-table progress and its audit log (no raw ids)."""
     get_object_or_404(DsarRequest, pk=request_id)
@@ -96,7 +98,7 @@ def dsar_detail(request, request_id: int):
 
 @extend_schema(request=None, responses={200: dict})
 @api_view(["POST"])
-@permission_classes([IsAuthenticated, PrivacyTeam])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_approve(request, request_id: int):
     """Approve a request filed by someone else."""
     get_object_or_404(DsarRequest, pk=request_id)
@@ -111,7 +113,7 @@ def dsar_approve(request, request_id: int):
 
 @extend_schema(request=None, responses={202: dict})
 @api_view(["POST"])
-@permission_classes([IsAuthenticated, PrivacyTeam])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_preview(request, request_id: int):
     """Scan again what the erasure of a filed request would change (202); 409 once approved
     or closed."""
@@ -125,7 +127,7 @@ def dsar_preview(request, request_id: int):
 
 @extend_schema(request=None, responses={202: dict})
 @api_view(["POST"])
-@permission_classes([IsAuthenticated, PrivacyTeam])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_run(request, request_id: int):
     """Queue the erasure job of an approved request (or re-run a failed or dead one).
 
@@ -141,7 +143,7 @@ def dsar_run(request, request_id: int):
 
 @extend_schema(responses={200: dict})
 @api_view(["GET"])
-@permission_classes([IsAuthenticated, PrivacyTeam])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def pii_allowlist(request):
     """The PII keys event payloads may carry, and the latest lake payload check."""
     scan = selectors.payload_scan_latest()

@@ -1,14 +1,18 @@
 import difflib
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
+
+from portal.roles import Capability, may
+from warehouse.lake import contract, retention
 
 
 class PrivacyConfig(AppConfig):
     name = "privacy"
 
     def ready(self) -> None:
-        from portal.roles import Role, user_roles
+        # Here, not at the top: models may be imported only once the app registry is ready.
         from privacy import account_audit, log_filters
         from warehouse.selectors import run_page_register
 
@@ -18,17 +22,13 @@ class PrivacyConfig(AppConfig):
         # The PII check and the consent import are the privacy team's pages: so are their runs.
         run_page_register(
             label_prefix="privacy:",
-            may_open=lambda user: bool(user_roles(user) & {Role.PRIVACY, Role.ADMIN}),
+            may_open=lambda user: may(user, Capability.PRIVACY),
         )
 
 
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """RETENTION_TABLE_MONTHS names real tables with months of 0 (forever) or more: a typo
     found at start, not by the daily retention run or the retention page."""
-    from django.conf import settings
-
-    from warehouse.lake import contract, retention
-
     policy = retention.Policy(
         layer_months=settings.PRIVACY_RETENTION_LAYER_MONTHS,
         table_months=settings.PRIVACY_RETENTION_TABLE_MONTHS,

@@ -25,9 +25,9 @@ from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from core.masking import mask_personal_data
 from portal.lease import lease_renewed
 from privacy import selectors
-from privacy.masking import mask_personal_data
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest, DsarTableResult
 from privacy.services import audit_log
 from privacy.signals import identity_erased

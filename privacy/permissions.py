@@ -1,10 +1,10 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from portal.authentication import has_token_scope
-from portal.permissions import has_role
-from portal.roles import Role
+from portal.permissions import allows
+from portal.roles import Capability
 
-PrivacyTeam = has_role(Role.PRIVACY, Role.ADMIN)
+_PRIVACY_TEAM = allows(Capability.PRIVACY)()
 _READ, _WRITE = has_token_scope("consent:read")(), has_token_scope("consent:write")()
 
 
@@ -15,4 +15,4 @@ class ConsentAccess(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         token = _READ if request.method in SAFE_METHODS else _WRITE
-        return token.has_permission(request, view) or PrivacyTeam().has_permission(request, view)
+        return token.has_permission(request, view) or _PRIVACY_TEAM.has_permission(request, view)

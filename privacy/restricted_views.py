@@ -5,9 +5,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from portal.roles import Role
+from portal.permissions import capability_required
+from portal.roles import Capability
 from portal.throttles import query_throttled
-from privacy.decorators import role_required
 from privacy.forms import FinanceFilterForm, SupportFilterForm
 from privacy.lake_queries import (
     FINANCE_CASES_SQL,
@@ -35,7 +35,7 @@ def _csv(data, name: str) -> HttpResponse:
 
 
 @require_GET
-@role_required(Role.FINANCE, Role.ADMIN)
+@capability_required(Capability.FINANCE_VIEWS)
 @query_throttled
 def finance(request):
     """Refunds, disputes and chargebacks with amounts and outcomes; CSV with ?format=csv."""
@@ -72,7 +72,7 @@ def finance(request):
 
 
 @require_GET
-@role_required(Role.SUPPORT, Role.ADMIN)
+@capability_required(Capability.SUPPORT_VIEWS)
 @query_throttled
 def support(request):
     """Tickets with first response, resolution and SLA breach; DMCA cases. CSV of tickets."""

@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from portal.roles import Role, user_roles
+from core.pii import pii_violations
+from portal.roles import Access, Capability, may
 from privacy import selectors
 from privacy.models import (
     AuditEvent,
@@ -23,16 +24,12 @@ from privacy.models import (
     PayloadScan,
     subject_validators,
 )
-from privacy.pii import pii_violations
 from privacy.tombstone import id_hash
 from warehouse import remote, watermark
 from warehouse import services as warehouse
 from warehouse.engines.base import WarehouseError
 from warehouse.lake import contract, retention, retention_sql
-from warehouse.lake.contract import Access
 from warehouse.lake.storage import bump_watermark
-
-PRIVACY_ROLES = frozenset({Role.PRIVACY, Role.ADMIN})
 
 
 class DsarRefused(Exception):
@@ -101,10 +98,6 @@ def consent_set(
 # --- DSAR requests
 
 
-def _is_privacy_user(user) -> bool:
-    return bool(user_roles(user) & PRIVACY_ROLES)
-
-
 @transaction.atomic
 def dsar_file(
     *,
@@ -127,7 +120,7 @@ def dsar_file(
                 raise ValidationError({field: err.messages}) from None
     if not reason:
         raise ValidationError({"reason": ["Say why the data is erased."]})
-    if not _is_privacy_user(requester):
+    if not may(requester, Capability.PRIVACY):
         raise DsarRefused("Only the privacy team files erasure requests.")
     key = settings.PRIVACY_HASH_KEY
     request = DsarRequest.objects.create(
@@ -164,7 +157,7 @@ def dsar_preview_queue(*, request_id: int) -> DsarRequest:
 
 
 def _enqueue_preview(request_id: int) -> None:
-    from privacy.tasks import dsar_preview
+    from privacy.tasks import dsar_preview  # tasks import this module (see _enqueue)
 
     dsar_preview.delay(request_id)
 
@@ -172,7 +165,7 @@ def _enqueue_preview(request_id: int) -> None:
 @transaction.atomic
 def dsar_approve(*, request_id: int, approver) -> DsarRequest:
     request = DsarRequest.objects.select_for_update().get(pk=request_id)
-    if not _is_privacy_user(approver):
+    if not may(approver, Capability.PRIVACY):
         raise DsarRefused("Only the privacy team approves erasure requests.")
     if request.requester_id == approver.pk:
         raise SelfApproval("A request must be approved by someone other than its requester.")
@@ -269,6 +262,7 @@ def dsar_requeue_stale(*, actor: str) -> list[DsarRequest]:
 
 
 def _enqueue(request_id: int) -> None:
+    # Here, not at the top: privacy.tasks imports this module (a task calls one service).
     from privacy.tasks import dsar_run
 
     dsar_run.delay(request_id)

@@ -9,18 +9,18 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.roles import Role
+from core.pii import ALLOWED_PII_KEYS
+from portal.permissions import capability_required
+from portal.roles import Capability
 from portal.throttles import query_throttled
 from privacy import selectors, services
-from privacy.decorators import role_required
 from privacy.forms import ConsentChangeForm, DsarFileForm, IdentityLookupForm, PayloadScanForm
 from privacy.models import AuditEvent, ConsentChange, DsarRequest
-from privacy.pii import ALLOWED_PII_KEYS
 from privacy.tasks import payload_scan
 from warehouse import remote
 from warehouse.lake import contract
 
-privacy_team = role_required(Role.PRIVACY, Role.ADMIN)
+privacy_team = capability_required(Capability.PRIVACY)
 
 
 @require_GET

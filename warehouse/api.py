@@ -6,8 +6,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from portal.permissions import has_role
-from portal.roles import Role, data_scope
+from portal.permissions import allows
+from portal.roles import Capability, data_scope
 from portal.throttles import QUERY_THROTTLES
 from warehouse import params as query_params
 from warehouse import selectors, services
@@ -18,7 +18,7 @@ from warehouse.sql import SqlError
 
 @extend_schema(request=QuerySubmitSerializer, responses={200: dict, 202: dict})
 @api_view(["POST"])
-@permission_classes([IsAuthenticated, has_role(Role.ADMIN)])
+@permission_classes([IsAuthenticated, allows(Capability.QUERIES)])
 @throttle_classes(QUERY_THROTTLES)
 def query_submit(request):
     """Run canonical (Athena-dialect) SQL: 200 with the result if ready soon, else 202."""

@@ -1,8 +1,8 @@
 """Personal data in query results, masked before a result is cached.
 
 Payloads are free text that may hold e-mail addresses, phone numbers, IP addresses and values
-of personal keys (privacy.masking). A run that reads such a column masks every text value of
-its result with privacy.masking's reading form before it is cached, so that no reader of the
+of personal keys (core.masking). A run that reads such a column masks every text value of
+its result with core.masking's reading form before it is cached, so that no reader of the
 run (the page it serves, ``/api/runs/<id>``, the cache itself) sees more than that form.
 
 Fail closed: any reference to a free-text column, or a ``*`` over a table that has one, masks
@@ -12,7 +12,7 @@ every text column of the result (an alias or an expression over a payload is sti
 import pandas as pd
 from sqlglot import exp
 
-from privacy.masking import mask_payload
+from core.masking import mask_payload
 from warehouse.sql import CanonicalSql
 
 # Table -> its columns of free text that may hold personal data.

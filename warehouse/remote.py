@@ -57,6 +57,7 @@ def session(engine: str) -> Iterator[Session]:
     """A session on ``engine``. The driver's errors, connecting or running a statement, come out
     as the engines' WarehouseError (TransientWarehouseError when unreachable or worth a retry),
     so that callers need not know each driver."""
+    # Each driver (and its engine's error mapping) is imported only when that engine is used.
     if engine == "postgres":
         import psycopg
 

@@ -14,13 +14,12 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from portal.lease import lease_renewed
-from portal.roles import scope_key, user_roles
+from portal.roles import Access, scope_key, user_roles
 from warehouse import params as query_params
 from warehouse import personal_data, result_cache, watermark
 from warehouse.engines.base import TransientWarehouseError, WarehouseError, checked_sql
 from warehouse.engines.registry import get_engine
 from warehouse.lake import contract
-from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
 from warehouse.sql import CanonicalSql, SqlError, check_params, parse
@@ -167,6 +166,7 @@ def _still_in_flight(run: QueryRun, enqueue: bool) -> bool:
 
 
 def _enqueue(run_id: int) -> None:
+    # Here, not at the top: warehouse.tasks imports this module (a task calls one service).
     from warehouse.tasks import run_query
 
     run_query.delay(run_id)

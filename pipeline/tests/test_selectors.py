@@ -8,8 +8,8 @@ from pipeline import selectors
 from pipeline.models import DeadLetterCount, SchemaVersionSeen
 from pipeline.tests import factories
 from pipeline.tests.factories import AS_OF
+from portal.roles import Access
 from tests.support.users import user_with_role
-from warehouse.lake.contract import Access
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from portal.roles import Role, data_scope, user_roles
-from warehouse.lake.contract import Access
+from portal.roles import Access, Role, data_scope, user_roles
 
 
 @pytest.mark.django_db

@@ -3,9 +3,8 @@ the tables the SQL reads, however they are hidden."""
 
 import pytest
 
-from portal.roles import ROLE_ACCESS, Role
+from portal.roles import ROLE_ACCESS, Access, Role
 from warehouse.lake import contract
-from warehouse.lake.contract import Access
 from warehouse.services import DataAccessDenied, check_access
 from warehouse.sql import parse
 

@@ -15,9 +15,10 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
+from core.masking import MASK
+from portal.roles import Access
 from privacy import dsar_job, selectors, services
 from privacy.dsar_preview import dsar_preview_compute
-from privacy.masking import MASK
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
 from privacy.signals import identity_erased
 from privacy.tests.conftest import read_table
@@ -28,7 +29,6 @@ from warehouse import remote, result_cache
 from warehouse import services as warehouse
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, erasure, storage
-from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 from warehouse.tests.pg_redshift_proxy import redshift_settings
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from privacy.masking import MASK, MAX_CHARS, mask_payload, mask_personal_data
+from core.masking import MASK, MAX_CHARS, mask_payload, mask_personal_data
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 from django.core.management import CommandError, call_command
 
+from core.pii import ALLOWED_PII_KEYS, looks_like_pii, pii_violations
 from privacy import services
-from privacy.pii import ALLOWED_PII_KEYS, looks_like_pii, pii_violations
 from privacy.tests.conftest import read_table
 from warehouse.engines.pg_loader import load_lake
 from warehouse.engines.registry import get_engine

@@ -7,11 +7,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from portal.roles import Access
 from privacy.lake_queries import FINANCE_CASES_SQL
 from privacy.tests.test_lake_views import expected_finance_cases
 from tests.support.users import user_with_role
 from warehouse import services as warehouse
-from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 
 pytestmark = pytest.mark.django_db

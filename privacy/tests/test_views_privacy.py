@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from core.pii import ALLOWED_PII_KEYS
 from privacy import services
 from privacy.models import ConsentChange, DsarRequest, PayloadScan
-from privacy.pii import ALLOWED_PII_KEYS
 from privacy.tests.conftest import previewed
 from privacy.tests.test_api_dsar import RUN_ANSWERS, request_in
 from tests.support.users import user_with_role

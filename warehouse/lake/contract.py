@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from portal.roles import Access
+
 # The two kinds of id the identity columns hold, and their formats: what the pipeline writes
 # (demo_lake.ids makes the demo's ids the same way). A column named ``*identity_id``
 # holds identity ids, one named ``*user_id`` user ids. A DSAR subject must be an id of one of
@@ -40,23 +42,6 @@ class Layer(StrEnum):
     BRONZE = "bronze"
     SILVER = "silver"
     GOLD = "gold"
-
-
-class Access(StrEnum):
-    """Who may read a table or view.
-
-    A restricted table (support, finance, privacy) is read by admins only; the role it belongs
-    to reads it through views that keep the columns that role needs, and a view carries its own
-    class (support_view, finance_view, privacy_view). portal.roles maps roles to classes.
-    """
-
-    GENERAL = "general"
-    SUPPORT = "support"
-    FINANCE = "finance"
-    PRIVACY = "privacy"
-    SUPPORT_VIEW = "support_view"
-    FINANCE_VIEW = "finance_view"
-    PRIVACY_VIEW = "privacy_view"
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@ from datetime import date
 import pytest
 from django.contrib.auth.models import User
 
+from portal.roles import Access
 from tests.support.users import user_with_role
 from warehouse import services
-from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 
 pytestmark = pytest.mark.django_db

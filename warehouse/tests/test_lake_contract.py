@@ -3,7 +3,8 @@ import io
 from django.conf import settings
 from django.core.management import call_command
 
-from warehouse.lake.contract import TABLES, Access, Layer, partitioned_tables, table
+from portal.roles import Access
+from warehouse.lake.contract import TABLES, Layer, partitioned_tables, table
 from warehouse.management.commands.lake_contract import DOC_PATH, render_contract
 
 

@@ -15,10 +15,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from portal.roles import Access
 from tests.support.services import WorkerProcess, wait_until
 from warehouse import result_cache, services
 from warehouse.engines import registry
-from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 from warehouse.tasks import run_query
 

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from portal.roles import Access
 from tests.support.users import user_with_role
 from warehouse import result_cache, services
-from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 
 GENERAL = frozenset({Access.GENERAL})

@@ -6,9 +6,9 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
+from portal.roles import Access
 from warehouse import services
 from warehouse.lake import contract, storage
-from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 
 pytestmark = pytest.mark.django_db

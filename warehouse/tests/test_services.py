@@ -3,9 +3,9 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from portal.roles import Access
 from warehouse import services
 from warehouse.engines.base import TransientWarehouseError
-from warehouse.lake.contract import Access
 from warehouse.lake.storage import bump_watermark
 from warehouse.models import QueryRun
 from warehouse.sql import QueryRefused, SqlError

@@ -2,7 +2,7 @@
 
 import pytest
 
-from warehouse.lake.contract import Access
+from portal.roles import Access
 from warehouse.services import DataAccessDenied, check_access
 from warehouse.sql import SqlError, parse
 

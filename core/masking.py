@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from privacy.pii import pii_violations
+from core.pii import pii_violations
 
 MASK = "***"
 MAX_CHARS = 400  # a sample is for reading, not for reconstructing a 1 MB payload
