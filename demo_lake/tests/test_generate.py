@@ -16,6 +16,7 @@ from demo_lake.build import generate_lake
 from demo_lake.config import LakeConfig
 from demo_lake.events import FUNNEL_STEPS
 from demo_lake.exposures import EXPERIMENTS, exposure_outcomes
+from experiments.surfaces import SURFACES
 from warehouse.lake.contract import TABLES
 from warehouse.lake.layout import bucket_of
 from warehouse.lake.storage import data_files, table_dir
@@ -143,6 +144,16 @@ def test_every_session_starts_with_exactly_one_app_start(small_lake):
     assert (first == "app.start").all()
     starts = raw[raw.event_name == "app.start"].groupby("session_id").size()
     assert (starts == 1).all() and len(starts) == raw.session_id.nunique()
+
+
+def test_events_happen_on_the_surfaces_the_portal_declares(small_lake):
+    """The experiment form offers experiments.surfaces.SURFACES: the lake uses those, all."""
+    silver = read(small_lake, "events")
+    exposures = read(small_lake, "fact_experiment_exposures")
+    assert set(silver.surface) == set(SURFACES)
+    assert set(exposures.surface) <= set(SURFACES)
+    pricing = silver[silver.surface == "pricing_page"]
+    assert set(pricing.event_name) == {"page_view", "experiment_exposure"}
 
 
 def test_user_ids_appear_once_the_identity_became_a_user(small_lake):
