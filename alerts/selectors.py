@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, QuerySet
 
 from alerts.models import Alert
-from portal.roles import Role, user_roles
+from portal.roles import Capability, may
 
 # Source -> whether a user may open the pages its alerts are about (experiments, pipeline).
 # Registered by the apps that raise them (AppConfig.ready); an alert of an unregistered
@@ -23,14 +23,14 @@ def alert_sources_for(user) -> list[str]:
 
 
 def alert_readable(alert: Alert, user) -> bool:
-    return Role.ADMIN in user_roles(user) or alert.source in alert_sources_for(user)
+    return may(user, Capability.ALERTS_ALL) or alert.source in alert_sources_for(user)
 
 
 def alerts_feed(*, source: str | None = None, user=None, limit: int = 200) -> QuerySet[Alert]:
     """Open alerts first, newest first; then recently closed ones. With ``user``, only those
     of sources they may open (jobs pass no user: they see all)."""
     alerts = Alert.objects.all()
-    if user is not None and Role.ADMIN not in user_roles(user):
+    if user is not None and not may(user, Capability.ALERTS_ALL):
         alerts = alerts.filter(source__in=alert_sources_for(user))
     if source:
         alerts = alerts.filter(source=source)

@@ -64,6 +64,7 @@ class Capability(StrEnum):
     SUPPORT_VIEWS = "support_views"  # the support pages (tickets)
     FINANCE_VIEWS = "finance_views"  # the finance pages (refunds, chargebacks)
     QUERIES = "queries"  # run any canonical SQL through the API
+    ALERTS_ALL = "alerts_all"  # alerts of every source, also of pages no one registered
     HEALTH_ERRORS = "health_errors"  # see why a /healthz check is down (hosts, ports)
 
 
@@ -94,6 +95,7 @@ CAPABILITIES: dict[Capability, Grant] = {
     Capability.SUPPORT_VIEWS: Grant(frozenset({Role.SUPPORT, Role.ADMIN}), _PAGE),
     Capability.FINANCE_VIEWS: Grant(frozenset({Role.FINANCE, Role.ADMIN}), _PAGE),
     Capability.QUERIES: Grant(frozenset({Role.ADMIN})),
+    Capability.ALERTS_ALL: Grant(frozenset({Role.ADMIN})),
     Capability.HEALTH_ERRORS: Grant(frozenset({Role.ADMIN})),
 }
 
