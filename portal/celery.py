@@ -16,6 +16,7 @@ def refuse_to_start_on_check_errors(**kwargs) -> None:
     """A worker or beat with a broken setting stops at once, as runserver does: Celery runs
     Django's system checks but only logs their errors. SystemExit passes Celery's signal
     dispatch, which swallows ordinary exceptions."""
+    # Here, not at the top: the checks need Django set up, which this module comes before.
     from django.core import checks
 
     errors = [message for message in checks.run_checks() if message.is_serious()]

@@ -70,6 +70,7 @@ def pool_stalled(*, waiting_since: list[float], busy: int, slots: int, limit_s: 
 
 
 def _worker_stalled(slots: int) -> bool:
+    # Here, not at the top: the worker's own state, read in worker processes only.
     from celery.worker import state
 
     try:
