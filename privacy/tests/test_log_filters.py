@@ -75,6 +75,11 @@ def serve_and_call(command: list[str], port: int, tmp_path: Path) -> str:
                 # 401, 403, 404: logged all the same.
                 with contextlib.suppress(urllib.error.HTTPError):
                     urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60)
+            # A server logs a request after answering it: wait for the last one's line.
+            last = PATHS[-1].partition("?")[0] + "?"
+            while not any(last in line and "HTTP/1.1" in line for line in log.open()):
+                assert time.monotonic() < deadline, "the server did not log the last request"
+                time.sleep(0.1)
         finally:
             server.terminate()
             server.wait(timeout=60)
