@@ -24,7 +24,7 @@ class AppendOnly(models.Model):
     """Rows are written once: saving an existing row or deleting one is refused.
 
     The one sanctioned change is a DSAR erasure, which replaces ids with a tombstone through
-    a queryset update (privacy.services.dsar_erase_portal_records)."""
+    a queryset update (privacy.dsar_job._erase_portal_records)."""
 
     class Meta:
         abstract = True

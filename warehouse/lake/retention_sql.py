@@ -26,7 +26,7 @@ class ExpiredRows:
     followup: tuple[str, ...]
 
 
-def _expired(table: Table, cutoff: date) -> exp.Expression:
+def _expired(table: Table) -> exp.Expression:
     # The cut-off travels as an ISO string, cast in the SQL: every driver binds a string the same
     # way, and Trino would not compare a date with a varchar.
     day = exp.cast(exp.Placeholder(this="cutoff"), "date")
@@ -38,14 +38,14 @@ def count_statement(table: Table, dialect: str, schema: str | None, cutoff: date
     tree = (
         exp.select(exp.Count(this=exp.Star()).as_("expired"))
         .from_(target(table, schema))
-        .where(_expired(table, cutoff))
+        .where(_expired(table))
     )
     return render(tree, dialect, {"cutoff": cutoff.isoformat()})
 
 
 def delete_statement(table: Table, dialect: str, schema: str | None, cutoff: date) -> Statement:
     """DELETE of the rows whose partition is before ``cutoff``; younger rows are not touched."""
-    tree = exp.Delete(this=target(table, schema), where=exp.Where(this=_expired(table, cutoff)))
+    tree = exp.Delete(this=target(table, schema), where=exp.Where(this=_expired(table)))
     return render(tree, dialect, {"cutoff": cutoff.isoformat()})
 
 

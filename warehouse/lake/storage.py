@@ -50,11 +50,6 @@ def partition_dir(root: Path, table: Table, partition_value: str) -> Path:
     return table_dir(root, table) / f"{table.partition_column}={partition_value}"
 
 
-def parquet_glob(root: Path, table: Table) -> str:
-    pattern = "*/*.parquet" if table.partition_column else "*.parquet"
-    return str(table_dir(root, table) / pattern)
-
-
 def data_files(root: Path, table: Table) -> list[Path]:
     directory = table_dir(root, table)
     if not directory.exists():
