@@ -57,7 +57,8 @@ def default_views(data_as_of: str | None) -> Iterator[tuple[Metric, MetricParams
 
 
 def scopes_in_use() -> set[frozenset[Access]]:
-    users = get_user_model().objects.filter(is_active=True)
+    """The data scope of every active user, in two queries however many users there are."""
+    users = get_user_model().objects.filter(is_active=True).prefetch_related("groups")
     return {scope for user in users if (scope := data_scope(user))}
 
 

@@ -106,9 +106,10 @@ def user_roles(user) -> frozenset[Role]:
         return frozenset()
     if user.is_superuser:
         return frozenset(Role)
-    # Cached on the user object: one query per request, however often it is asked.
+    # Cached on the user object: one query per request, however often it is asked; none when
+    # the user's groups were prefetched (prefetch_related("groups"), as warming does).
     if not hasattr(user, "_portal_roles"):
-        names = set(user.groups.values_list("name", flat=True))
+        names = {group.name for group in user.groups.all()}
         user._portal_roles = frozenset(r for r in Role if r.value in names)
     return user._portal_roles
 
