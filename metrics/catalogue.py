@@ -32,12 +32,6 @@ class Catalogue:
         except KeyError:
             raise UnknownMetric(slug) from None
 
-    def by_area(self) -> dict[str, list[Metric]]:
-        areas: dict[str, list[Metric]] = {area: [] for area in AREAS}
-        for metric in self.metrics.values():
-            areas[metric.area].append(metric)
-        return areas
-
 
 _cache: dict[Path, tuple[tuple, Catalogue]] = {}
 _lock = threading.Lock()
