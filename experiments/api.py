@@ -22,7 +22,6 @@ from portal.authentication import has_token_scope
 from portal.permissions import allows
 from portal.roles import Capability, data_scope
 from portal.throttles import QUERY_THROTTLES
-from warehouse import selectors as warehouse_selectors
 from warehouse import services as warehouse_services
 from warehouse import watermark
 
@@ -88,18 +87,20 @@ def stats_baseline(request):
         raise PermissionDenied(str(err)) from None
     except warehouse_services.RunLimitReached as err:
         return Response(err.as_payload(), status=429)
-    cached = submission.cached
-    if cached is None:
-        run = warehouse_selectors.run_wait(
-            run_id=submission.run.pk, timeout_s=settings.QUERY_WAIT_SECONDS
+    answer = warehouse_services.query_answer(
+        submission=submission, wait_s=settings.QUERY_WAIT_SECONDS
+    )
+    if answer.pending:
+        return Response(
+            {"status": answer.run.status, "run_id": answer.run_id, "poll_url": answer.poll_url},
+            status=202,
         )
-        if not run.is_finished:
-            return Response({"status": run.status, "run_id": run.pk}, status=202)
-        cached = warehouse_selectors.run_result(run)
-        if cached is None:
-            return Response(
-                {"status": run.status, "run_id": run.pk, "error": run.error}, status=502
-            )
+    if answer.failed:
+        return Response(
+            {"status": answer.run.status, "run_id": answer.run_id, "error": answer.error},
+            status=502,
+        )
+    cached = answer.result
     baseline = baseline_from_row(cached.frame.iloc[0].to_dict())
     return Response(
         {

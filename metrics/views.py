@@ -4,13 +4,14 @@ Pages render definitions and controls; numbers arrive in the browser from the me
 (static/metrics/dashboard.js), so a slow tile never holds up the page or another tile.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from hashlib import sha256
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,14 +30,17 @@ from metrics.selectors import TileView
 from metrics.serializers import translations
 from metrics.services import metric_data_submit, parse_metric_params
 from metrics.windows import previous_window
+from pipeline.models import TableFreshness
+from pipeline.selectors import table_freshness
 from portal.local_cache import local_cache
 from portal.roles import data_scope
 from portal.throttles import query_throttled
 from warehouse import selectors as run_selectors
 from warehouse import watermark
+from warehouse.exports import csv_download, csv_preparing
 from warehouse.lake import contract
-from warehouse.models import QueryRun
-from warehouse.services import DataAccessDenied, RunLimitReached
+from warehouse.lake import views as lake_views
+from warehouse.services import DataAccessDenied, RunLimitReached, query_answer
 
 METRIC_PAGE_DAYS = 28
 PRESET_DAYS = (7, 28, 90)
@@ -140,19 +144,36 @@ def metric_detail(request, slug: str):
     return render(request, "metrics/metric_detail.html", context, status=400 if error else 200)
 
 
-def _lineage(metric: Metric) -> list[tuple[contract.Table, list[str]]]:
-    return [(contract.table(name), sorted(columns)) for name, columns in metric.columns.items()]
+def _lineage(metric: Metric) -> list[tuple[contract.Table, list[str], TableFreshness | None]]:
+    """Each table the metric reads, the columns it reads there, and how fresh its data is: a
+    view is as fresh as the stalest table under it (None: not checked yet)."""
+    tables = [contract.table(name) for name in metric.columns]
+    sources = {t.name: sorted(lake_views.bases(t)) if t.is_view else [t.name] for t in tables}
+    fresh = table_freshness(name for names in sources.values() for name in names)
+
+    def age(row: TableFreshness) -> float:
+        return math.inf if row.age_s is None else row.age_s  # no recent data: the stalest
+
+    def stalest(names: list[str]) -> TableFreshness | None:
+        if not all(name in fresh for name in names):
+            return None
+        return max((fresh[name] for name in names), key=age)
+
+    return [(t, sorted(metric.columns[t.name]), stalest(sources[t.name])) for t in tables]
 
 
 @require_GET
 @query_throttled
 def metric_data_csv(request, slug: str):
-    """The metric's data as CSV, by the same path (and access check) as the API; waits for the
-    run up to the query time limit."""
+    """The metric's data as CSV, by the same path (and access check) as the API: the file when
+    the result is ready (after a short wait), else a page that reloads this link until it is."""
     try:
         metric = load_catalogue().get(slug)
     except UnknownMetric:
         raise Http404("No such metric.") from None
+    if (failed := run_selectors.run_failed(request.GET.get("run"), request.user)) is not None:
+        message = f"The query failed: {failed.error}"
+        return _data_error(request, metric, message, status=502, run=failed)
     try:
         params = parse_metric_params(metric, request.GET)
         submission = metric_data_submit(metric=metric, params=params, user=request.user)
@@ -162,31 +183,14 @@ def metric_data_csv(request, slug: str):
         return _data_error(request, metric, str(err), status=403)
     except RunLimitReached as err:
         return _data_error(request, metric, str(err), status=429)
-    cached = submission.cached
-    if cached is None:
-        run = run_selectors.run_wait(
-            run_id=submission.run.pk, timeout_s=settings.QUERY_TIME_LIMIT_SECONDS
-        )
-        cached = run_selectors.run_result(run)
-        if cached is None:
-            return _run_error(request, metric, run)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    answer = query_answer(submission=submission, wait_s=settings.QUERY_WAIT_SECONDS)
+    if answer.pending:
+        back = reverse("metric-detail", args=[slug])
+        return csv_preparing(request, answer=answer, title=metric.title, back_url=back)
+    if answer.failed:
+        return _data_error(request, metric, answer.error, status=502, run=answer.run)
     name = f"{metric.slug}_{params.start}_{params.end}_{params.grain}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["X-Data-As-Of"] = cached.data_as_of or ""
-    response["X-Query-Run"] = str(cached.run_id)
-    cached.frame.to_csv(response, index=False)
-    return response
-
-
-def _run_error(request, metric: Metric, run: QueryRun) -> HttpResponse:
-    if run.status == QueryRun.Status.FAILED:
-        return _data_error(request, metric, f"The query failed: {run.error}", status=502, run=run)
-    if run.status == QueryRun.Status.SUCCEEDED:
-        message = "The result expired from the cache before it could be sent; try again."
-        return _data_error(request, metric, message, status=503, run=run)
-    message = f"The query is still {run.status} after {settings.QUERY_TIME_LIMIT_SECONDS} s."
-    return _data_error(request, metric, message, status=504, run=run)
+    return csv_download(answer.result, name)
 
 
 def _data_error(request, metric: Metric, message: str, *, status: int, run=None):

@@ -4,16 +4,13 @@ Each page query reads a restricted view (never a restricted table), runs through
 layer as a recorded query run for the requesting user's scope, and is cached under that scope.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from django.conf import settings
 
 from portal.roles import data_scope
-from warehouse import selectors as runs
 from warehouse import services as warehouse
-from warehouse.models import QueryRun
+from warehouse.services import Answer
 
 ANY = "*"  # a filter parameter bound to this keeps every value
 
@@ -76,21 +73,10 @@ ORDER BY received_ts DESC, notice_id
 """
 
 
-@dataclass(frozen=True)
-class PageData:
-    """A page query's answer: a frame, or why there is none yet."""
-
-    frame: pd.DataFrame | None
-    run_id: int | None
-    data_as_of: str | None = None
-    pending: bool = False
-    error: str | None = None
-
-
-def page_query(
-    *, user, sql: str, params: dict[str, Any], label: str, wait_s: float | None = None
-) -> PageData:
-    """Run ``sql`` for ``user`` through the warehouse (cache, in-flight run or a new run).
+def page_query(*, user, sql: str, params: dict[str, Any], label: str) -> Answer:
+    """Run ``sql`` for ``user`` through the warehouse (cache, in-flight run or a new run),
+    waiting at most QUERY_WAIT_SECONDS for the answer. A failure names
+    only the run: the engine's message may quote restricted data.
 
     Raises DataAccessDenied when the user's scope does not cover what the SQL reads."""
     try:
@@ -98,13 +84,8 @@ def page_query(
             sql=sql, params=params, scope=data_scope(user), user=user, label=label
         )
     except warehouse.RunLimitReached as err:
-        return PageData(None, None, error=str(err))
-    if (cached := submission.cached) is not None:
-        return PageData(cached.frame, cached.run_id, cached.data_as_of)
-    wait = settings.QUERY_WAIT_SECONDS if wait_s is None else wait_s
-    run = runs.run_wait(run_id=submission.run.pk, timeout_s=wait)
-    if (cached := runs.run_result(run)) is not None:
-        return PageData(cached.frame, cached.run_id, cached.data_as_of)
-    if run.status == QueryRun.Status.FAILED:
-        return PageData(None, run.pk, error=f"The query failed (query run {run.pk}).")
-    return PageData(None, run.pk, pending=True)
+        return Answer(error=str(err))
+    answer = warehouse.query_answer(submission=submission, wait_s=settings.QUERY_WAIT_SECONDS)
+    if answer.failed:
+        return Answer(run=answer.run, error=f"The query failed (query run {answer.run_id}).")
+    return answer

@@ -1,6 +1,5 @@
 """The finance and support pages: restricted data, read only through the roles' views."""
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -17,21 +16,29 @@ from privacy.lake_queries import (
     SUPPORT_TICKETS_SQL,
     page_query,
 )
+from warehouse.exports import csv_download, csv_preparing
+from warehouse.selectors import run_failed
+from warehouse.services import Answer
 from warehouse.sql import params_used
 
 # Rows shown on a page; the CSV export has them all.
 PAGE_ROWS = 500
 
 
-def _csv(data, name: str) -> HttpResponse:
-    if data.frame is None:
-        message = data.error or "The query did not finish in time; try again."
-        return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["X-Query-Run"] = str(data.run_id)
-    data.frame.to_csv(response, index=False)
-    return response
+def _csv(request, *, sql: str, params: dict, label: str, name: str, title: str) -> HttpResponse:
+    if (failed := run_failed(request.GET.get("run"), request.user)) is not None:
+        data = Answer(run=failed, error=f"The query failed (query run {failed.pk}).")
+    else:
+        data = page_query(user=request.user, sql=sql, params=params_used(sql, params), label=label)
+    if data.pending:
+        page = request.GET.copy()
+        for key in ("format", "run"):
+            page.pop(key, None)
+        back = f"{request.path}?{page.urlencode()}"
+        return csv_preparing(request, answer=data, title=title, back_url=back)
+    if data.failed:
+        return HttpResponse(data.error, status=503, content_type="text/plain; charset=utf-8")
+    return csv_download(data.result, name)
 
 
 @require_GET
@@ -43,16 +50,22 @@ def finance(request):
     if not form.is_valid():
         return render(request, "finance/cases.html", {"form": form}, status=400)
     params = form.params()
-    wants_csv = request.GET.get("format") == "csv"
+    if request.GET.get("format") == "csv":
+        name = f"finance_cases_{params['start']}_{params['end']}.csv"
+        return _csv(
+            request,
+            sql=FINANCE_CASES_SQL,
+            params=params,
+            label="finance: cases",
+            name=name,
+            title="Finance",
+        )
     cases = page_query(
         user=request.user,
         sql=FINANCE_CASES_SQL,
         params=params_used(FINANCE_CASES_SQL, params),
         label="finance: cases",
-        wait_s=settings.QUERY_TIME_LIMIT_SECONDS if wants_csv else None,
     )
-    if wants_csv:
-        return _csv(cases, f"finance_cases_{params['start']}_{params['end']}.csv")
     summary = page_query(
         user=request.user,
         sql=FINANCE_SUMMARY_SQL,
@@ -80,16 +93,22 @@ def support(request):
     if not form.is_valid():
         return render(request, "support/tickets.html", {"form": form}, status=400)
     params = form.params()
-    wants_csv = request.GET.get("format") == "csv"
+    if request.GET.get("format") == "csv":
+        name = f"support_tickets_{params['start']}_{params['end']}.csv"
+        return _csv(
+            request,
+            sql=SUPPORT_TICKETS_SQL,
+            params=params,
+            label="support: tickets",
+            name=name,
+            title="Support",
+        )
     tickets = page_query(
         user=request.user,
         sql=SUPPORT_TICKETS_SQL,
         params=params_used(SUPPORT_TICKETS_SQL, params),
         label="support: tickets",
-        wait_s=settings.QUERY_TIME_LIMIT_SECONDS if wants_csv else None,
     )
-    if wants_csv:
-        return _csv(tickets, f"support_tickets_{params['start']}_{params['end']}.csv")
     summary = page_query(
         user=request.user,
         sql=SUPPORT_SUMMARY_SQL,
@@ -116,10 +135,10 @@ def support(request):
     return render(request, "support/tickets.html", context)
 
 
-def _records(data) -> list[dict]:
-    if data.frame is None:
+def _records(data: Answer) -> list[dict]:
+    if data.result is None:
         return []
-    frame = data.frame.head(PAGE_ROWS)
+    frame = data.result.frame.head(PAGE_ROWS)
     # NaN/NaT become None so that templates print a dash for a missing value.
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 

@@ -42,12 +42,10 @@ def query_submit(request):
         raise PermissionDenied(str(err)) from None
     except services.RunLimitReached as err:
         return Response(err.as_payload(), status=429)
-    if submission.cached is not None:
-        return Response(cached_payload(submission.cached))
-    run = selectors.run_wait(run_id=submission.run.pk, timeout_s=settings.QUERY_WAIT_SECONDS)
-    return Response(
-        run_payload(run, selectors.run_result(run)), status=200 if run.is_finished else 202
-    )
+    answer = services.query_answer(submission=submission, wait_s=settings.QUERY_WAIT_SECONDS)
+    if answer.run is None:
+        return Response(cached_payload(answer.result))
+    return Response(run_payload(answer.run, answer.result), status=202 if answer.pending else 200)
 
 
 @extend_schema(responses={200: dict})

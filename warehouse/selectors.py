@@ -1,6 +1,5 @@
 """Reads of the warehouse app."""
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,11 +63,10 @@ def run_result(run: QueryRun) -> CachedResult | None:
     return result_cache.get(run.cache_key)
 
 
-def run_wait(*, run_id: int, timeout_s: float, poll_s: float = 0.02) -> QueryRun:
-    """Poll until the run finishes or ``timeout_s`` passes; returns the run as it is then."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        run = QueryRun.objects.get(pk=run_id)
-        if run.is_finished or time.monotonic() >= deadline:
-            return run
-        time.sleep(poll_s)
+def run_failed(run_id: str | None, user) -> QueryRun | None:
+    """The run a page was waiting for (its ``run`` parameter) if it failed and ``user`` may read
+    it: reloading the page then shows the failure instead of asking again."""
+    if not run_id or not run_id.isdigit():
+        return None
+    run = QueryRun.objects.filter(pk=int(run_id), status=QueryRun.Status.FAILED).first()
+    return run if run is not None and run_readable(run, user) else None

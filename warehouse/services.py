@@ -1,5 +1,6 @@
 """Writes of the warehouse app: submitting, running and finishing query runs."""
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.lease import lease_renewed
@@ -22,6 +24,7 @@ from warehouse.engines.registry import get_engine
 from warehouse.lake import contract
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
+from warehouse.selectors import run_result
 from warehouse.sql import CanonicalSql, SqlError, check_params, parse
 
 
@@ -322,6 +325,78 @@ def query_runs_recover() -> dict[str, int]:
     return {"requeued": done[QueryRun.Status.QUEUED], "failed": done[QueryRun.Status.FAILED]}
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What a submitted query has to say after a short wait: ready (``result``, from the cache),
+    pending (``run`` is queued or running: poll ``poll_url``, or ask again) or failed
+    (``error``, one readable sentence). ``run`` is None when the cache answered at submission."""
+
+    result: CachedResult | None = None
+    run: QueryRun | None = None
+    error: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.result is not None:
+            return "ready"
+        return "failed" if self.error else "pending"
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    @property
+    def run_id(self) -> int | None:
+        if self.result is not None:
+            return self.result.run_id
+        return self.run.pk if self.run is not None else None
+
+    @property
+    def poll_url(self) -> str | None:
+        return reverse("api-run-detail", args=[self.run.pk]) if self.pending else None
+
+
+# Waiting re-reads the run: every 20 ms at first, so that a quick query answers quickly, then
+# less often, so that a long wait costs few queries.
+_POLL_FIRST_S, _POLL_MAX_S = 0.02, 0.25
+
+
+def query_answer(*, submission: Submission, wait_s: float) -> Answer:
+    """The one way to wait for a query: ``submission``'s answer once its run finished, or
+    pending after at most ``wait_s`` seconds (0: look once, never sleep). The only place
+    that sleeps on a run."""
+    if submission.cached is not None:
+        return Answer(result=submission.cached)
+    deadline = time.monotonic() + wait_s
+    poll_s = _POLL_FIRST_S
+    while True:
+        run = QueryRun.objects.get(pk=submission.run.pk)
+        if run.is_finished:
+            return _finished_answer(run)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return Answer(run=run)
+        time.sleep(min(poll_s, left))
+        poll_s = min(poll_s * 1.5, _POLL_MAX_S)
+
+
+def _finished_answer(run: QueryRun) -> Answer:
+    if run.status == QueryRun.Status.FAILED:
+        return Answer(run=run, error=f"The query failed: {run.error or 'no reason recorded'}")
+    if (cached := run_result(run)) is None:
+        message = "The result expired from the cache before it could be sent; ask again."
+        return Answer(run=run, error=message)
+    return Answer(result=cached, run=run)
+
+
 class QueryFailed(Exception):
     def __init__(self, run: QueryRun):
         super().__init__(run.error or f"query run {run.pk} did not finish")
@@ -350,15 +425,12 @@ def query_run_sync(
     )
     if submission.cached is not None:
         return submission.cached
-    run = query_run_execute(run_id=submission.run.pk)
-    while run is None or not run.is_finished:
-        # Someone else is running it: wait for theirs, and take it over if their lease expires.
-        from warehouse.selectors import run_wait
-
-        run = run_wait(run_id=submission.run.pk, timeout_s=settings.QUERY_RUN_LEASE_SECONDS)
-        if not run.is_finished:
-            run = query_run_execute(run_id=run.pk)
-    cached = result_cache.get(run.cache_key) if run.status == QueryRun.Status.SUCCEEDED else None
-    if cached is None:
-        raise QueryFailed(run)
-    return cached
+    answer = Answer(run=submission.run)
+    while answer.pending:
+        # Run it here; or, when someone else is running it, wait for theirs and take it over
+        # (the next execute) if their lease expires.
+        query_run_execute(run_id=submission.run.pk)
+        answer = query_answer(submission=submission, wait_s=settings.QUERY_RUN_LEASE_SECONDS)
+    if answer.failed:
+        raise QueryFailed(answer.run)
+    return answer.result

@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 
 from metrics.tests.ui_support import WINDOW, client_for, fetch_data, lake_table
+from tests.support.services import wait_until
+from warehouse import services
+from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
 
 CSV_URL = "/metrics/seo_nonbrand_clicks/data.csv"
@@ -39,25 +42,81 @@ def test_csv_of_a_cached_result(lake_settings, settings):
     assert QueryRun.objects.count() == 1
 
 
-@pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
-def test_csv_waits_for_the_run_on_a_real_worker(celery_worker, lake_settings, settings):
-    analyst = client_for("analyst", settings)
-    response = analyst.get(CSV_URL, {**WINDOW, "grain": "week"})
-    assert response.status_code == 200, response.content
-    daily = pd.Series(nonbrand_clicks(lake_settings))
+def weekly_nonbrand_clicks(lake) -> dict[str, int]:
+    daily = pd.Series(nonbrand_clicks(lake))
     days = pd.to_datetime(daily.index)
-    weekly = daily.groupby((days - pd.to_timedelta(days.weekday, unit="D")).strftime("%F")).sum()
-    assert {r["period"]: int(r["value"]) for r in parse(response)} == weekly.to_dict()
-    assert QueryRun.objects.get().status == "succeeded"
+    return daily.groupby((days - pd.to_timedelta(days.weekday, unit="D")).strftime("%F")).sum()
 
 
 @pytest.mark.django_db
-def test_csv_of_a_run_that_does_not_finish_in_time_is_an_error_page(lake_settings, settings):
-    settings.QUERY_TIME_LIMIT_SECONDS = 0
-    response = client_for("analyst", settings).get(CSV_URL, WINDOW)
-    assert response.status_code == 504
-    assert "still queued" in response.content.decode()
+def test_csv_of_an_uncached_result_is_prepared_then_downloaded_from_the_same_link(
+    lake_settings, settings, django_assert_max_num_queries
+):
+    settings.QUERY_WAIT_SECONDS = 0  # no worker here: nothing would finish the run meanwhile
+    analyst = client_for("analyst", settings)
+    with django_assert_max_num_queries(12):
+        preparing = analyst.get(CSV_URL, WINDOW)
+    assert preparing.status_code == 202 and preparing["Retry-After"] == "2"
+    run = QueryRun.objects.get()
+    # Answered at once: the query was queued for a worker, not run in the web request.
+    assert run.status == QueryRun.Status.QUEUED and run.started_at is None
+    page = preparing.content.decode()
+    assert "Preparing the CSV of" in page and f"query run {run.pk}" in page
+    # It reloads the export's link, naming the run it waits for.
+    link = f"{CSV_URL}?start={WINDOW['start']}&amp;end={WINDOW['end']}&amp;run={run.pk}"
+    assert f'<meta http-equiv="refresh" content="2; url={link}">' in page
+    assert f'<a href="{link}">Download the CSV</a>' in page
+
+    again = analyst.get(CSV_URL, {**WINDOW, "run": run.pk})  # a reload while it waits joins it
+    assert again.status_code == 202 and QueryRun.objects.count() == 1
+
+    services.query_run_execute(run_id=run.pk)  # what the worker's task does
+    done = analyst.get(CSV_URL, {**WINDOW, "run": run.pk})
+    assert done.status_code == 200 and done["X-Query-Run"] == str(run.pk)
+    assert {r["period"]: int(r["value"]) for r in parse(done)} == nonbrand_clicks(lake_settings)
+    assert QueryRun.objects.count() == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_csv_link_works_once_a_real_worker_finished_the_run(celery_worker, lake_settings, settings):
+    settings.QUERY_WAIT_SECONDS = 0
+    analyst = client_for("analyst", settings)
+    query = {**WINDOW, "grain": "week"}
+    first = analyst.get(CSV_URL, query)
+    # 202 unless the worker was faster than this request's one look at the run.
+    assert first.status_code in (200, 202)
+    run = QueryRun.objects.get()
+    wait_until(lambda: QueryRun.objects.get().is_finished, timeout=120)
+    response = analyst.get(CSV_URL, query)
+    assert response.status_code == 200, response.content
+    assert {r["period"]: int(r["value"]) for r in parse(response)} == (
+        weekly_nonbrand_clicks(lake_settings).to_dict()
+    )
+    assert QueryRun.objects.get().status == "succeeded" and response["X-Query-Run"] == str(run.pk)
+
+
+@pytest.mark.django_db
+def test_a_run_that_fails_while_the_page_waits_is_shown_not_run_again(lake_settings, settings):
+    settings.QUERY_WAIT_SECONDS = 0
+    analyst = client_for("analyst", settings)
+    preparing = analyst.get(CSV_URL, WINDOW)
+    run = QueryRun.objects.get()
+    assert preparing.status_code == 202
+    QueryRun.objects.filter(pk=run.pk).update(status="failed", error="the engine fell over")
+    response = analyst.get(CSV_URL, {**WINDOW, "run": run.pk})  # the page's reload
+    assert response.status_code == 502
+    assert "The query failed: the engine fell over" in response.content.decode()
+    assert f"/api/runs/{run.pk}" in response.content.decode()
+    assert QueryRun.objects.count() == 1  # not asked again
+    # Another user's failed run of data they may not read says nothing: a new export instead.
+    finance_sql = "SELECT count(*) AS n FROM fin_refunds WHERE event_dt BETWEEN :s AND :e"
+    hidden = services.query_submit(
+        sql=finance_sql, params={"s": 1, "e": 2}, scope=frozenset(Access)
+    ).run
+    QueryRun.objects.filter(pk=hidden.pk).update(status="failed", error="secret")
+    other = analyst.get(CSV_URL, {**WINDOW, "run": hidden.pk})
+    assert other.status_code == 202 and "secret" not in other.content.decode()
 
 
 @pytest.mark.django_db

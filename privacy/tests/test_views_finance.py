@@ -163,3 +163,34 @@ def test_a_page_whose_run_is_not_done_says_so_and_reloads(finance_client):
     assert page.status_code == 200
     assert "Still computing" in page.content.decode()
     assert '<meta http-equiv="refresh"' in page.content.decode()
+
+
+def test_an_uncached_export_is_prepared_then_the_same_link_downloads(finance_client, finance_lake):
+    preparing = finance_client.get(f"/finance/?{WINDOW}&format=csv")
+    assert preparing.status_code == 202
+    run = QueryRun.objects.get()
+    assert run.status == QueryRun.Status.QUEUED and run.started_at is None  # not run inline
+    page = preparing.content.decode()
+    assert "Preparing the CSV of Finance" in page
+    assert not [m for m in CASE_ID_PREFIXES if m in page]
+    link = f"/finance/?{WINDOW.replace('&', '&amp;')}&amp;format=csv&amp;run={run.pk}"
+    assert f'<a href="{link}">Download the CSV</a>' in page
+
+    warehouse.query_run_execute(run_id=run.pk)  # what the worker's task does
+    answer = finance_client.get(f"/finance/?{WINDOW}&format=csv&run={run.pk}")
+    assert answer.status_code == 200 and answer["X-Query-Run"] == str(run.pk)
+    frame = pd.read_csv(io.StringIO(answer.content.decode()))
+    want = in_window(expected_finance_cases(finance_lake))
+    assert sorted(frame["case_id"]) == sorted(want["case_id"])
+    assert frame["amount_cents"].sum() == want["amount_cents"].sum()
+    assert QueryRun.objects.count() == 1
+
+
+def test_an_export_whose_run_failed_says_so_without_the_engine_message(finance_client):
+    finance_client.get(f"/finance/?{WINDOW}&format=csv")
+    run = QueryRun.objects.get()
+    QueryRun.objects.filter(pk=run.pk).update(status="failed", error="rfd_123 is not a number")
+    answer = finance_client.get(f"/finance/?{WINDOW}&format=csv&run={run.pk}")
+    assert answer.status_code == 503
+    assert answer.content.decode() == f"The query failed (query run {run.pk})."
+    assert QueryRun.objects.count() == 1
