@@ -4,6 +4,7 @@ Pages render definitions and controls; numbers arrive in the browser from the me
 (static/metrics/dashboard.js), so a slow tile never holds up the page or another tile.
 """
 
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from hashlib import sha256
@@ -29,6 +30,8 @@ from metrics.selectors import TileView
 from metrics.serializers import translations
 from metrics.services import metric_data_submit, parse_metric_params
 from metrics.windows import previous_window
+from pipeline.models import TableFreshness
+from pipeline.selectors import table_freshness
 from portal.local_cache import local_cache
 from portal.roles import data_scope
 from portal.throttles import query_throttled
@@ -36,6 +39,7 @@ from warehouse import selectors as run_selectors
 from warehouse import watermark
 from warehouse.exports import csv_download, csv_preparing
 from warehouse.lake import contract
+from warehouse.lake import views as lake_views
 from warehouse.services import DataAccessDenied, RunLimitReached, query_answer
 
 METRIC_PAGE_DAYS = 28
@@ -140,8 +144,22 @@ def metric_detail(request, slug: str):
     return render(request, "metrics/metric_detail.html", context, status=400 if error else 200)
 
 
-def _lineage(metric: Metric) -> list[tuple[contract.Table, list[str]]]:
-    return [(contract.table(name), sorted(columns)) for name, columns in metric.columns.items()]
+def _lineage(metric: Metric) -> list[tuple[contract.Table, list[str], TableFreshness | None]]:
+    """Each table the metric reads, the columns it reads there, and how fresh its data is: a
+    view is as fresh as the stalest table under it (None: not checked yet)."""
+    tables = [contract.table(name) for name in metric.columns]
+    sources = {t.name: sorted(lake_views.bases(t)) if t.is_view else [t.name] for t in tables}
+    fresh = table_freshness(name for names in sources.values() for name in names)
+
+    def age(row: TableFreshness) -> float:
+        return math.inf if row.age_s is None else row.age_s  # no recent data: the stalest
+
+    def stalest(names: list[str]) -> TableFreshness | None:
+        if not all(name in fresh for name in names):
+            return None
+        return max((fresh[name] for name in names), key=age)
+
+    return [(t, sorted(metric.columns[t.name]), stalest(sources[t.name])) for t in tables]
 
 
 @require_GET

@@ -34,12 +34,13 @@ def thresholds() -> Thresholds:
     return Thresholds.from_mapping({**settings.PIPELINE_THRESHOLDS, **overrides})
 
 
-def table_freshness(table_name: str) -> TableFreshness | None:
-    """The latest freshness of one lake table (None until the health job has checked it).
+def table_freshness(table_names: Iterable[str]) -> dict[str, TableFreshness]:
+    """The latest freshness of each of ``table_names`` the health job has checked, in one query.
 
     For pages that show a metric beside the freshness of the tables it reads: they have
     already checked the reader's access to those tables."""
-    return TableFreshness.objects.filter(table_name=table_name).first()
+    rows = TableFreshness.objects.filter(table_name__in=list(table_names))
+    return {row.table_name: row for row in rows}
 
 
 def freshness_visible(scope: frozenset[Access]) -> list[TableFreshness]:

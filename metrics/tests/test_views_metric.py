@@ -1,11 +1,16 @@
 """A metric's page: definition, SQL and its translations, lineage, history, runs, chart wiring."""
 
 import re
+from datetime import date
 from html import unescape
 
 import pytest
+from django.utils import timezone
 
 from metrics.tests.ui_support import WINDOW, client_for, fetch_data
+from pipeline.models import TableFreshness
+from warehouse.lake import contract
+from warehouse.lake import views as lake_views
 
 pytestmark = pytest.mark.django_db
 
@@ -102,5 +107,49 @@ def test_restricted_metric_page_is_404(analyst):
 
 def test_query_count(analyst, django_assert_max_num_queries):
     fetch_data(analyst, "search_to_view_ctr", **WINDOW)
-    with django_assert_max_num_queries(4):  # session, user, roles, runs
+    # session, user, roles, runs, and one for the freshness of every table the lineage shows
+    with django_assert_max_num_queries(5):
         assert analyst.get("/metrics/search_to_view_ctr/").status_code == 200
+
+
+def freshness(table: str, *, age_s: float | None, status: str) -> TableFreshness:
+    return TableFreshness.objects.create(
+        table_name=table,
+        cadence="daily",
+        newest_partition=date(2026, 1, 31),
+        newest_column="gold_processed_ts",
+        age_s=age_s,
+        budget_s=108000.0,
+        status=status,
+        checked_at=timezone.now(),
+    )
+
+
+def lineage_row(page: str, table: str) -> str:
+    return re.search(rf'data-lineage-table="{table}".*?</tr>', page, re.S).group(0)
+
+
+def test_lineage_shows_each_table_s_freshness(analyst):
+    stale = freshness("fact_funnel_events", age_s=30 * 3600, status="alarm")
+    page = analyst.get("/metrics/search_to_view_ctr/").content.decode()
+    row = lineage_row(page, "fact_funnel_events")
+    assert 'data-freshness="alarm"' in row
+    assert stale.age_display in row and "newest partition 2026-01-31" in row
+
+    stale.delete()
+    page = analyst.get("/metrics/search_to_view_ctr/").content.decode()
+    assert 'data-freshness="unchecked"' in lineage_row(page, "fact_funnel_events")
+    assert "not checked yet" in lineage_row(page, "fact_funnel_events")
+
+
+def test_a_view_is_as_fresh_as_the_stalest_table_under_it(lake_settings, settings):
+    support = client_for("support", settings)
+    bases = sorted(lake_views.bases(contract.table("support_tickets_v")))
+    for i, name in enumerate(bases):
+        freshness(name, age_s=3600.0 * (i + 1), status="ok")
+    stalest = freshness("unrelated", age_s=None, status="alarm")  # another table: not shown
+    page = support.get("/metrics/support_first_response_time/").content.decode()
+    row = lineage_row(page, "support_tickets_v")
+    expected = TableFreshness.objects.get(table_name=bases[-1])
+    assert 'data-freshness="ok"' in row and expected.age_display in row
+    assert "its stalest table" in row and stalest.table_name not in row

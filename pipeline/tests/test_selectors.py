@@ -14,10 +14,13 @@ from tests.support.users import user_with_role
 pytestmark = pytest.mark.django_db
 
 
-def test_table_freshness_of_one_table():
-    assert selectors.table_freshness("raw_events") is None  # not checked yet
+def test_table_freshness_of_the_tables_asked_for(django_assert_num_queries):
+    assert selectors.table_freshness(["raw_events"]) == {}  # not checked yet
     factories.health()
-    fresh = selectors.table_freshness("raw_events")
+    with django_assert_num_queries(1):
+        found = selectors.table_freshness(["raw_events", "events", "no_such_table"])
+    assert set(found) == {"raw_events", "events"}
+    fresh = found["raw_events"]
     assert fresh.table_name == "raw_events" and fresh.age_display == "30.0 min"
     assert fresh.budget_display == "30.0 h" and fresh.status == "ok"
 
