@@ -16,42 +16,58 @@ from rest_framework.response import Response
 from experiments import queries, selectors, serializers
 from experiments.assignment import assign
 from experiments.catalogue import titles_for
-from experiments.models import KEY_VALIDATOR
 from experiments.outcomes import baseline_from_row
 from portal.authentication import has_token_scope
 from portal.permissions import allows
 from portal.roles import Capability, data_scope
+from portal.schema import FIELD_ERRORS, NOT_FOUND, RUN_LIMIT
 from portal.throttles import QUERY_THROTTLES
 from warehouse import services as warehouse_services
 from warehouse import watermark
+from warehouse.serializers import RunFailedSerializer, RunPendingSerializer
 
 ASSIGNMENT_SCOPE = "assignment:read"
-MAX_UNIT_LENGTH = 200
-BASELINE_DAYS, MAX_BASELINE_DAYS = 28, 90
 
 readers = allows(Capability.EXPERIMENTS_READ)
 
 
-@extend_schema(request=dict, responses={200: dict})
+@extend_schema(
+    request=serializers.CompareRequestSerializer,
+    responses={200: serializers.CompareSerializer, 400: FIELD_ERRORS},
+)
 @api_view(["POST"])
 @permission_classes([readers])
 def stats_compare(request):
     """Compare variants from their sufficient statistics (proportions or means, CUPED when the
     covariate sums are given)."""
-    result = serializers.compare_request(request.data)
-    return Response(serializers.compare_payload(result))
+    body = serializers.CompareRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return Response(serializers.compare_payload(body.validated_data))
 
 
-@extend_schema(request=dict, responses={200: dict})
+@extend_schema(
+    request=serializers.MdeRequestSerializer,
+    responses={200: serializers.MdeSerializer, 400: FIELD_ERRORS},
+)
 @api_view(["POST"])
 @permission_classes([readers])
 def stats_mde(request):
     """Sample size and days for an MDE, or the MDE of a sample; with a curve of both."""
-    result, curve = serializers.mde_request(request.data)
-    return Response(serializers.mde_payload(result, curve))
+    body = serializers.MdeRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return Response(serializers.mde_payload(*body.validated_data))
 
 
-@extend_schema(responses={200: dict, 202: dict})
+@extend_schema(
+    parameters=[serializers.BaselineQuerySerializer],
+    responses={
+        200: serializers.BaselineSerializer,
+        202: RunPendingSerializer,
+        400: FIELD_ERRORS,
+        429: RUN_LIMIT,
+        502: RunFailedSerializer,
+    },
+)
 @api_view(["GET"])
 @permission_classes([readers])
 @throttle_classes(QUERY_THROTTLES)
@@ -59,17 +75,9 @@ def stats_baseline(request):
     """Baseline rate, mean, standard deviation, pre-period correlation and daily traffic of
     experiment units over the last `days` days of data (all experiments, or `experiment_key`).
     200 with the numbers when ready, 202 while the query runs (ask again)."""
-    key = request.query_params.get("experiment_key", "")
-    if key and not KEY_VALIDATOR.regex.match(key):
-        return Response({"experiment_key": [KEY_VALIDATOR.message]}, status=400)
-    try:
-        days = int(request.query_params.get("days", BASELINE_DAYS))
-    except ValueError:
-        days = 0
-    if not 1 <= days <= MAX_BASELINE_DAYS:
-        return Response(
-            {"days": [f"must be a whole number from 1 to {MAX_BASELINE_DAYS}"]}, status=400
-        )
+    query = serializers.BaselineQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    key, days = query.validated_data["experiment_key"], query.validated_data["days"]
     experiment = selectors.experiment_get(key) if key else None
     control = experiment.variant_names[0] if experiment else "control"
     end = _last_day_of_data()
@@ -128,14 +136,16 @@ def _last_day_of_data() -> datetime.date:
     return datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=1)
 
 
-@extend_schema(operation_id="experiments_list", responses={200: dict})
+@extend_schema(
+    operation_id="experiments_list", responses=serializers.ExperimentSerializer(many=True)
+)
 @api_view(["GET"])
 @permission_classes([readers])
 def experiment_list(request):
     return Response([serializers.experiment_payload(e) for e in selectors.experiment_list()])
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(responses={200: serializers.ExperimentDetailSerializer, 404: NOT_FOUND})
 @api_view(["GET"])
 @permission_classes([readers])
 def experiment_detail(request, key: str):
@@ -147,7 +157,7 @@ def experiment_detail(request, key: str):
     return Response(payload)
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(responses={200: serializers.ResultsSerializer, 404: NOT_FOUND})
 @api_view(["GET"])
 @permission_classes([readers])
 def experiment_results(request, key: str):
@@ -166,22 +176,23 @@ def experiment_results(request, key: str):
     return Response(serializers.results_payload(experiment, computation, failure, titles, lake))
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(
+    parameters=[serializers.AssignmentQuerySerializer],
+    responses={200: serializers.AssignmentSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND},
+)
 @api_view(["GET"])
 @renderer_classes([JSONRenderer])
 @permission_classes([has_token_scope(ASSIGNMENT_SCOPE) | readers])
 def assignment(request, key: str):
     """The unit's variant. Known crawlers (by `user_agent`, else the User-Agent header) and
     every unit of an experiment that is not running get control."""
-    unit = request.query_params.get("unit", "")
-    if not unit or len(unit) > MAX_UNIT_LENGTH:
-        return Response(
-            {"unit": [f"is required, at most {MAX_UNIT_LENGTH} characters"]}, status=400
-        )
+    query = serializers.AssignmentQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    unit = query.validated_data["unit"]
     config = selectors.assignment_config(key)
     if config is None:
         raise Http404
-    user_agent = request.query_params.get("user_agent") or request.META.get("HTTP_USER_AGENT")
+    user_agent = query.validated_data.get("user_agent") or request.META.get("HTTP_USER_AGENT")
     result = assign(config, unit, user_agent)
     return Response(
         {

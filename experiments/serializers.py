@@ -1,15 +1,19 @@
 """Request bodies of the statistics API into `experiments.stats` arguments, and the JSON forms
-of what the experiments API answers. The statistics validate the numbers themselves and name
-the offending field the way the request spells it (InputError)."""
+of what the experiments API answers, with the serializers that describe both in /api/schema/.
+The statistics validate the numbers themselves and name the offending field the way the
+request spells it (core.errors.InputError)."""
 
 import math
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
 from core.errors import InputError
 from experiments import stats
 from experiments.catalogue import metric_title
-from experiments.models import Experiment, ExperimentChange, ResultComputation
+from experiments.models import KEY_VALIDATOR, Experiment, ExperimentChange, ResultComputation
 from experiments.selectors import without_server_paths
 from experiments.stats.validation import normalized_weights, require_int
 
@@ -269,3 +273,307 @@ def _pair(values) -> list[float] | None:
 
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+# --------------------------------------------------------------------------- API serializers
+# The statistics requests declare their fields for the schema; the statistics check them (one
+# check, with the messages and field paths the statistics give), so to_internal_value hands the
+# body to compare_request / mde_request and the result is the validated data.
+
+METRIC_TYPES = ("proportion", "mean", "ratio")
+MAX_UNIT_LENGTH = 200
+BASELINE_DAYS, MAX_BASELINE_DAYS = 28, 90
+
+
+def _pair_field(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FloatField(), min_length=2, max_length=2, **kwargs
+    )
+
+
+class VariantStatsSerializer(serializers.Serializer):
+    """A variant's sufficient statistics: n and conversions (proportion); n, sum, sum_squares
+    and optionally pre_sum, pre_sum_squares, sum_products for CUPED (mean); n and the
+    numerator/denominator sums (ratio)."""
+
+    name = serializers.CharField()
+    n = serializers.IntegerField(min_value=1)
+    conversions = serializers.IntegerField(required=False, min_value=0)
+    sum = serializers.FloatField(required=False)
+    sum_squares = serializers.FloatField(required=False)
+    pre_sum = serializers.FloatField(required=False)
+    pre_sum_squares = serializers.FloatField(required=False)
+    sum_products = serializers.FloatField(required=False)
+    numerator_sum = serializers.FloatField(required=False)
+    numerator_sum_squares = serializers.FloatField(required=False)
+    denominator_sum = serializers.FloatField(required=False)
+    denominator_sum_squares = serializers.FloatField(required=False)
+
+
+class CompareRequestSerializer(serializers.Serializer):
+    """Validated data: the stats.CompareResult."""
+
+    metric_type = serializers.ChoiceField(choices=METRIC_TYPES)
+    alpha = serializers.FloatField(required=False, default=0.05)
+    weights = serializers.ListField(child=serializers.FloatField(), help_text="Sum to 1.")
+    variants = VariantStatsSerializer(many=True, help_text="The control first.")
+
+    def to_internal_value(self, data) -> stats.CompareResult:
+        return compare_request(data)
+
+
+class MdeRequestSerializer(serializers.Serializer):
+    """Exactly one of mde_rel and n_per_variant. Validated data: (stats.MdeResult, curve)."""
+
+    metric_type = serializers.ChoiceField(choices=("proportion", "mean"))
+    baseline = serializers.FloatField(help_text="Rate (proportion) or mean of the control.")
+    alpha = serializers.FloatField(required=False, default=0.05)
+    power = serializers.FloatField(required=False, default=0.8)
+    weights = serializers.ListField(child=serializers.FloatField())
+    mde_rel = serializers.FloatField(required=False)
+    n_per_variant = serializers.IntegerField(
+        required=False, help_text="Or a list of counts in weight order."
+    )
+    daily_units = serializers.IntegerField(required=False)
+    std = serializers.FloatField(required=False, help_text="Mean metrics only.")
+    correlation = serializers.FloatField(required=False, default=0.0)
+
+    def to_internal_value(self, data) -> tuple[stats.MdeResult, list[dict[str, Any]]]:
+        return mde_request(data)
+
+
+class ComparisonSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    lift_abs = serializers.FloatField()
+    lift_rel = serializers.FloatField()
+    ci_abs = _pair_field()
+    ci_rel = _pair_field()
+    p_value = serializers.FloatField()
+    variance_reduction = serializers.FloatField(allow_null=True)
+    prob_beat_control = serializers.FloatField(allow_null=True)
+    credible_interval_rel = _pair_field(allow_null=True)
+    expected_loss = serializers.FloatField(allow_null=True)
+
+
+class CompareSerializer(serializers.Serializer):
+    metric_type = serializers.ChoiceField(choices=METRIC_TYPES)
+    alpha = serializers.FloatField()
+    srm_p_value = serializers.FloatField()
+    srm_alert = serializers.BooleanField()
+    theta = serializers.FloatField(allow_null=True)
+    cuped_applied = serializers.BooleanField()
+    comparisons = ComparisonSerializer(many=True)
+
+
+class CurvePointSerializer(serializers.Serializer):
+    mde_rel = serializers.FloatField()
+    n_total = serializers.IntegerField()
+    days = serializers.IntegerField(allow_null=True)
+
+
+class MdeSerializer(serializers.Serializer):
+    n_per_variant = serializers.ListField(child=serializers.IntegerField())
+    n_total = serializers.IntegerField()
+    days = serializers.IntegerField(allow_null=True)
+    mde_rel = serializers.FloatField()
+    curve = CurvePointSerializer(many=True)
+
+
+class BaselineWindowSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    days = serializers.IntegerField()
+
+
+class BaselineNumbersSerializer(serializers.Serializer):
+    days_with_data = serializers.IntegerField()
+    daily_units = serializers.FloatField(allow_null=True)
+    control_units = serializers.IntegerField(allow_null=True)
+    conversion_rate = serializers.FloatField(allow_null=True)
+    mean = serializers.FloatField(allow_null=True)
+    std = serializers.FloatField(allow_null=True)
+    correlation = serializers.FloatField(allow_null=True)
+
+
+class BaselineSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    run_id = serializers.IntegerField()
+    experiment_key = serializers.CharField(allow_null=True)
+    window = BaselineWindowSerializer()
+    baseline = BaselineNumbersSerializer()
+
+
+class VariantSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    weight = serializers.FloatField()
+
+
+class PlanSerializer(serializers.Serializer):
+    alpha = serializers.FloatField()
+    power = serializers.FloatField()
+    mde_rel = serializers.FloatField()
+    baseline = serializers.FloatField(allow_null=True)
+    baseline_std = serializers.FloatField(allow_null=True)
+    expected_correlation = serializers.FloatField(allow_null=True)
+    max_duration_days = serializers.IntegerField()
+    expected_daily_units = serializers.IntegerField(allow_null=True)
+    planned_n_per_variant = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
+    planned_days = serializers.IntegerField(allow_null=True)
+
+
+class ExperimentSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    hypothesis = serializers.CharField(allow_blank=True)
+    owner = serializers.CharField()
+    status = serializers.ChoiceField(choices=Experiment.Status.values)
+    unit = serializers.CharField()
+    targeted_surfaces = serializers.ListField(child=serializers.CharField())
+    variants = VariantSerializer(many=True)
+    primary_metric = serializers.CharField()
+    secondary_metrics = serializers.ListField(child=serializers.CharField())
+    guardrail_metrics = serializers.ListField(child=serializers.CharField())
+    plan = PlanSerializer()
+    started_at = serializers.DateTimeField(allow_null=True)
+    killed_at = serializers.DateTimeField(allow_null=True)
+    kill_reason = serializers.CharField(allow_null=True)
+    concluded_at = serializers.DateTimeField(allow_null=True)
+    conclusion = serializers.CharField(allow_null=True)
+    url = serializers.CharField()
+
+
+# A logged field value: a scalar, a list (surfaces, metrics) or a list of pairs (variants).
+_SCALAR = [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]
+VALUE = {
+    "nullable": True,
+    "anyOf": [
+        *_SCALAR,
+        {
+            "type": "array",
+            "items": {"anyOf": [*_SCALAR, {"type": "array", "items": {"anyOf": _SCALAR}}]},
+        },
+    ],
+}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Per changed field: [value before, value after].",
+        "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2, "items": VALUE},
+    }
+)
+class FieldChangesField(serializers.DictField):
+    pass
+
+
+class ChangeSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    by = serializers.CharField(allow_null=True)
+    action = serializers.ChoiceField(choices=ExperimentChange.Action.values)
+    changes = FieldChangesField()
+    note = serializers.CharField(allow_null=True)
+
+
+class ExperimentDetailSerializer(ExperimentSerializer):
+    changes = ChangeSerializer(many=True)
+
+
+class FailureSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    error = serializers.CharField()
+
+
+class SnapshotComparisonSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    variant_mean = serializers.FloatField(allow_null=True)
+    lift_abs = serializers.FloatField(allow_null=True)
+    lift_rel = serializers.FloatField(allow_null=True)
+    ci_abs = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    ci_rel = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    p_value = serializers.FloatField(allow_null=True)
+    variance_reduction = serializers.FloatField(allow_null=True)
+    prob_beat_control = serializers.FloatField(allow_null=True)
+    credible_interval_rel = _pair_field(allow_null=True)
+    expected_loss = serializers.FloatField(allow_null=True)
+    guardrail_breached = serializers.BooleanField()
+
+
+class MetricResultSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    title = serializers.CharField()
+    role = serializers.ChoiceField(choices=("primary", "secondary", "guardrail"))
+    metric_type = serializers.CharField(allow_null=True)
+    control_mean = serializers.FloatField(allow_null=True)
+    theta = serializers.FloatField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    comparisons = SnapshotComparisonSerializer(many=True)
+
+
+class SrmSerializer(serializers.Serializer):
+    p_value = serializers.FloatField(allow_null=True)
+    alert = serializers.BooleanField()
+
+
+class TimeToDecisionSerializer(serializers.Serializer):
+    days_remaining = serializers.IntegerField(allow_null=True)
+    decision_date = serializers.DateField(allow_null=True)
+
+
+class ResultsSerializer(serializers.Serializer):
+    """The keys after `decision` are there once a computation succeeded."""
+
+    experiment = serializers.CharField()
+    status = serializers.ChoiceField(choices=Experiment.Status.values)
+    last_failure = FailureSerializer(required=False, help_text="When a newer computation failed.")
+    computed_at = serializers.DateTimeField(allow_null=True)
+    metrics = MetricResultSerializer(many=True)
+    decision = serializers.ListField(child=serializers.CharField())
+    data_as_of = serializers.CharField(allow_null=True, required=False)
+    window = serializers.ListField(
+        child=serializers.DateField(allow_null=True), required=False, min_length=2, max_length=2
+    )
+    query_run_id = serializers.IntegerField(allow_null=True, required=False)
+    units = serializers.DictField(child=serializers.IntegerField(), required=False)
+    srm = SrmSerializer(required=False)
+    time_to_decision = TimeToDecisionSerializer(required=False)
+    warnings = serializers.ListField(child=serializers.CharField(), required=False)
+    lake = serializers.CharField(allow_null=True, required=False)
+
+
+class AssignmentSerializer(serializers.Serializer):
+    experiment = serializers.CharField()
+    unit = serializers.CharField()
+    variant = serializers.CharField()
+    reason = serializers.ChoiceField(choices=("assigned", "crawler", "not_running"))
+    bucket = serializers.IntegerField()
+
+
+class AssignmentQuerySerializer(serializers.Serializer):
+    unit = serializers.CharField(
+        max_length=MAX_UNIT_LENGTH,
+        trim_whitespace=False,
+        error_messages=dict.fromkeys(
+            ("required", "blank", "max_length"),
+            f"is required, at most {MAX_UNIT_LENGTH} characters",
+        ),
+    )
+    user_agent = serializers.CharField(
+        required=False, trim_whitespace=False, help_text="Else the User-Agent header."
+    )
+
+
+class BaselineQuerySerializer(serializers.Serializer):
+    experiment_key = serializers.CharField(
+        required=False, allow_blank=True, default="", validators=[KEY_VALIDATOR]
+    )
+    days = serializers.IntegerField(
+        required=False,
+        default=BASELINE_DAYS,
+        min_value=1,
+        max_value=MAX_BASELINE_DAYS,
+        error_messages=dict.fromkeys(
+            ("invalid", "min_value", "max_value", "max_string_length"),
+            f"must be a whole number from 1 to {MAX_BASELINE_DAYS}",
+        ),
+    )

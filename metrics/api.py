@@ -29,12 +29,10 @@ from metrics.serializers import (
 from metrics.services import metric_data_submit, parse_metric_params
 from metrics.windows import default_window
 from portal.roles import data_scope
+from portal.schema import FIELD_ERRORS, NOT_FOUND, RUN_LIMIT
 from portal.throttles import QUERY_THROTTLES
 from warehouse import watermark
 from warehouse.services import DataAccessDenied, RunLimitReached
-
-FIELD_ERRORS = OpenApiResponse(OpenApiTypes.OBJECT, description='{"<field>": ["<problem>"]}')
-NOT_FOUND = OpenApiResponse(description="No such metric, or not one you may read.")
 
 
 @extend_schema(
@@ -84,11 +82,8 @@ def metric_detail(request, slug: str):
         202: RunQueuedSerializer,
         400: FIELD_ERRORS,
         403: OpenApiResponse(description="You may not read the data this metric reads."),
-        404: OpenApiResponse(description="No such metric."),
-        429: OpenApiResponse(
-            OpenApiTypes.OBJECT,
-            description='Too many of your runs in flight: {"detail", "limit", "in_flight"}.',
-        ),
+        404: NOT_FOUND,
+        429: RUN_LIMIT,
     },
 )
 @api_view(["GET"])

@@ -4,7 +4,6 @@ from dataclasses import asdict
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from sqlglot.errors import SqlglotError
@@ -17,6 +16,7 @@ from metrics.summary import summarise
 from portal.local_cache import local_cache
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
+from warehouse.serializers import ResultSerializer
 from warehouse.sql import SqlError, parse, translate
 
 ENGINES = ("duckdb", "postgres", "redshift", "athena")
@@ -97,11 +97,6 @@ def translations(metric: Metric) -> dict[str, str]:
     return out
 
 
-class ResultSerializer(serializers.Serializer):
-    columns = serializers.ListField(child=serializers.CharField())
-    rows = serializers.ListField(child=serializers.ListField(child=serializers.JSONField()))
-
-
 class SummarySerializer(serializers.Serializer):
     value = serializers.FloatField(allow_null=True)
     method = serializers.ChoiceField(
@@ -114,6 +109,14 @@ class SummarySerializer(serializers.Serializer):
     periods = serializers.IntegerField()
 
 
+class ParamsSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    grain = serializers.CharField()
+    split_by = serializers.CharField(allow_null=True)
+    filters = serializers.DictField(child=serializers.CharField())
+
+
 class MetricDataSerializer(serializers.Serializer):
     metric = serializers.CharField()
     status = serializers.CharField()
@@ -121,7 +124,7 @@ class MetricDataSerializer(serializers.Serializer):
     poll_url = serializers.CharField()
     cached_at = serializers.DateTimeField()
     data_as_of = serializers.CharField(allow_null=True, help_text="Newest lake partition.")
-    params = serializers.DictField(child=serializers.JSONField())
+    params = ParamsSerializer()
     result = ResultSerializer()
     summary = SummarySerializer()
 
@@ -219,6 +222,11 @@ class DashboardSerializer(serializers.Serializer):
         return reverse("dashboard-detail", args=[dashboard.slug])
 
 
+class WindowSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
 class DashboardDetailSerializer(DashboardSerializer):
     tiles = serializers.SerializerMethodField()
     default_window = serializers.SerializerMethodField()
@@ -227,7 +235,7 @@ class DashboardDetailSerializer(DashboardSerializer):
     def get_tiles(self, dashboard: Dashboard) -> list[dict]:
         return TileSerializer(self.context["tiles"], many=True).data
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(WindowSerializer)
     def get_default_window(self, dashboard: Dashboard) -> dict:
         start, end = self.context["default_window"]
         return {"start": start.isoformat(), "end": end.isoformat()}

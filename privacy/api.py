@@ -11,17 +11,29 @@ from rest_framework.response import Response
 from core.pii import ALLOWED_PII_KEYS
 from portal.permissions import allows
 from portal.roles import Capability
+from portal.schema import CONFLICT, FIELD_ERRORS, NOT_FOUND
 from privacy import selectors, services
 from privacy.models import DsarRequest
 from privacy.permissions import ConsentAccess
-from privacy.serializers import ConsentUpdateSerializer, DsarFileSerializer, identity_id_checked
+from privacy.serializers import (
+    ConsentSerializer,
+    ConsentUpdateSerializer,
+    DsarFileSerializer,
+    DsarListSerializer,
+    DsarSerializer,
+    PiiSerializer,
+    PixelsSerializer,
+    identity_id_checked,
+)
 
 
 def _actor(request) -> str:
     return request.user.username  # service principals are "service:<token name>"
 
 
-@extend_schema(request=ConsentUpdateSerializer, responses={200: dict})
+@extend_schema(
+    request=ConsentUpdateSerializer, responses={200: ConsentSerializer, 400: FIELD_ERRORS}
+)
 @api_view(["GET", "PUT"])
 @permission_classes([IsAuthenticated, ConsentAccess])
 def consent_detail(request, identity_id: str):
@@ -40,7 +52,7 @@ def consent_detail(request, identity_id: str):
     return Response(selectors.consent_payload(state))
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(responses={200: PixelsSerializer, 400: FIELD_ERRORS})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated, ConsentAccess])
 def consent_pixels(request, identity_id: str):
@@ -50,12 +62,14 @@ def consent_pixels(request, identity_id: str):
     return Response({"identity_id": identity_id, "fire": bool(pixels), "pixels": pixels})
 
 
-@extend_schema(methods=["GET"], operation_id="privacy_dsar_list", responses={200: dict})
+@extend_schema(
+    methods=["GET"], operation_id="privacy_dsar_list", responses={200: DsarListSerializer}
+)
 @extend_schema(
     methods=["POST"],
     operation_id="privacy_dsar_file",
     request=DsarFileSerializer,
-    responses={201: dict},
+    responses={201: DsarSerializer, 400: FIELD_ERRORS},
 )
 @api_view(["GET", "POST"])
 @permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
@@ -87,7 +101,7 @@ def _row(dsar: DsarRequest) -> dict:
     }
 
 
-@extend_schema(operation_id="privacy_dsar_detail", responses={200: dict})
+@extend_schema(operation_id="privacy_dsar_detail", responses={200: DsarSerializer, 404: NOT_FOUND})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_detail(request, request_id: int):
@@ -96,7 +110,7 @@ def dsar_detail(request, request_id: int):
     return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)))
 
 
-@extend_schema(request=None, responses={200: dict})
+@extend_schema(request=None, responses={200: DsarSerializer, 404: NOT_FOUND, 409: CONFLICT})
 @api_view(["POST"])
 @permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_approve(request, request_id: int):
@@ -111,7 +125,7 @@ def dsar_approve(request, request_id: int):
     return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)))
 
 
-@extend_schema(request=None, responses={202: dict})
+@extend_schema(request=None, responses={202: DsarSerializer, 404: NOT_FOUND, 409: CONFLICT})
 @api_view(["POST"])
 @permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_preview(request, request_id: int):
@@ -125,7 +139,7 @@ def dsar_preview(request, request_id: int):
     return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)), 202)
 
 
-@extend_schema(request=None, responses={202: dict})
+@extend_schema(request=None, responses={202: DsarSerializer, 404: NOT_FOUND, 409: CONFLICT})
 @api_view(["POST"])
 @permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_run(request, request_id: int):
@@ -141,7 +155,7 @@ def dsar_run(request, request_id: int):
     return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)), 202)
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(responses={200: PiiSerializer})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def pii_allowlist(request):

@@ -8,15 +8,28 @@ from rest_framework.response import Response
 
 from portal.permissions import allows
 from portal.roles import Capability, data_scope
+from portal.schema import FIELD_ERRORS, NOT_FOUND, RUN_LIMIT
 from portal.throttles import QUERY_THROTTLES
-from warehouse import params as query_params
 from warehouse import selectors, services
 from warehouse.models import QueryRun
-from warehouse.serializers import QuerySubmitSerializer, cached_payload, run_payload
+from warehouse.serializers import (
+    QueryAnswerSerializer,
+    QuerySubmitSerializer,
+    cached_payload,
+    run_payload,
+)
 from warehouse.sql import SqlError
 
 
-@extend_schema(request=QuerySubmitSerializer, responses={200: dict, 202: dict})
+@extend_schema(
+    request=QuerySubmitSerializer,
+    responses={
+        200: QueryAnswerSerializer,
+        202: QueryAnswerSerializer,
+        400: FIELD_ERRORS,
+        429: RUN_LIMIT,
+    },
+)
 @api_view(["POST"])
 @permission_classes([IsAuthenticated, allows(Capability.QUERIES)])
 @throttle_classes(QUERY_THROTTLES)
@@ -26,10 +39,9 @@ def query_submit(request):
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     try:
-        values = query_params.decode(data["params"])
         submission = services.query_submit(
             sql=data["sql"],
-            params=values,
+            params=data["params"],
             scope=data_scope(request.user),
             user=request.user,
             engine=data.get("engine"),
@@ -48,7 +60,7 @@ def query_submit(request):
     return Response(run_payload(answer.run, answer.result), status=202 if answer.pending else 200)
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(responses={200: QueryAnswerSerializer, 404: NOT_FOUND})
 @api_view(["GET"])
 def run_detail(request, run_id: int):
     """A query run's status and statistics, with its result once it succeeded."""
