@@ -162,14 +162,15 @@ def parse_definition(
     fields, lines, header_count = _read_header(text, problems)
     body = "\n".join(text.splitlines()[header_count:])
     header = _check_header(path, fields, lines, problems)
-    source = header and _query_source(header, lines, body, header_count, templates or {}, problems)
-    query = None
-    if source:
+    source = query = None
+    if header is not None:
+        source = _query_source(header, lines, body, header_count, templates or {}, problems)
+    if source is not None:
         sql, offset, sql_problems = source
         query = _check_query(sql, offset, header, sql_problems)
-        if sql_problems is not problems:
+        if sql_problems is not problems:  # the template's problems, named by its file
             problems.items += sql_problems.items
-    if problems.items or not source or query is None:
+    if problems.items or source is None or query is None:
         return BrokenMetric(slug=path.stem, path=path, errors=tuple(problems.items))
     tree, tables, columns = query
     template = header["template"]
