@@ -167,7 +167,8 @@ def mde(
 
 
 def _metric_type(metric_type: object) -> MetricType:
-    if metric_type not in _STATS_CLASS:
+    # A str check first: a JSON object or list is unhashable (a TypeError, not a refusal).
+    if not isinstance(metric_type, str) or metric_type not in _STATS_CLASS:
         raise InputError("metric_type", "must be 'proportion', 'mean' or 'ratio'")
     return metric_type  # type: ignore[return-value]
 

@@ -111,6 +111,8 @@ GOOD_MEAN = {"n": 100, "sum": 500.0, "sum_squares": 2_600.0}
     ("metric_type", "variants", "weights", "alpha", "field"),
     [
         ("median", PROPORTIONS[:2], [0.5, 0.5], 0.05, "metric_type"),
+        ({}, PROPORTIONS[:2], [0.5, 0.5], 0.05, "metric_type"),  # unhashable: found by schemathesis
+        (["mean"], PROPORTIONS[:2], [0.5, 0.5], 0.05, "metric_type"),
         ("proportion", PROPORTIONS[:1], [1.0], 0.05, "variants"),
         ("proportion", "control", [0.5, 0.5], 0.05, "variants"),
         (
