@@ -10,9 +10,11 @@ test: runs are enqueued on commit, and the test's transaction never commits)."""
 
 import pytest
 import schemathesis
+from django.contrib.auth.models import User
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -21,8 +23,12 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
+from experiments import services
+from experiments.tests.builders import running
 from portal.wsgi import application
+from privacy.services import consent_set, dsar_file
 from tests.support.users import user_with_role
+from warehouse.models import QueryRun
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 CSRF_TOKEN = "t" * 32  # SessionAuthentication checks the cookie against the header
@@ -132,3 +138,35 @@ def test_no_request_or_response_body_is_free_form():
     for name, component in RAW_SCHEMA["components"]["schemas"].items():
         found += _untyped(component, name)
     assert found == []
+
+
+def test_answers_about_real_objects_conform(admin_session):
+    """Generated ids rarely name an object: the detail answers of real ones (an experiment with
+    its change log, a DSAR, a consent, a failed run) are checked against the schema too."""
+    admin = User.objects.get(username="admin-user")
+    killed = running("exp_schema")
+    services.experiment_kill(experiment=killed, user=admin, reason="Bug in variant")
+    dsar = dsar_file(
+        identity_id="idn_3fa9c01b2e7d", reason="Art. 17", requester=admin, enqueue=False
+    )
+    consent_set(identity_id="idn_3fa9c01b2e7d", flags={"marketing": True}, source="api", actor="t")
+    run = QueryRun.objects.create(
+        engine="duckdb", sql_hash="0" * 16, canonical_sql="SELECT 1", scope="general",
+        cache_key="schema", requested_by=admin, status=QueryRun.Status.FAILED, error="boom",
+        finished_at=timezone.now(),
+    )  # fmt: skip
+    calls = [
+        ("/api/experiments", {}),
+        ("/api/experiments/{key}", {"key": "exp_schema"}),
+        ("/api/experiments/{key}/results", {"key": "exp_schema"}),
+        ("/api/privacy/dsar/", {}),
+        ("/api/privacy/dsar/{request_id}", {"request_id": dsar.pk}),
+        ("/api/consent/{identity_id}", {"identity_id": "idn_3fa9c01b2e7d"}),
+        ("/api/runs/{run_id}", {"run_id": run.pk}),
+    ]
+    for path, parameters in calls:
+        case = admin_schema[path]["GET"].Case(path_parameters=parameters)
+        response = case.call_and_validate(
+            cookies=admin_session, headers={"Host": "localhost"}, checks=CHECKS
+        )
+        assert response.status_code == 200, path

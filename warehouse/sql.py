@@ -13,7 +13,7 @@ from hashlib import sha256
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
 SOURCE_DIALECT = "trino"
@@ -45,6 +45,8 @@ def parse(sql: str) -> CanonicalSql:
         detail = err.errors[0] if err.errors else {}
         where = f" (line {detail['line']}, column {detail['col']})" if "line" in detail else ""
         raise SqlError(f"SQL does not parse{where}: {detail.get('description', err)}") from None
+    except SqlglotError as err:  # the tokenizer's: an unterminated string or quoted name
+        raise SqlError(f"SQL does not parse: {err}") from None
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
         raise SqlError(f"Expected exactly one statement, got {len(statements)}.")

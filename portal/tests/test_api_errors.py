@@ -58,3 +58,12 @@ def test_no_api_view_maps_input_errors_by_hand():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ExceptHandler) and node.type is not None:
                 assert "InputError" not in ast.unparse(node.type), path
+
+
+def test_unterminated_sql_is_a_400_naming_sql(db, client):
+    """Found by schemathesis: sqlglot's tokenizer error was a 500."""
+    client.force_login(user_with_role("admin"))
+    response = client.post("/api/queries", {"sql": "SELECT 'a"}, content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["sql"]
+    assert response.json()["sql"][0].startswith("SQL does not parse")
