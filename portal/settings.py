@@ -315,6 +315,23 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["portal.permissions.IsPortalUser"],
+    # Choice sets that share a field name ("status", "metric_type") get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": ["queued", "running", "succeeded", "failed"],
+        "RunInFlightStatusEnum": ["queued", "running"],
+        "ExperimentStatusEnum": ["draft", "running", "stopped", "concluded"],
+        "DsarStatusEnum": [
+            "filed",
+            "approved",
+            "queued",
+            "running",
+            "completed",
+            "failed",
+            "unknown_subject",
+        ],
+        "MetricTypeEnum": ["proportion", "mean", "ratio"],
+        "SizedMetricTypeEnum": ["proportion", "mean"],
+    },
 }
 
 EMAIL_BACKEND = env_str(
