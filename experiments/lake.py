@@ -9,7 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from warehouse import remote, watermark
+from warehouse import watermark
+from warehouse.engines.registry import get_remote_engine
 from warehouse.lake import contract, replace_sql, storage
 
 TABLE = contract.table("fact_experiment_result")
@@ -36,7 +37,7 @@ class NoResultTable(Exception):
 
 def remote_result_table(engine: str) -> str:
     """The table as the remote warehouse names it (Redshift: in the session's schema)."""
-    schema = remote.schema(engine)
+    schema = get_remote_engine(engine).schema
     return f"{schema}.{TABLE.name}" if schema else TABLE.name
 
 
@@ -48,12 +49,12 @@ def experiment_results_replace(
 
     Each statement commits on its own (Athena has no transactions): a run stopped between them
     leaves the day without rows of the experiment until the next run writes them again."""
-    schema = remote.schema(engine)
+    warehouse = get_remote_engine(engine)
     delete, insert = replace_sql.day_replace(
-        TABLE, engine, schema, day, {"experiment_key": experiment_key}, rows
+        TABLE, engine, warehouse.schema, day, {"experiment_key": experiment_key}, rows
     )
-    with remote.session(engine) as session:
-        if TABLE.name not in remote.table_names(session, engine):
+    with warehouse.write_session() as session:
+        if TABLE.name not in session.table_names():
             raise NoResultTable(f"{engine} has no {TABLE.name} table")
         try:
             session.execute(delete)

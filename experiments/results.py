@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.services import alert_raise, alert_resolve
+from core.engines import REMOTE_ENGINES
 from experiments import queries, selectors
 from experiments.analysis import Analysis, CatalogueRows, Setup, analyse, decision_lines
 from experiments.catalogue import metric_title, titles_for
@@ -30,7 +31,6 @@ from experiments.lake import (
 from experiments.models import Experiment, ResultComputation, ResultSnapshot
 from experiments.outcomes import OUTCOME_METRICS
 from metrics.catalogue import load_catalogue
-from warehouse import remote
 from warehouse.services import QueryFailed, query_run_sync
 
 SOURCE = "experiments"
@@ -253,7 +253,7 @@ def _lake_write(
         return "not written: no metric could be computed yet"
     engine = settings.WAREHOUSE
     unchanged = "written (unchanged since the last write today)"
-    if engine in remote.ENGINES:
+    if engine in REMOTE_ENGINES:
         where = f"{engine} {remote_result_table(engine)}"
     else:
         # Relative to the lake: the server's own paths are nobody's business on a page.
@@ -275,7 +275,7 @@ def _lake_write(
         and last["computed_at"].date() == today
     ):
         return unchanged
-    if engine not in remote.ENGINES:
+    if engine not in REMOTE_ENGINES:
         try:
             experiment_results_write(
                 root=settings.LAKE_ROOT, experiment_key=experiment.key, day=today, rows=rows

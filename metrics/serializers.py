@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from sqlglot.errors import SqlglotError
 
+from core.engines import ENGINE_NAMES
 from metrics.catalogue import Metric
 from metrics.dashboards import Dashboard
 from metrics.params import MetricParams
@@ -18,8 +19,6 @@ from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
 from warehouse.serializers import ResultSerializer
 from warehouse.sql import SqlError, parse, translate
-
-ENGINES = ("duckdb", "postgres", "redshift", "athena")
 
 
 class DataOptionsSerializer(serializers.Serializer):
@@ -89,7 +88,7 @@ def translations(metric: Metric) -> dict[str, str]:
     """The query as each engine runs it (placeholders in that driver's binding style)."""
     canonical = parse(metric.sql)
     out = {}
-    for engine in ENGINES:
+    for engine in ENGINE_NAMES:
         try:
             out[engine] = translate(canonical, engine)
         except (SqlError, SqlglotError) as err:  # shown, not raised: the page must render

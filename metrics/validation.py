@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlglot.errors import SqlglotError
 
+from core.engines import ENGINE_NAMES
 from metrics.catalogue import Catalogue, display_path
 from metrics.definitions import Metric
-from warehouse.engines.registry import ENGINE_NAMES
 from warehouse.lake.storage import atomic_path
 from warehouse.sql import parse, translate
 

@@ -9,6 +9,7 @@ import plotly
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from core.engines import EMBEDDED_ENGINE, ENGINE_NAMES
 from portal.env import (
     env_bool,
     env_choice,
@@ -172,7 +173,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Warehouse: which engine runs canonical SQL, and how it is reached.
-WAREHOUSE = env_choice("WAREHOUSE", ("duckdb", "athena", "redshift", "postgres"), "duckdb")
+WAREHOUSE = env_choice("WAREHOUSE", ENGINE_NAMES, EMBEDDED_ENGINE)
 LAKE_ROOT = Path(env_str("LAKE_ROOT", str(VAR_DIR / "lake")))
 QUERY_TIME_LIMIT_SECONDS = env_int("QUERY_TIME_LIMIT_SECONDS", 300)
 QUERY_WAIT_SECONDS = env_float("QUERY_WAIT_SECONDS", 2.0)

@@ -25,6 +25,7 @@ from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from core.engines import REMOTE_ENGINES
 from core.masking import mask_personal_data
 from portal.lease import lease_renewed
 from privacy import selectors
@@ -33,7 +34,9 @@ from privacy.services import audit_log
 from privacy.signals import identity_erased
 from privacy.tombstone import TOMBSTONE_PREFIX
 from privacy.tombstone import tombstone as make_tombstone
-from warehouse import remote, watermark
+from warehouse import watermark
+from warehouse.engines.base import WriteSession
+from warehouse.engines.registry import get_remote_engine
 from warehouse.lake import contract, erasure, erasure_sql, storage
 from warehouse.lake.contract import Table
 from warehouse.lake.storage import bump_watermark
@@ -104,7 +107,7 @@ def targets() -> list[str]:
     root = Path(settings.LAKE_ROOT)
     if any(storage.table_dir(root, t).is_dir() for t in erasure.erasable_tables()):
         found.append(LAKE)
-    if settings.WAREHOUSE in remote.ENGINES:
+    if settings.WAREHOUSE in REMOTE_ENGINES:
         found.append(settings.WAREHOUSE)
     return found
 
@@ -144,11 +147,10 @@ def _linked(ids: tuple[str, ...]) -> set[str]:
             found = erasure.linked_ids(con, root, ids)
         finally:
             con.close()
-    elif settings.WAREHOUSE in remote.ENGINES:
-        engine = settings.WAREHOUSE
-        with remote.session(engine) as session:
-            if erasure.LINK_TABLE in remote.table_names(session, engine):
-                statement = erasure_sql.linked_statement(engine, remote.schema(engine), ids)
+    elif settings.WAREHOUSE in REMOTE_ENGINES:
+        with get_remote_engine().write_session() as session:
+            if erasure.LINK_TABLE in session.table_names():
+                statement = erasure_sql.linked_statement(session.dialect, session.schema, ids)
                 found = {value for value in session.values(statement) if value} - set(ids)
     return {value for value in found if not value.startswith(TOMBSTONE_PREFIX)}
 
@@ -380,10 +382,10 @@ def _record(
 
 def _erase_remote(request: DsarRequest, tomb: str, engine: str) -> None:
     ids = request.ids
-    schema = remote.schema(engine)
     followup: list[str] = []
-    with remote.session(engine) as session:
-        present = remote.table_names(session, engine)
+    with get_remote_engine(engine).write_session() as session:
+        schema = session.schema
+        present = session.table_names()
         for table in erasure.erasable_tables():
             row = _result(request, engine, table.name)
             if table.name not in present:
@@ -407,7 +409,7 @@ def _erase_remote(request: DsarRequest, tomb: str, engine: str) -> None:
 
 
 def _mask_remote_texts(
-    session: remote.Session, table: Table, engine: str, schema: str | None, tomb: str
+    session: WriteSession, table: Table, engine: str, schema: str | None, tomb: str
 ) -> list[erasure_sql.Statement]:
     """Personal data in the free text of the subject's own rows (now holding the tombstone) is
     masked as on the lake: each distinct text is masked here and set back by value, many per
@@ -475,7 +477,7 @@ def _purge_caches(request: DsarRequest, tomb: str) -> None:
     root = Path(settings.LAKE_ROOT)
     if root.is_dir():
         bump_watermark(root)
-    for engine in remote.ENGINES:
+    for engine in REMOTE_ENGINES:
         watermark.remote_changed(engine, f"dsar{request.pk}")
     cache.delete_many([selectors.consent_cache_key(value) for value in request.ids])
     identity_erased.send(

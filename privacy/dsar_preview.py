@@ -18,7 +18,7 @@ from django.utils import timezone
 from privacy import dsar_job
 from privacy.models import AuditEvent, DsarRequest
 from privacy.services import audit_log
-from warehouse import remote
+from warehouse.engines.registry import get_remote_engine
 from warehouse.lake import erasure, erasure_sql
 
 log = logging.getLogger(__name__)
@@ -142,10 +142,10 @@ def _scan_lake(ids: tuple[str, ...]) -> list[dict]:
 
 
 def _scan_remote(engine: str, ids: tuple[str, ...]) -> list[dict]:
-    schema = remote.schema(engine)
     found = []
-    with remote.session(engine) as session:
-        present = remote.table_names(session, engine)
+    with get_remote_engine(engine).write_session() as session:
+        schema = session.schema
+        present = session.table_names()
         for table in erasure.erasable_tables():
             rows = 0
             if table.name in present:

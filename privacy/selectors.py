@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from core.engines import REMOTE_ENGINES
 from privacy.models import (
     AuditEvent,
     ConsentChange,
@@ -17,7 +18,7 @@ from privacy.models import (
     DsarTableResult,
     PayloadScan,
 )
-from warehouse import remote
+from warehouse.engines.registry import get_remote_engine
 from warehouse.lake import retention, retention_sql
 
 
@@ -173,13 +174,13 @@ def retention_expired_remote(*, today: date | None = None) -> list[retention_sql
     """The rows past their table's retention today in the remote warehouse (settings.WAREHOUSE),
     by one COUNT per table it holds; none when the warehouse is the embedded lake."""
     engine = settings.WAREHOUSE
-    if engine not in remote.ENGINES:
+    if engine not in REMOTE_ENGINES:
         return []
     rules = retention.cutoffs(retention_policy(), today or timezone.now().date())
-    schema = remote.schema(engine)
     expired = []
-    with remote.session(engine) as session:
-        present = remote.table_names(session, engine)
+    with get_remote_engine(engine).write_session() as session:
+        schema = session.schema
+        present = session.table_names()
         for rule in rules:
             if rule.table.name not in present:
                 continue

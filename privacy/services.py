@@ -25,9 +25,10 @@ from privacy.models import (
     subject_validators,
 )
 from privacy.tombstone import id_hash
-from warehouse import remote, watermark
 from warehouse import services as warehouse
+from warehouse import watermark
 from warehouse.engines.base import WarehouseError
+from warehouse.engines.registry import get_remote_engine
 from warehouse.lake import contract, retention, retention_sql
 from warehouse.lake.storage import bump_watermark
 
@@ -349,13 +350,12 @@ def _retention_delete_rows(
     if not expired:
         return
     engine = expired[0].engine
-    schema = remote.schema(engine)
     deleted = 0
     try:
-        with remote.session(engine) as session:
+        with get_remote_engine(engine).write_session() as session:
             for item in expired:
                 table = contract.table(item.table)
-                delete = retention_sql.delete_statement(table, engine, schema, item.cutoff)
+                delete = retention_sql.delete_statement(table, engine, session.schema, item.cutoff)
                 audit_log(
                     action=AuditEvent.Action.RETENTION_DELETED,
                     actor=actor,

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.engines import REMOTE_ENGINES
 from core.pii import ALLOWED_PII_KEYS
 from portal.permissions import capability_required
 from portal.roles import Capability
@@ -17,7 +18,6 @@ from privacy import selectors, services
 from privacy.forms import ConsentChangeForm, DsarFileForm, IdentityLookupForm, PayloadScanForm
 from privacy.models import AuditEvent, ConsentChange, DsarRequest
 from privacy.tasks import payload_scan
-from warehouse import remote
 from warehouse.lake import contract
 
 privacy_team = capability_required(Capability.PRIVACY)
@@ -174,7 +174,7 @@ def retention(request):
         "drops": AuditEvent.objects.filter(action=AuditEvent.Action.RETENTION_DROPPED).order_by(
             "-at"
         )[:100],
-        "remote": settings.WAREHOUSE if settings.WAREHOUSE in remote.ENGINES else None,
+        "remote": settings.WAREHOUSE if settings.WAREHOUSE in REMOTE_ENGINES else None,
         "deletions": AuditEvent.objects.filter(action=AuditEvent.Action.RETENTION_DELETED).order_by(
             "-at"
         )[:100],

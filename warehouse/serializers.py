@@ -3,8 +3,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.engines import ENGINE_NAMES
 from warehouse import params as query_params
-from warehouse.engines.registry import ENGINE_NAMES
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
 

@@ -1,11 +1,12 @@
 """Canonical SQL: parsed once in the Athena (Trino) dialect, analysed, and translated per engine.
 
 Pure functions over sqlglot trees; no Django and no I/O. Parameters are named placeholders
-(``:start``) that each engine binds through its driver; values never enter the SQL text.
+(``:start``) that each engine binds through its driver; values never enter the SQL text. The
+statements that change remote warehouses (warehouse.lake.*_sql) are rendered here too.
 """
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -377,9 +378,10 @@ def _redshift_refusals(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _pyformat(tree: exp.Expression, dialect: str, names: frozenset[str]) -> str:
-    """SQL for drivers that %-format the whole statement (psycopg, pyathena): placeholders
-    become %(name)s and every other % is doubled, including any inside string literals."""
+def _pyformat(tree: exp.Expression, dialect: str, names: Iterable[str]) -> str:
+    """SQL for drivers that %-format the whole statement (psycopg, pyathena, redshift-connector
+    set to pyformat): placeholders become %(name)s and every other % is doubled, including any
+    inside string literals."""
     # A random marker cannot already occur in the SQL, so no literal is mistaken for a parameter.
     marker = f"p{secrets.token_hex(8)}"
     marked = tree.transform(
@@ -389,6 +391,27 @@ def _pyformat(tree: exp.Expression, dialect: str, names: frozenset[str]) -> str:
     for name in names:
         text = text.replace(f"{marker}{name}{marker}", f"%({name})s")
     return text
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement the portal sends to a remote warehouse through a write session: SQL of one
+    dialect with %(name)s placeholders, and the values to bind."""
+
+    sql: str
+    params: dict[str, str | float | None]
+
+
+def render(
+    tree: exp.Expression, dialect: str, params: Mapping[str, str | float | None]
+) -> Statement:
+    """A statement built as a sqlglot tree (placeholders as exp.Placeholder) as SQL of
+    ``dialect``, with the values of ``params`` it uses."""
+    used = {n.name for n in tree.find_all(exp.Placeholder)}
+    return Statement(
+        sql=_pyformat(tree, dialect, used),
+        params={k: v for k, v in params.items() if k in used},
+    )
 
 
 def translate(canonical: CanonicalSql, dialect: str) -> str:

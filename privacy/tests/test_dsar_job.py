@@ -25,8 +25,9 @@ from privacy.tests.conftest import read_table
 from privacy.tests.test_lake_erasure import busy_subject, holds
 from privacy.tombstone import tombstone
 from tests.support.services import wait_until
-from warehouse import remote, result_cache
+from warehouse import result_cache
 from warehouse import services as warehouse
+from warehouse.engines import postgres as postgres_engine
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, erasure, storage
 from warehouse.models import QueryRun
@@ -440,7 +441,7 @@ def pg_warehouse(lake_copy, warehouse_pg_dsn, warehouse_pg_schema, settings, mon
     schema = f"{warehouse_pg_schema}_dsar"
     names = [t.name for t in erasure.erasable_tables()]
     load_lake(warehouse_pg_dsn, lake_copy, tables=names, schema=schema)
-    monkeypatch.setattr(remote, "POSTGRES_SCHEMA", schema)
+    monkeypatch.setattr(postgres_engine, "LAKE_SCHEMA", schema)
     settings.WAREHOUSE = "postgres"
     settings.WAREHOUSE_POSTGRES_URL = warehouse_pg_dsn
     yield schema

@@ -9,6 +9,7 @@ import sqlglot
 from psycopg import sql
 from sqlglot import exp
 
+from core.engines import REMOTE_ENGINES
 from privacy.tests.conftest import read_table
 from privacy.tests.test_lake_erasure import busy_subject, holds
 from warehouse.engines.pg_loader import load_lake
@@ -26,7 +27,7 @@ def literal(statement: erasure_sql.Statement) -> str:
     ).replace("%%", "%")
 
 
-@pytest.mark.parametrize("dialect", erasure_sql.DIALECTS)
+@pytest.mark.parametrize("dialect", REMOTE_ENGINES)
 @pytest.mark.parametrize("table", erasure.erasable_tables(), ids=lambda t: t.name)
 def test_statements_parse_in_their_dialect(dialect, table):
     ids = ["idn_a'b", "usr_c"]
@@ -82,7 +83,7 @@ def test_update_on_postgres_erases_exactly_the_rows_holding_the_ids(
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.mark.parametrize("dialect", erasure_sql.DIALECTS)
+@pytest.mark.parametrize("dialect", REMOTE_ENGINES)
 def test_masking_statements_parse_and_bind_the_texts(dialect):
     table = contract.table("raw_events")
     texts = erasure_sql.texts_statement(table, "payload", dialect, "analytics", TOMB)

@@ -24,8 +24,7 @@ from privacy.models import AuditEvent
 from privacy.tests.conftest import read_table
 from privacy.tests.test_retention import TODAY, old_lake  # noqa: F401
 from tests.support.users import user_with_role
-from warehouse import remote
-from warehouse.engines.base import TransientWarehouseError
+from warehouse.engines.base import TransientWarehouseError, tables_statement
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, retention_sql, storage
 from warehouse.tests.pg_redshift_proxy import redshift_settings
@@ -243,10 +242,10 @@ def test_athena_statements_and_followup():
         'OPTIMIZE "analytics"."raw_events" REWRITE DATA USING BIN_PACK',
         'VACUUM "analytics"."raw_events"',
     ]
-    tables = remote.tables_statement("athena", "analytics")
+    tables = tables_statement("athena", "analytics")
     assert tables.params == {"schema": "analytics"} and "'analytics'" not in tables.sql
     # Redshift has no schema setting: the session's current schema.
-    assert "CURRENT_SCHEMA()" in remote.tables_statement("redshift", None).sql
+    assert "CURRENT_SCHEMA()" in tables_statement("redshift", None).sql
 
 
 def closed_port() -> int:

@@ -9,7 +9,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from typing import Any, Self
 
 from botocore.config import Config
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from pyathena import connect
 from pyathena.connection import Connection
+from pyathena.cursor import Cursor
 from pyathena.error import Error as PyAthenaError
 from pyathena.model import AthenaQueryExecution
 from pyathena.pandas.cursor import PandasCursor
@@ -29,6 +31,7 @@ from warehouse.engines.base import (
     ScanTooLarge,
     TransientWarehouseError,
     WarehouseError,
+    WriteSession,
     prepare,
 )
 
@@ -185,6 +188,24 @@ class AthenaEngine:
                 engine_query_id=cursor.query_id,
             ),
         )
+
+    @property
+    def schema(self) -> str:
+        return self.database
+
+    @contextmanager
+    def write_session(self) -> Iterator[WriteSession]:
+        """Statements that change Iceberg tables (Athena commits each one), through the plain
+        cursor: no result set to load, and no deadline (an erasure may run long)."""
+        try:
+            cursor = self.connection().cursor(Cursor)
+            try:
+                yield WriteSession(cursor, self.dialect, self.schema)
+            finally:
+                with suppress(*DRIVER_ERRORS):  # not to hide the error that ended it
+                    cursor.close()
+        except DRIVER_ERRORS as err:
+            raise map_error(err, None) from err
 
     def ping(self) -> None:
         workgroup = self._workgroup()

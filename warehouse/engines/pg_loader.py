@@ -16,6 +16,7 @@ from psycopg import sql
 from pyarrow import csv
 
 from warehouse.engines.duckdb import parquet_scan_sql
+from warehouse.engines.postgres import LAKE_SCHEMA
 from warehouse.lake import contract, storage
 from warehouse.lake import views as lake_views
 
@@ -54,7 +55,7 @@ def postgres_type(trino_type: str) -> str:
 
 
 def load_lake(
-    dsn: str, root: Path, tables: Iterable[str] | None = None, schema: str = "lake"
+    dsn: str, root: Path, tables: Iterable[str] | None = None, schema: str = LAKE_SCHEMA
 ) -> dict[str, int]:
     """Load ``tables`` (default: every contract table) from the lake at ``root`` into
     ``schema``; returns the number of rows loaded per table.

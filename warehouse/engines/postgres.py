@@ -1,7 +1,8 @@
 """PostgreSQL holding a copy of the lake (see pg_loader): one short-lived connection per query."""
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -14,10 +15,13 @@ from warehouse.engines.base import (
     RunStats,
     TransientWarehouseError,
     WarehouseError,
+    WriteSession,
     prepare,
 )
 
 CONNECT_TIMEOUT_S = 10
+# The schema `manage.py lake_to_postgres` loads the lake into, and the engine reads and writes.
+LAKE_SCHEMA = "lake"
 # Type OIDs of date, timestamp and timestamptz: loaded as datetime64[us] columns, as from DuckDB.
 _DATETIME_OIDS = {1082, 1114, 1184}
 
@@ -26,10 +30,10 @@ class PostgresEngine:
     name = "postgres"
     dialect = "postgres"
 
-    def __init__(self, dsn: str, timeout_s: float, schema: str = "lake") -> None:
+    def __init__(self, dsn: str, timeout_s: float, schema: str | None = None) -> None:
         self.dsn = dsn
         self.timeout_s = timeout_s
-        self.schema = schema
+        self.schema = schema or LAKE_SCHEMA
 
     def _connect(self) -> psycopg.Connection:
         try:
@@ -81,6 +85,19 @@ class PostgresEngine:
                 conn.execute("SELECT 1")
             except psycopg.Error as err:
                 raise TransientWarehouseError(str(err)) from err
+
+    @contextmanager
+    def write_session(self) -> Iterator[WriteSession]:
+        """Statements that change the copy, each committed on its own."""
+        with self._connect() as conn:
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cursor:
+                    yield WriteSession(cursor, self.dialect, self.schema)
+            except psycopg.OperationalError as err:
+                raise TransientWarehouseError(str(err)) from err
+            except psycopg.Error as err:
+                raise WarehouseError(str(err)) from err
 
 
 def _frame(cur: psycopg.Cursor) -> pd.DataFrame:

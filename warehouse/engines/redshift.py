@@ -19,6 +19,7 @@ from warehouse.engines.base import (
     RunStats,
     TransientWarehouseError,
     WarehouseError,
+    WriteSession,
     prepare,
 )
 
@@ -36,6 +37,7 @@ SOCKET_GRACE_S = 30
 class RedshiftEngine:
     name = "redshift"
     dialect = "redshift"
+    schema = None  # the lake's tables are on the session's search path
 
     def __init__(
         self,
@@ -98,7 +100,26 @@ class RedshiftEngine:
             raise map_error(err) from err
 
     @contextlib.contextmanager
+    def write_session(self) -> Iterator[WriteSession]:
+        """Statements that change data, each committed on its own and without the read time
+        limit (an erasure's UPDATE may take longer than a dashboard query)."""
+        try:
+            with self._cursor(application_name="portal-writes", timeout_s=None) as cursor:
+                yield WriteSession(cursor, self.dialect, self.schema)
+        except DRIVER_ERRORS as err:
+            raise map_error(err) from err
+
+    @contextlib.contextmanager
     def _session(self) -> Iterator[redshift_connector.Cursor]:
+        with self._cursor(application_name="portal", timeout_s=self.timeout_s) as cursor:
+            # An int computed here, never user input, so it may be written into the statement.
+            cursor.execute(f"SET statement_timeout TO {max(1, round(self.timeout_s * 1000))}")
+            yield cursor
+
+    @contextlib.contextmanager
+    def _cursor(
+        self, *, application_name: str, timeout_s: float | None
+    ) -> Iterator[redshift_connector.Cursor]:
         connection = redshift_connector.connect(
             host=self.host,
             port=self.port,
@@ -106,18 +127,17 @@ class RedshiftEngine:
             user=self.user,
             password=self.password,
             ssl=self.ssl,
-            timeout=int(self.timeout_s) + SOCKET_GRACE_S,
+            # The socket gives up a while after the statement timeout should have fired.
+            timeout=None if timeout_s is None else int(timeout_s) + SOCKET_GRACE_S,
             # Averages and ratios come back as NUMERIC; the portal wants floats.
             numeric_to_float=True,
-            application_name="portal",
+            application_name=application_name,
         )
         try:
-            # Read-only queries: no transaction left open between statements.
+            # No transaction left open between statements.
             connection.autocommit = True
             cursor = connection.cursor()
             cursor.paramstyle = "pyformat"
-            # An int computed here, never user input, so it may be written into the statement.
-            cursor.execute(f"SET statement_timeout TO {max(1, round(self.timeout_s * 1000))}")
             yield cursor
         finally:
             with contextlib.suppress(*DRIVER_ERRORS):

@@ -1,11 +1,12 @@
 """Engines by name, built from settings on each call (an engine holds no open connection)."""
 
+from typing import cast
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from warehouse.engines.base import Engine
-
-ENGINE_NAMES = ("duckdb", "athena", "redshift", "postgres")
+from core.engines import ENGINE_NAMES, REMOTE_ENGINES
+from warehouse.engines.base import Engine, RemoteEngine
 
 
 def get_engine(name: str | None = None) -> Engine:
@@ -41,3 +42,14 @@ def get_engine(name: str | None = None) -> Engine:
     raise ValueError(
         f"unknown warehouse engine {name!r}; expected one of {', '.join(ENGINE_NAMES)}"
     )
+
+
+def get_remote_engine(name: str | None = None) -> RemoteEngine:
+    """The engine called ``name`` (default settings.WAREHOUSE) for the statements that change
+    data in it; the embedded lake has none (it is changed file by file)."""
+    name = name or settings.WAREHOUSE
+    if name not in REMOTE_ENGINES:
+        raise ValueError(
+            f"no write session for engine {name!r}; expected one of {', '.join(REMOTE_ENGINES)}"
+        )
+    return cast(RemoteEngine, get_engine(name))

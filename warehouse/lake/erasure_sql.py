@@ -3,26 +3,14 @@ replaces the ids by the tombstone, the count that verifies it, and what remains 
 physically afterwards. Pure functions over sqlglot trees; values are always bound parameters.
 """
 
-import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from sqlglot import exp
 
 from warehouse.lake import contract
 from warehouse.lake.contract import Table
 from warehouse.lake.erasure import LINK_TABLE, text_columns
-
-DIALECTS = ("athena", "redshift", "postgres")
-
-
-@dataclass(frozen=True)
-class Statement:
-    """SQL in one dialect with %(name)s placeholders (pyformat, as our three drivers bind),
-    and the values to bind."""
-
-    sql: str
-    params: dict[str, str | float | None]
+from warehouse.sql import Statement, render
 
 
 def _params(ids: Sequence[str], tombstone: str | None) -> dict[str, str]:
@@ -61,24 +49,6 @@ def _quotes_ids(table: Table, count: int) -> exp.Expression | None:
 def target(table: Table, schema: str | None) -> exp.Table:
     """The table, qualified by its schema unless the warehouse finds it on its search path."""
     return exp.table_(table.name, db=schema, quoted=True)
-
-
-def render(
-    tree: exp.Expression, dialect: str, params: Mapping[str, str | float | None]
-) -> Statement:
-    """The tree as SQL of ``dialect`` with %(name)s placeholders, and the values it uses."""
-    if dialect not in DIALECTS:
-        raise ValueError(f"no warehouse SQL for {dialect!r}; expected one of {DIALECTS}")
-    # A random marker cannot occur in the SQL, so nothing else is mistaken for a placeholder.
-    marker = f"p{secrets.token_hex(6)}"
-    marked = tree.transform(
-        lambda n: exp.Var(this=f"{marker}{n.name}{marker}") if isinstance(n, exp.Placeholder) else n
-    )
-    text = marked.sql(dialect=dialect).replace("%", "%%")
-    used = {n.name for n in tree.find_all(exp.Placeholder)}
-    for name in used:
-        text = text.replace(f"{marker}{name}{marker}", f"%({name})s")
-    return Statement(sql=text, params={k: v for k, v in params.items() if k in used})
 
 
 def update_statement(

@@ -1,8 +1,8 @@
 """Rows the portal writes to a table of a SQL warehouse (Athena over Iceberg, Redshift,
 PostgreSQL): one day's rows of one key (say an experiment's results of a computation day) are
 replaced by a DELETE and one multi-row INSERT, so writing the same day again replaces rather than
-duplicates. Pure functions over sqlglot trees, rendered like the erasure statements
-(warehouse.lake.erasure_sql); every value is a bound parameter.
+duplicates. Pure functions over sqlglot trees, rendered by warehouse.sql.render; every value is
+a bound parameter.
 """
 
 import datetime
@@ -12,7 +12,8 @@ from typing import Any
 from sqlglot import exp
 
 from warehouse.lake.contract import Column, Table
-from warehouse.lake.erasure_sql import Statement, render, target
+from warehouse.lake.erasure_sql import target
+from warehouse.sql import Statement, render
 
 
 def _day() -> exp.Expression:

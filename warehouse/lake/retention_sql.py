@@ -1,7 +1,7 @@
 """Retention on a SQL warehouse (Athena over Iceberg, Redshift, PostgreSQL): the COUNT that says
 what is past a table's cut-off, the DELETE that removes it, and what remains to be done
-physically afterwards. Pure functions over sqlglot trees, rendered like the erasure statements
-(warehouse.lake.erasure_sql); the cut-off is always a bound parameter.
+physically afterwards. Pure functions over sqlglot trees, rendered by warehouse.sql.render; the
+cut-off is always a bound parameter.
 """
 
 from dataclasses import dataclass
@@ -10,7 +10,8 @@ from datetime import date
 from sqlglot import exp
 
 from warehouse.lake.contract import Table
-from warehouse.lake.erasure_sql import Statement, render, target
+from warehouse.lake.erasure_sql import target
+from warehouse.sql import Statement, render
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from sqlglot import exp
 from warehouse.engines.athena import AthenaEngine
 from warehouse.engines.base import ScanTooLarge, TransientWarehouseError, WarehouseError
 from warehouse.lake import contract
-from warehouse.sql import parse, translate
+from warehouse.sql import parse, render, translate
 
 REGION = "eu-west-1"
 WORKGROUP = "portal"
@@ -515,3 +515,57 @@ def test_literal_percent_reaches_athena_intact(backend, status, params) -> None:
     (execution,) = backend.executions.values()
     bound = " AND n = 1" if params else ""
     assert execution.query == f"SELECT n % 7 AS m FROM t WHERE s LIKE 'a%'{bound}"
+
+
+def test_write_session_sends_statements_to_the_workgroup_with_bound_values(backend, status) -> None:
+    engine = make_engine()
+    sent: list[dict] = []
+    engine.connection().client.meta.events.register(
+        "provide-client-params.athena.StartQueryExecution",
+        lambda params, **_: sent.append(dict(params)),
+    )
+    hostile = "O'Brien' OR '1'='1"
+    update = render(
+        sqlglot.parse_one("UPDATE events SET note = :to WHERE who = :who AND note LIKE '5%'"),
+        "athena",
+        {"to": "erased", "who": hostile},
+    )
+    count = render(
+        sqlglot.parse_one("SELECT count(*) FROM events WHERE who = :who"),
+        "athena",
+        {"who": hostile},
+    )
+    queue_result([("remaining", "bigint")], [("3",)])
+
+    with engine.write_session() as session:
+        assert (session.dialect, session.schema) == ("athena", "analytics")
+        assert session.count(count) == 3
+        session.execute(update)
+
+    assert [request["WorkGroup"] for request in sent] == [WORKGROUP, WORKGROUP]
+    # A write is never answered from an earlier run's result.
+    assert not any("ResultReuseConfiguration" in request for request in sent)
+    queries = [execution.query for execution in backend.executions.values()]
+    assert queries[1] == (
+        "UPDATE events SET note = 'erased' WHERE who = 'O''Brien'' OR ''1''=''1' AND note LIKE '5%'"
+    )
+
+
+def test_write_session_errors_are_warehouse_errors(backend, status, monkeypatch) -> None:
+    status.failure = "NOT_SUPPORTED: Modifying a non-Iceberg table is not supported"
+    queue_result([("n", "bigint")], [])
+    with pytest.raises(WarehouseError, match="NOT_SUPPORTED"), make_engine().write_session() as s:
+        s.execute(render(sqlglot.parse_one("DELETE FROM events"), "athena", {}))
+
+    engine = make_engine()
+    error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+
+    def throttled(**_):
+        raise ClientError(error, "StartQueryExecution")
+
+    monkeypatch.setattr(engine.connection().client, "start_query_execution", throttled)
+    with (
+        pytest.raises(TransientWarehouseError, match="ThrottlingException"),
+        engine.write_session() as session,
+    ):
+        session.execute(render(sqlglot.parse_one("DELETE FROM events"), "athena", {}))

@@ -3,8 +3,11 @@
 from datetime import date
 
 import pandas as pd
+import psycopg
 import pytest
+import sqlglot
 from django.core.exceptions import ImproperlyConfigured
+from psycopg import sql as pg_sql
 
 from warehouse.engines.base import TransientWarehouseError, WarehouseError
 from warehouse.engines.duckdb import DuckDBEngine
@@ -12,7 +15,7 @@ from warehouse.engines.pg_loader import load_lake
 from warehouse.engines.postgres import PostgresEngine
 from warehouse.engines.registry import get_engine
 from warehouse.lake import contract
-from warehouse.sql import QueryRefused
+from warehouse.sql import QueryRefused, Statement, render
 from warehouse.tests.conftest import INJECTION, TINY_TABLES
 
 pytestmark = pytest.mark.usefixtures("tiny_contract")
@@ -159,3 +162,52 @@ def test_registry_needs_a_postgres_url(settings):
         get_engine("postgres")
     settings.WAREHOUSE_POSTGRES_URL = "postgresql://u@h/db"
     assert get_engine("postgres").dsn == "postgresql://u@h/db"
+
+
+@pytest.fixture
+def notes(warehouse_pg_dsn, warehouse_pg_schema):
+    """A schema of its own with one table and one view, for the write session."""
+    schema = f"{warehouse_pg_schema}_writes"
+    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
+        conn.execute(pg_sql.SQL("CREATE SCHEMA {}").format(pg_sql.Identifier(schema)))
+        conn.execute(f"CREATE TABLE {schema}.notes (n int, note text)")
+        conn.execute(f"INSERT INTO {schema}.notes VALUES (1, '50% off'), (2, 'kept')")
+        conn.execute(f"CREATE VIEW {schema}.recent AS SELECT * FROM {schema}.notes")
+    yield schema
+    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
+        conn.execute(pg_sql.SQL("DROP SCHEMA {} CASCADE").format(pg_sql.Identifier(schema)))
+
+
+def statement(text: str, params: dict) -> Statement:
+    return render(sqlglot.parse_one(text, read="trino"), "postgres", params)
+
+
+def test_write_session_commits_each_statement_in_its_schema(warehouse_pg_dsn, notes):
+    update = statement(
+        f"UPDATE {notes}.notes SET note = :note WHERE note LIKE '50%'", {"note": "x"}
+    )
+    with postgres(warehouse_pg_dsn, notes).write_session() as session:
+        assert (session.dialect, session.schema) == ("postgres", notes)
+        assert session.table_names() == {"notes"}  # base tables only
+        session.execute(update)
+        # Committed at once: another connection sees it while the session is still open.
+        with psycopg.connect(warehouse_pg_dsn) as other:
+            rows = other.execute(f"SELECT n, note FROM {notes}.notes ORDER BY n").fetchall()
+        assert rows == [(1, "x"), (2, "kept")]
+        assert session.count(statement(f"SELECT count(*) FROM {notes}.notes", {})) == 2
+        texts = session.values(statement(f"SELECT note FROM {notes}.notes ORDER BY n", {}))
+        assert texts == ["x", "kept"]
+
+
+def test_write_session_errors_are_warehouse_errors(warehouse_pg_dsn, notes):
+    engine = postgres(warehouse_pg_dsn, notes)
+    with pytest.raises(WarehouseError, match="no_such_table") as info, engine.write_session() as s:
+        s.execute(Statement(sql=f"DELETE FROM {notes}.no_such_table", params={}))
+    assert not isinstance(info.value, TransientWarehouseError)
+    unreachable = PostgresEngine("postgresql://nobody@127.0.0.1:1/none", timeout_s=5)
+    with pytest.raises(TransientWarehouseError, match="cannot connect"):
+        unreachable.write_session().__enter__()
+
+
+def test_the_lake_schema_is_the_loaders_by_default(warehouse_pg_dsn):
+    assert PostgresEngine(warehouse_pg_dsn, timeout_s=5).schema == "lake"

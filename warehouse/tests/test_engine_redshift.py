@@ -14,9 +14,11 @@ import pandas as pd
 import psycopg
 import pytest
 import redshift_connector
+import sqlglot
 
 from warehouse.engines.base import TransientWarehouseError, WarehouseError
 from warehouse.engines.redshift import RedshiftEngine
+from warehouse.sql import Statement, render
 from warehouse.tests.pg_redshift_proxy import PgRedshiftProxy
 
 PG_URL = os.environ.get("TEST_WAREHOUSE_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -224,3 +226,43 @@ def test_from_settings(settings) -> None:
         90,
     )
     assert (engine.name, engine.dialect) == ("redshift", "redshift")
+
+
+def test_write_session_commits_without_the_read_time_limit(proxy, pg, events) -> None:
+    """An erasure's UPDATE may run longer than a dashboard query may."""
+    table, frame = events
+    update = render(
+        sqlglot.parse_one(f"UPDATE {table} SET event_name = :to WHERE event_name = :name"),
+        "redshift",
+        {"to": "erased", "name": QUOTED_NAME},
+    )
+    count = render(
+        sqlglot.parse_one(f"SELECT count(*) FROM {table} WHERE event_name = :to"),
+        "redshift",
+        {"to": "erased"},
+    )
+    with make_engine(proxy, timeout_s=0.5).write_session() as session:
+        assert (session.dialect, session.schema) == ("redshift", None)
+        session.execute(Statement(sql="SELECT pg_sleep(1)", params={}))
+        session.execute(update)
+        # Committed at once: PostgreSQL itself sees it while the session is still open.
+        seen = pg.execute(f"SELECT count(*) FROM {table} WHERE event_name = 'erased'").fetchone()
+        assert seen == (int((frame.event_name == QUOTED_NAME).sum()),) != (0,)
+        assert session.count(count) == seen[0]
+    pg.execute(f"UPDATE {table} SET event_name = %s WHERE event_name = 'erased'", [QUOTED_NAME])
+
+
+def test_write_session_errors_are_warehouse_errors(proxy) -> None:
+    engine = make_engine(proxy)
+    with (
+        pytest.raises(WarehouseError, match="no_such_table") as caught,
+        engine.write_session() as s,
+    ):
+        s.execute(Statement(sql="DELETE FROM no_such_table", params={}))
+    assert not isinstance(caught.value, TransientWarehouseError)
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = RedshiftEngine("127.0.0.1", port, "test", "postgres", "", ssl=False, timeout_s=2)
+    with pytest.raises(TransientWarehouseError, match="unreachable"), engine.write_session():
+        pass

@@ -7,13 +7,16 @@ from decimal import Decimal
 import duckdb
 import psycopg
 import pytest
+import sqlglot
 
+from core.engines import REMOTE_ENGINES
 from warehouse.sql import (
     QueryRefused,
     SqlError,
     check_params,
     check_partition_filters,
     parse,
+    render,
     tables_read,
     translate,
 )
@@ -249,3 +252,16 @@ def test_translation_leaves_the_cached_tree_alone():
     translate(parse(sql), "duckdb")
     assert parse(sql).tree.sql(dialect="trino") == before
     assert "APPROX_COUNT_DISTINCT" in translate(parse(sql), "duckdb")
+
+
+def test_render_binds_only_what_the_statement_uses_and_keeps_percent_signs():
+    """The one renderer of the statements sent through write sessions (erasure, retention,
+    results): a pyformat template for every remote engine's driver."""
+    tree = sqlglot.parse_one(
+        "DELETE FROM t WHERE s LIKE 'a%' AND event_dt < CAST(:cutoff AS DATE)", read="trino"
+    )
+    for dialect in REMOTE_ENGINES:
+        statement = render(tree, dialect, {"cutoff": "2024-01-01", "unused": 1})
+        assert statement.params == {"cutoff": "2024-01-01"}
+        sent = statement.sql % {"cutoff": "'2024-01-01'"}
+        assert "LIKE 'a%'" in sent and "'2024-01-01'" in sent, dialect

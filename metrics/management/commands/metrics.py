@@ -9,13 +9,13 @@ import pandas as pd
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.engines import ENGINE_NAMES
 from core.errors import InputError
 from metrics.catalogue import UnknownMetric, load_catalogue
 from metrics.params import metric_params
 from metrics.services import metric_data_run_sync
 from metrics.validation import read_versions, record_versions, validate
 from warehouse.engines.base import WarehouseError
-from warehouse.engines.registry import ENGINE_NAMES
 from warehouse.services import QueryFailed
 
 

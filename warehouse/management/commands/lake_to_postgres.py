@@ -3,6 +3,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from warehouse.engines.pg_loader import load_lake
+from warehouse.engines.postgres import LAKE_SCHEMA
 from warehouse.lake.contract import UnknownTable
 
 
@@ -20,7 +21,9 @@ class Command(BaseCommand):
             help="comma-separated table names (default: all; a table the portal writes, "
             "fact_experiment_result, only while missing)",
         )
-        parser.add_argument("--schema", default="lake", help="target schema (default: lake)")
+        parser.add_argument(
+            "--schema", default=LAKE_SCHEMA, help=f"target schema (default: {LAKE_SCHEMA})"
+        )
 
     def handle(self, *args, dsn: str | None, tables: str | None, schema: str, **options):
         if not dsn:

@@ -3,7 +3,7 @@ from datetime import date
 from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 
-from warehouse.engines.registry import ENGINE_NAMES
+from core.engines import REMOTE_ENGINES
 from warehouse.lake.storage import Watermark
 from warehouse.watermark import REMOTE_KEY
 
@@ -15,9 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--engine", required=True, choices=[e for e in ENGINE_NAMES if e != "duckdb"]
-        )
+        parser.add_argument("--engine", required=True, choices=REMOTE_ENGINES)
         parser.add_argument("--max-partition", required=True, help="newest partition, YYYY-MM-DD")
         parser.add_argument("--load-id", required=True, help="an id of the load, e.g. its run id")
 
