@@ -6,6 +6,7 @@ Numbers are checked against pandas over the lake's Parquet files, never against 
 import pandas as pd
 import pytest
 
+from metrics import params
 from metrics.tests.ui_support import WINDOW, client_for, fetch_data, lake_table, rows
 from warehouse.models import QueryRun
 
@@ -119,6 +120,21 @@ def test_bad_input_is_400_naming_the_field(analyst, query, field):
     assert response.status_code == 400
     assert list(response.json()) == [field]
     assert QueryRun.objects.count() == 0
+
+
+def test_the_parameters_are_checked_once(analyst, monkeypatch):
+    """The API parses and checks them (metrics.params.metric_params); the service takes the
+    checked MetricParams as they are."""
+    checks = []
+
+    class Counted(params.MetricParams):
+        def __init__(self, **values):
+            checks.append(values)
+            super().__init__(**values)
+
+    monkeypatch.setattr(params, "MetricParams", Counted)
+    assert analyst.get("/api/metrics/search_to_view_ctr/data", WINDOW).status_code == 202
+    assert len(checks) == 1
 
 
 def test_unknown_dimension_for_split_is_400(support):
