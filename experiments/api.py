@@ -42,7 +42,9 @@ def stats_compare(request):
     covariate sums are given)."""
     body = serializers.CompareRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
-    return Response(serializers.compare_payload(body.validated_data))
+    return Response(
+        serializers.CompareSerializer(serializers.compare_payload(body.validated_data)).data
+    )
 
 
 @extend_schema(
@@ -55,7 +57,7 @@ def stats_mde(request):
     """Sample size and days for an MDE, or the MDE of a sample; with a curve of both."""
     body = serializers.MdeRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
-    return Response(serializers.mde_payload(*body.validated_data))
+    return Response(serializers.MdeSerializer(serializers.mde_payload(*body.validated_data)).data)
 
 
 @extend_schema(
@@ -110,7 +112,7 @@ def stats_baseline(request):
         )
     cached = answer.result
     baseline = baseline_from_row(cached.frame.iloc[0].to_dict())
-    return Response(
+    answer = serializers.BaselineSerializer(
         {
             "status": "succeeded",
             "run_id": cached.run_id,
@@ -127,6 +129,7 @@ def stats_baseline(request):
             },
         }
     )
+    return Response(answer.data)
 
 
 def _last_day_of_data() -> datetime.date:
@@ -142,7 +145,8 @@ def _last_day_of_data() -> datetime.date:
 @api_view(["GET"])
 @permission_classes([readers])
 def experiment_list(request):
-    return Response([serializers.experiment_payload(e) for e in selectors.experiment_list()])
+    payloads = [serializers.experiment_payload(e) for e in selectors.experiment_list()]
+    return Response(serializers.ExperimentSerializer(payloads, many=True).data)
 
 
 @extend_schema(responses={200: serializers.ExperimentDetailSerializer, 404: NOT_FOUND})
@@ -154,7 +158,7 @@ def experiment_detail(request, key: str):
     payload["changes"] = [
         serializers.change_payload(c) for c in selectors.experiment_changes(experiment)
     ]
-    return Response(payload)
+    return Response(serializers.ExperimentDetailSerializer(payload).data)
 
 
 @extend_schema(responses={200: serializers.ResultsSerializer, 404: NOT_FOUND})
@@ -173,7 +177,8 @@ def experiment_results(request, key: str):
     failure = latest if latest is not None and latest != computation else None
     titles = titles_for([slug for slug, _ in experiment.metrics()])
     lake = selectors.lake_status_shown(computation, request.user) if computation else None
-    return Response(serializers.results_payload(experiment, computation, failure, titles, lake))
+    payload = serializers.results_payload(experiment, computation, failure, titles, lake)
+    return Response(serializers.ResultsSerializer(payload).data)
 
 
 @extend_schema(
@@ -194,7 +199,7 @@ def assignment(request, key: str):
         raise Http404
     user_agent = query.validated_data.get("user_agent") or request.META.get("HTTP_USER_AGENT")
     result = assign(config, unit, user_agent)
-    return Response(
+    answer = serializers.AssignmentSerializer(
         {
             "experiment": key,
             "unit": unit,
@@ -203,6 +208,7 @@ def assignment(request, key: str):
             "bucket": result.bucket,
         }
     )
+    return Response(answer.data)
 
 
 def _experiment(key: str):

@@ -40,7 +40,7 @@ def consent_detail(request, identity_id: str):
     """An identity's consent flags (unknown identities: all false, known false); PUT sets some."""
     identity_id = identity_id_checked(identity_id)
     if request.method == "GET":
-        return Response(selectors.consent_get(identity_id=identity_id))
+        return Response(ConsentSerializer(selectors.consent_get(identity_id=identity_id)).data)
     serializer = ConsentUpdateSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     state = services.consent_set(
@@ -49,7 +49,7 @@ def consent_detail(request, identity_id: str):
         source=serializer.validated_data["source"],
         actor=_actor(request),
     )
-    return Response(selectors.consent_payload(state))
+    return Response(ConsentSerializer(selectors.consent_payload(state)).data)
 
 
 @extend_schema(responses={200: PixelsSerializer, 400: FIELD_ERRORS})
@@ -59,7 +59,8 @@ def consent_pixels(request, identity_id: str):
     """Which marketing pixels may fire: all configured ones with marketing consent, else none."""
     identity_id = identity_id_checked(identity_id)
     pixels = selectors.consent_pixels(identity_id=identity_id)
-    return Response({"identity_id": identity_id, "fire": bool(pixels), "pixels": pixels})
+    answer = {"identity_id": identity_id, "fire": bool(pixels), "pixels": pixels}
+    return Response(PixelsSerializer(answer).data)
 
 
 @extend_schema(
@@ -77,7 +78,7 @@ def dsar_list(request):
     """Erasure requests (GET), or file one (POST): identity_id and/or user_id, reason."""
     if request.method == "GET":
         requests = selectors.dsar_list()
-        return Response({"requests": [_row(r) for r in requests]})
+        return Response(DsarListSerializer({"requests": [_row(r) for r in requests]}).data)
     serializer = DsarFileSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     try:
@@ -86,7 +87,12 @@ def dsar_list(request):
         return Response(err.message_dict, status=400)
     except services.DsarRefused as err:
         raise PermissionDenied(str(err)) from None
-    return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=dsar.pk)), status=201)
+    return _dsar(dsar.pk, status=201)
+
+
+def _dsar(request_id: int, status: int = 200) -> Response:
+    summary = selectors.dsar_summary(selectors.dsar_detail(request_id=request_id))
+    return Response(DsarSerializer(summary).data, status=status)
 
 
 def _row(dsar: DsarRequest) -> dict:
@@ -107,7 +113,7 @@ def _row(dsar: DsarRequest) -> dict:
 def dsar_detail(request, request_id: int):
     """A request with its per-table progress and its audit log (no raw ids)."""
     get_object_or_404(DsarRequest, pk=request_id)
-    return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)))
+    return _dsar(request_id)
 
 
 @extend_schema(request=None, responses={200: DsarSerializer, 404: NOT_FOUND, 409: CONFLICT})
@@ -122,7 +128,7 @@ def dsar_approve(request, request_id: int):
         raise PermissionDenied(str(err)) from None
     except services.DsarRefused as err:
         return Response({"detail": str(err)}, status=409)
-    return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)))
+    return _dsar(request_id)
 
 
 @extend_schema(request=None, responses={202: DsarSerializer, 404: NOT_FOUND, 409: CONFLICT})
@@ -136,7 +142,7 @@ def dsar_preview(request, request_id: int):
         services.dsar_preview_queue(request_id=request_id)
     except services.DsarRefused as err:
         return Response({"detail": str(err)}, status=409)
-    return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)), 202)
+    return _dsar(request_id, status=202)
 
 
 @extend_schema(request=None, responses={202: DsarSerializer, 404: NOT_FOUND, 409: CONFLICT})
@@ -152,7 +158,7 @@ def dsar_run(request, request_id: int):
         services.dsar_queue(request_id=request_id, strict=True)
     except services.DsarRefused as err:
         return Response({"detail": str(err)}, status=409)
-    return Response(selectors.dsar_summary(selectors.dsar_detail(request_id=request_id)), 202)
+    return _dsar(request_id, status=202)
 
 
 @extend_schema(responses={200: PiiSerializer})
@@ -161,7 +167,7 @@ def dsar_run(request, request_id: int):
 def pii_allowlist(request):
     """The PII keys event payloads may carry, and the latest lake payload check."""
     scan = selectors.payload_scan_latest()
-    return Response(
+    answer = PiiSerializer(
         {
             "allowed_keys": sorted(ALLOWED_PII_KEYS),
             "latest_scan": None
@@ -175,3 +181,4 @@ def pii_allowlist(request):
             },
         }
     )
+    return Response(answer.data)
