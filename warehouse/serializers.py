@@ -94,6 +94,11 @@ class RunFailedSerializer(serializers.Serializer):
     error = serializers.CharField(allow_null=True, allow_blank=True)
 
 
+# The answers are built as plain dicts, as metrics.serializers.data_payload is: the result rows
+# are JSON-ready, and a serializer field per cell would cost more than the rest of the answer.
+# tests/test_api_schema.py checks that they are what QueryAnswerSerializer describes.
+
+
 def cached_payload(cached: CachedResult) -> dict:
     return {
         "run_id": cached.run_id,
