@@ -9,33 +9,9 @@ from statsmodels.stats.power import NormalIndPower
 
 from experiments.tests.builders import user
 from experiments.tests.references import welch_on_ratios
+from experiments.tests.stats_examples import ISSUE_COMPARE, ISSUE_MDE
 
 pytestmark = pytest.mark.django_db
-
-ISSUE_COMPARE = {
-    "metric_type": "proportion",
-    "alpha": 0.05,
-    "weights": [0.5, 0.5],
-    "variants": [
-        {"name": "control", "n": 10000, "conversions": 1000},
-        {"name": "b", "n": 10000, "conversions": 1090},
-    ],
-}
-ISSUE_MDE = {
-    "metric_type": "proportion",
-    "baseline": 0.1,
-    "alpha": 0.05,
-    "power": 0.8,
-    "weights": [0.5, 0.5],
-    "mde_rel": 0.1,
-    "daily_units": 2000,
-}
-
-
-@pytest.fixture
-def analyst(client):
-    client.force_login(user("analyst"))
-    return client
 
 
 def post(client, path, body):

@@ -9,17 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from experiments.stats.validation import MAX_VARIANTS
-from experiments.tests.builders import user
-from experiments.tests.test_api_stats import ISSUE_COMPARE, ISSUE_MDE
+from experiments.tests.stats_examples import ISSUE_COMPARE, ISSUE_MDE
 
 pytestmark = pytest.mark.django_db
 SLOW_S = 0.5  # every answer comes in well under a second, even on a busy machine
-
-
-@pytest.fixture
-def analyst(client):
-    client.force_login(user("analyst"))
-    return client
 
 
 def post(client, path, body):

@@ -21,7 +21,6 @@ from sqlglot import exp
 from experiments.models import Experiment, ResultComputation
 from experiments.results import results_compute
 from experiments.tests.builders import user
-from privacy.tests.conftest import pg_database  # noqa: F401
 from warehouse import watermark
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, replace_sql, storage
@@ -114,7 +113,7 @@ def demo_experiments() -> None:
 
 
 @pytest.fixture
-def pg_copy(exposure_lake, pg_database, settings):  # noqa: F811
+def pg_copy(exposure_lake, pg_database, settings):
     """The lake's tables the computations read, and an empty fact_experiment_result, in the
     `lake` schema of a database of this test's own; the portal reads it as its warehouse."""
     load_lake(pg_database, exposure_lake, tables=LOADED, schema="lake")
@@ -244,7 +243,7 @@ def test_a_warehouse_without_the_table_is_told_not_failed(pg_copy):
 
 
 @pytest.fixture
-def redshift_copy(exposure_lake, pg_database, settings):  # noqa: F811
+def redshift_copy(exposure_lake, pg_database, settings):
     """The same tables in PostgreSQL's `public` schema (where a Redshift session looks), read
     and written through the proxy that makes redshift-connector accept PostgreSQL."""
     load_lake(pg_database, exposure_lake, tables=LOADED, schema="public")

@@ -16,9 +16,6 @@ from warehouse.lake import contract, storage
 from warehouse.lake import views as lake_views
 from warehouse.lake.storage import arrow_schema
 
-# PostgreSQL fixtures of the warehouse tests: a reachable server and a schema per session.
-from warehouse.tests.conftest import warehouse_pg_dsn, warehouse_pg_schema  # noqa: F401
-
 LONG_LAKE_FIRST = date(2025, 9, 1)
 LONG_LAKE_LAST = date(2026, 1, 31)
 
@@ -245,7 +242,7 @@ def _base_tables(name: str) -> frozenset[str]:
 
 
 @pytest.fixture(scope="session")
-def pg_lakes(catalogue, small_lake, long_frames_written, warehouse_pg_dsn, warehouse_pg_schema):  # noqa: F811
+def pg_lakes(catalogue, small_lake, long_frames_written, warehouse_pg_dsn, warehouse_pg_schema):
     """Both lakes loaded into PostgreSQL (the tables the metrics read, and the views over
     them): schema name per lake root."""
     long_lake, frames = long_frames_written

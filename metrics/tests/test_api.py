@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 
 from metrics import params
-from metrics.tests.ui_support import WINDOW, client_for, fetch_data, lake_table, rows
+from metrics.tests.ui_support import WINDOW, fetch_data, lake_table, rows
+from tests.support.users import client_for
 from warehouse.models import QueryRun
 
-pytestmark = pytest.mark.django_db
+# Pages over the shared small lake; `analyst` is the shared fixture (tests/support/users.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lake_settings")]
 
 SUPPORT_METRICS = {
     "support_first_response_time",
@@ -22,13 +24,8 @@ SUPPORT_METRICS = {
 
 
 @pytest.fixture
-def analyst(lake_settings, settings):
-    return client_for("analyst", settings)
-
-
-@pytest.fixture
 def support(lake_settings, settings):
-    return client_for("support", settings)
+    return client_for("support")
 
 
 def funnel_by_day(lake) -> pd.DataFrame:

@@ -3,20 +3,17 @@
 import pytest
 
 from metrics.serializers import MetricDataSerializer, RunQueuedSerializer, SummarySerializer
-from metrics.tests.ui_support import client_for, fetch_data, lake_table, rows
+from metrics.tests.ui_support import fetch_data, lake_table, rows
+from tests.support.users import client_for
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def analyst(lake_settings, settings):
-    return client_for("analyst", settings)
+# Pages over the shared small lake; `analyst` is the shared fixture (tests/support/users.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lake_settings")]
 
 
-def test_list_shows_only_dashboards_with_readable_tiles(analyst, settings):
+def test_list_shows_only_dashboards_with_readable_tiles(analyst):
     slugs = [d["slug"] for d in analyst.get("/api/dashboards/").json()]
     assert slugs == ["marketplace-health", "growth", "quality-safety"]
-    support = client_for("support", settings)
+    support = client_for("support")
     assert "support" in [d["slug"] for d in support.get("/api/dashboards/").json()]
 
 

@@ -4,7 +4,7 @@ audience, and the definition hash."""
 import pytest
 
 from metrics.definitions import BrokenMetric, Metric, definition_hash
-from metrics.tests.test_definitions_header import HEADER, QUERY, errors, parse
+from metrics.tests.definition_samples import HEADER, QUERY, errors, parse
 from warehouse.sql import parse as parse_sql
 
 SUPPORT_HEADER = (

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from metrics.params import metric_params
-from metrics.tests.test_metric_values import (
+from metrics.tests.references import (
     INNER_WINDOW,
     LONG_INNER,
     LONG_METRICS,

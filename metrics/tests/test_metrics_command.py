@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from metrics.definitions import TEMPLATE_SUFFIX
-from metrics.tests.test_metric_values import REFERENCES, Q, assert_same
+from metrics.tests.references import REFERENCES, Q, assert_same
 from warehouse.models import QueryRun
 
 

@@ -14,17 +14,12 @@ from metrics.services import (
     metric_data_submit,
     parse_metric_params,
 )
-from metrics.tests.test_metric_values import REFERENCES, Q, assert_same
+from metrics.tests.references import REFERENCES, Q, assert_same
 from tests.support.users import user_with_role
 from warehouse.models import QueryRun
 from warehouse.services import DataAccessDenied, query_run_execute
 
 START, END = date(2026, 1, 19), date(2026, 1, 25)
-
-
-@pytest.fixture
-def analyst(db):
-    return user_with_role("analyst")
 
 
 def submit(metric, user, force_refresh=False, **overrides):
@@ -46,25 +41,25 @@ def submit(metric, user, force_refresh=False, **overrides):
         ({"filters": {"listing_kind": "*"}}, "listing_kind", "must be a non-empty value"),
     ],
 )
-def test_bad_parameters_name_the_field(overrides, field, message, catalogue, analyst):
+def test_bad_parameters_name_the_field(overrides, field, message, catalogue, analyst_user):
     with pytest.raises(InputError) as raised:
-        submit(catalogue.get("refund_rate"), analyst, **overrides)
+        submit(catalogue.get("refund_rate"), analyst_user, **overrides)
     assert raised.value.field == field
     assert message in raised.value.message
     assert not QueryRun.objects.exists()
 
 
-def test_the_window_limit_is_a_setting(settings, catalogue, analyst):
+def test_the_window_limit_is_a_setting(settings, catalogue, analyst_user):
     settings.METRICS_MAX_WINDOW_DAYS = 7
-    assert submit(catalogue.get("refund_rate"), analyst).run is not None  # 7 days
+    assert submit(catalogue.get("refund_rate"), analyst_user).run is not None  # 7 days
     with pytest.raises(InputError, match="end: the window is 8 days; at most 7"):
-        submit(catalogue.get("refund_rate"), analyst, end=date(2026, 1, 26))
+        submit(catalogue.get("refund_rate"), analyst_user, end=date(2026, 1, 26))
 
 
-def test_an_analyst_is_refused_support_metrics(catalogue, analyst):
+def test_an_analyst_is_refused_support_metrics(catalogue, analyst_user):
     for slug in ("sla_breach_count", "dmca_cycle_time", "support_first_response_time"):
         with pytest.raises(DataAccessDenied):
-            submit(catalogue.get(slug), analyst)
+            submit(catalogue.get(slug), analyst_user)
     assert not QueryRun.objects.exists()
 
 
@@ -86,11 +81,11 @@ def test_support_reads_support_metrics(db, catalogue, lake_settings):
 
 
 def test_queued_then_cached_with_the_metrics_numbers(
-    catalogue, analyst, lake_settings, small_frames, settings
+    catalogue, analyst_user, lake_settings, small_frames, settings
 ):
     settings.QUERY_FORCE_REFRESH_MIN_AGE_SECONDS = 0  # any cached result is old enough
     metric = catalogue.get("checkout_completion_rate")
-    first = submit(metric, analyst, grain="week", filters={"listing_kind": "profile"})
+    first = submit(metric, analyst_user, grain="week", filters={"listing_kind": "profile"})
     assert first.cached is None
     assert first.run.label == "metric:checkout_completion_rate"
     assert first.run.params["listing_kind"] == {"type": "str", "value": "profile"}
@@ -98,18 +93,18 @@ def test_queued_then_cached_with_the_metrics_numbers(
     assert first.run.canonical_sql == metric.sql
     query_run_execute(run_id=first.run.pk)
 
-    again = submit(metric, analyst, grain="week", filters={"listing_kind": "profile"})
+    again = submit(metric, analyst_user, grain="week", filters={"listing_kind": "profile"})
     assert again.run is None
     q = Q(START, END, "week", filters={"listing_kind": "profile"})
     assert_same(again.cached.frame, REFERENCES["checkout_completion_rate"](small_frames, q))
 
-    refreshed = submit(metric, analyst, grain="week", filters={"listing_kind": "profile"},
+    refreshed = submit(metric, analyst_user, grain="week", filters={"listing_kind": "profile"},
                        force_refresh=True)  # fmt: skip
     assert refreshed.run is not None and refreshed.run.pk != first.run.pk
 
 
-def test_metrics_without_dimensions_bind_only_the_window(catalogue, analyst):
-    run = submit(catalogue.get("search_to_view_ctr"), analyst).run
+def test_metrics_without_dimensions_bind_only_the_window(catalogue, analyst_user):
+    run = submit(catalogue.get("search_to_view_ctr"), analyst_user).run
     assert set(run.params) == {"start", "end", "grain"}
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from metrics.tasks import warm_dashboards, warm_dashboards_on_new_data
-from metrics.tests.ui_support import client_for
+from tests.support.users import client_for
 from warehouse.lake.storage import bump_watermark
 from warehouse.models import QueryRun
 from warehouse.services import query_run_execute
@@ -33,10 +33,10 @@ def lake(small_lake, tmp_path, settings):
     return root
 
 
-def test_warms_each_tile_for_each_scope_in_use_once_per_watermark(lake, settings):
-    analyst = client_for("analyst", settings)
-    client_for("pm", settings)  # same scope as the analyst: nothing more to warm
-    client_for("support", settings)
+def test_warms_each_tile_for_each_scope_in_use_once_per_watermark(lake):
+    analyst = client_for("analyst")
+    client_for("pm")  # same scope as the analyst: nothing more to warm
+    client_for("support")
     expected = (GENERAL_TILES * 2 + SUPPORT_TILES) * WINDOWS
 
     assert warm_dashboards_on_new_data() == expected
@@ -67,8 +67,8 @@ def test_warms_each_tile_for_each_scope_in_use_once_per_watermark(lake, settings
     assert QueryRun.objects.filter(watermark=mark.token).count() == expected
 
 
-def test_daily_warming_recomputes_even_cached_views(lake, settings):
-    client_for("analyst", settings)
+def test_daily_warming_recomputes_even_cached_views(lake):
+    client_for("analyst")
     warm_dashboards_on_new_data()
     for run in QueryRun.objects.filter(label="metric:seo_nonbrand_clicks"):
         query_run_execute(run_id=run.pk)

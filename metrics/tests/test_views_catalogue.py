@@ -5,14 +5,10 @@ import shutil
 import pytest
 from django.conf import settings as django_settings
 
-from metrics.tests.ui_support import client_for
+from tests.support.users import client_for
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def analyst(lake_settings, settings):
-    return client_for("analyst", settings)
+# Pages over the shared small lake; `analyst` is the shared fixture (tests/support/users.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lake_settings")]
 
 
 def test_lists_every_readable_metric_by_area(analyst):
@@ -24,8 +20,8 @@ def test_lists_every_readable_metric_by_area(analyst):
     assert "sla_breach_count" not in page and "<h2>Support" not in page
 
 
-def test_support_sees_support_metrics_marked_restricted(lake_settings, settings):
-    page = client_for("support", settings).get("/metrics/").content.decode()
+def test_support_sees_support_metrics_marked_restricted(lake_settings):
+    page = client_for("support").get("/metrics/").content.decode()
     assert page.count("data-filter-item") == 28
     assert 'href="/metrics/sla_breach_count/"' in page
     assert page.count(">support only</span>") == 5

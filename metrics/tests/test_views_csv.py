@@ -6,8 +6,9 @@ import io
 import pandas as pd
 import pytest
 
-from metrics.tests.ui_support import WINDOW, client_for, fetch_data, lake_table
+from metrics.tests.ui_support import WINDOW, fetch_data, lake_table
 from tests.support.services import wait_until
+from tests.support.users import client_for
 from warehouse import services
 from warehouse.lake.contract import Access
 from warehouse.models import QueryRun
@@ -25,8 +26,8 @@ def nonbrand_clicks(lake) -> dict[str, int]:
 
 
 @pytest.mark.django_db
-def test_csv_of_a_cached_result(lake_settings, settings):
-    analyst = client_for("analyst", settings)
+def test_csv_of_a_cached_result(lake_settings):
+    analyst = client_for("analyst")
     body = fetch_data(analyst, "seo_nonbrand_clicks", **WINDOW)
     response = analyst.get(CSV_URL, WINDOW)
     assert response.status_code == 200
@@ -53,7 +54,7 @@ def test_csv_of_an_uncached_result_is_prepared_then_downloaded_from_the_same_lin
     lake_settings, settings, django_assert_max_num_queries
 ):
     settings.QUERY_WAIT_SECONDS = 0  # no worker here: nothing would finish the run meanwhile
-    analyst = client_for("analyst", settings)
+    analyst = client_for("analyst")
     with django_assert_max_num_queries(12):
         preparing = analyst.get(CSV_URL, WINDOW)
     assert preparing.status_code == 202 and preparing["Retry-After"] == "2"
@@ -81,7 +82,7 @@ def test_csv_of_an_uncached_result_is_prepared_then_downloaded_from_the_same_lin
 @pytest.mark.django_db(transaction=True)
 def test_csv_link_works_once_a_real_worker_finished_the_run(celery_worker, lake_settings, settings):
     settings.QUERY_WAIT_SECONDS = 0
-    analyst = client_for("analyst", settings)
+    analyst = client_for("analyst")
     query = {**WINDOW, "grain": "week"}
     first = analyst.get(CSV_URL, query)
     # 202 unless the worker was faster than this request's one look at the run.
@@ -99,7 +100,7 @@ def test_csv_link_works_once_a_real_worker_finished_the_run(celery_worker, lake_
 @pytest.mark.django_db
 def test_a_run_that_fails_while_the_page_waits_is_shown_not_run_again(lake_settings, settings):
     settings.QUERY_WAIT_SECONDS = 0
-    analyst = client_for("analyst", settings)
+    analyst = client_for("analyst")
     preparing = analyst.get(CSV_URL, WINDOW)
     run = QueryRun.objects.get()
     assert preparing.status_code == 202
@@ -120,8 +121,8 @@ def test_a_run_that_fails_while_the_page_waits_is_shown_not_run_again(lake_setti
 
 
 @pytest.mark.django_db
-def test_csv_access_and_bad_input(lake_settings, settings):
-    analyst = client_for("analyst", settings)
+def test_csv_access_and_bad_input(lake_settings):
+    analyst = client_for("analyst")
     denied = analyst.get("/metrics/sla_breach_count/data.csv", WINDOW)
     assert denied.status_code == 403
     assert "You do not have access" in denied.content.decode()

@@ -6,15 +6,10 @@ from html import unescape
 import pytest
 from django.test import Client
 
-from metrics.tests.ui_support import client_for
-from tests.support.users import user_with_role
+from tests.support.users import client_for, user_with_role
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def analyst(lake_settings, settings):
-    return client_for("analyst", settings)
+# Pages over the shared small lake; `analyst` is the shared fixture (tests/support/users.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lake_settings")]
 
 
 def tiles(page: str) -> dict[str, dict[str, str]]:
@@ -26,14 +21,14 @@ def tiles(page: str) -> dict[str, dict[str, str]]:
     return found
 
 
-def test_list_shows_the_dashboards_the_user_can_read(analyst, settings):
+def test_list_shows_the_dashboards_the_user_can_read(analyst):
     page = analyst.get("/dashboards/").content.decode()
     assert re.findall(r'href="/dashboards/([a-z-]+)/"', page) == [
         "marketplace-health",
         "growth",
         "quality-safety",
     ]
-    support_page = client_for("support", settings).get("/dashboards/").content.decode()
+    support_page = client_for("support").get("/dashboards/").content.decode()
     assert 'href="/dashboards/support/"' in support_page
     assert "5 tiles" in support_page
 
@@ -76,10 +71,10 @@ def test_presets_end_at_the_newest_data_and_keep_other_controls(analyst):
     assert presets[0][0] == "grain=week&start=2026-01-25&end=2026-01-31"
 
 
-def test_tiles_of_metrics_the_user_may_not_read_are_absent(lake_settings, settings):
+def test_tiles_of_metrics_the_user_may_not_read_are_absent(lake_settings):
     """Hide, don't tease: a restricted tile is not shown, not even as a locked box."""
-    admin = client_for("admin", settings)
-    analyst = client_for("analyst", settings)
+    admin = client_for("admin")
+    analyst = client_for("analyst")
     assert len(tiles(admin.get("/dashboards/support/").content.decode())) == 5
     assert analyst.get("/dashboards/support/").status_code == 404
 

@@ -7,17 +7,14 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
-from metrics.tests.ui_support import WINDOW, client_for, fetch_data
+from metrics.tests.ui_support import WINDOW, fetch_data
 from pipeline.models import TableFreshness
+from tests.support.users import client_for
 from warehouse.lake import contract
 from warehouse.lake import views as lake_views
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def analyst(lake_settings, settings):
-    return client_for("analyst", settings)
+# Pages over the shared small lake; `analyst` is the shared fixture (tests/support/users.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lake_settings")]
 
 
 def tile_attrs(page: str) -> dict[str, str]:
@@ -50,8 +47,8 @@ def test_chart_defaults_to_the_last_28_days_of_data_compared_with_the_28_before(
     assert attrs["data-shift-days"] == "28"
 
 
-def test_controls_carry_into_the_chart_and_csv_urls(lake_settings, settings):
-    support = client_for("support", settings)
+def test_controls_carry_into_the_chart_and_csv_urls(lake_settings):
+    support = client_for("support")
     query = {
         **WINDOW,
         "grain": "week",
@@ -84,8 +81,8 @@ def test_bad_controls_are_400_naming_the_field(analyst, query, field):
     assert "data-tile" not in page
 
 
-def test_unknown_split_is_400(lake_settings, settings):
-    support = client_for("support", settings)
+def test_unknown_split_is_400(lake_settings):
+    support = client_for("support")
     response = support.get("/metrics/sla_breach_count/", {"split_by": "category"})
     assert response.status_code == 400
     assert "<strong>split_by</strong>" in response.content.decode()
@@ -142,8 +139,8 @@ def test_lineage_shows_each_table_s_freshness(analyst):
     assert "not checked yet" in lineage_row(page, "fact_funnel_events")
 
 
-def test_a_view_is_as_fresh_as_the_stalest_table_under_it(lake_settings, settings):
-    support = client_for("support", settings)
+def test_a_view_is_as_fresh_as_the_stalest_table_under_it(lake_settings):
+    support = client_for("support")
     bases = sorted(lake_views.bases(contract.table("support_tickets_v")))
     for i, name in enumerate(bases):
         freshness(name, age_s=3600.0 * (i + 1), status="ok")

@@ -1,28 +1,15 @@
-"""Helpers of the portal (pages and API) tests: logged-in clients, metric data through the real
-path, and lake tables read with pandas for independent expectations."""
+"""Helpers of the portal (pages and API) tests: metric data through the real path, and lake
+tables read with pandas for independent expectations (logged-in clients: tests.support.users)."""
 
 from pathlib import Path
 
 import pandas as pd
 from django.test import Client
 
-from tests.support.users import user_with_role
 from warehouse.lake import contract, storage
 from warehouse.services import query_run_execute
 
 WINDOW = {"start": "2026-01-18", "end": "2026-01-31"}  # the whole small lake
-
-
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def client_for(role: str, settings) -> Client:
-    """A client logged in as a new user holding ``role``. ``settings`` is pytest-django's
-    fixture: hashing a test password the production way takes a second."""
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-    client = Client()
-    client.force_login(user_with_role(role))
-    return client
 
 
 def fetch_data(client: Client, slug: str, **query) -> dict:

@@ -30,9 +30,3 @@ def scenario_lake(scenario_base: Path, tmp_path: Path, settings) -> Path:
     settings.WAREHOUSE = "duckdb"
     settings.LAKE_ROOT = root
     return root
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The tests log users in with force_login; hashing their passwords slowly buys nothing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

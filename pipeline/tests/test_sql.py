@@ -13,7 +13,6 @@ from warehouse.engines.duckdb import DuckDBEngine
 from warehouse.engines.pg_loader import load_lake
 from warehouse.engines.postgres import PostgresEngine
 from warehouse.lake import contract
-from warehouse.tests.conftest import warehouse_pg_dsn  # noqa: F401 (a fixture)
 
 WINDOW = {"start": date(2026, 1, 25), "end": date(2026, 1, 31)}
 PIPELINE_TABLES = [t for t in contract.TABLES.values() if t.writer == "pipeline"]
@@ -28,7 +27,7 @@ QUERIES = {
 
 
 @pytest.fixture(scope="module")
-def engines(small_lake, warehouse_pg_dsn):  # noqa: F811
+def engines(small_lake, warehouse_pg_dsn):
     schema = f"test_pipeline_{uuid.uuid4().hex[:10]}"
     load_lake(warehouse_pg_dsn, small_lake, [t.name for t in PIPELINE_TABLES], schema=schema)
     yield DuckDBEngine(small_lake, 2, "1GB", 60), PostgresEngine(warehouse_pg_dsn, 60, schema)

@@ -10,10 +10,10 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 
-from metrics.tests.ui_support import FAST_HASHERS, WINDOW, client_for
+from metrics.tests.ui_support import WINDOW
 from portal import throttles
 from portal.env import env_rate
-from tests.support.users import user_with_role
+from tests.support.users import client_for, user_with_role
 from warehouse.models import QueryRun
 from warehouse.services import query_run_execute
 
@@ -37,23 +37,20 @@ def forget_counts(user_id) -> None:
     cache.delete_many([f"throttle_{t.scope}_{user_id}" for t in throttles.QUERY_THROTTLES])
 
 
-def fresh_client(role: str, settings):
-    client = client_for(role, settings)
+def fresh_client(role: str):
+    client = client_for(role)
     forget_counts(client.session["_auth_user_id"])
     return client
 
 
-def fresh_user(role: str, settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
+def fresh_user(role: str):
     user = user_with_role(role)
     forget_counts(user.pk)
     return user
 
 
-def test_the_api_answers_429_json_with_retry_after_per_user(
-    lake_settings, settings, three_a_minute
-):
-    analyst = fresh_client("analyst", settings)
+def test_the_api_answers_429_json_with_retry_after_per_user(lake_settings, three_a_minute):
+    analyst = fresh_client("analyst")
     for _ in range(3):
         assert analyst.get(DATA, WINDOW).status_code in (200, 202)
     runs = QueryRun.objects.count()
@@ -66,13 +63,11 @@ def test_the_api_answers_429_json_with_retry_after_per_user(
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert QueryRun.objects.count() == runs  # nothing was queued
     # Another user has a budget of their own.
-    assert fresh_client("pm", settings).get(DATA, WINDOW).status_code in (200, 202)
+    assert fresh_client("pm").get(DATA, WINDOW).status_code in (200, 202)
 
 
-def test_pages_share_the_api_budget_and_answer_a_readable_page(
-    lake_settings, settings, three_a_minute
-):
-    analyst = fresh_client("analyst", settings)
+def test_pages_share_the_api_budget_and_answer_a_readable_page(lake_settings, three_a_minute):
+    analyst = fresh_client("analyst")
     queued = analyst.get(DATA, WINDOW)
     query_run_execute(run_id=queued.json()["run_id"])  # as the worker would (no worker here)
     assert analyst.get(CSV, WINDOW).status_code == 200
@@ -90,7 +85,7 @@ def test_pages_share_the_api_budget_and_answer_a_readable_page(
 def test_finance_page_is_limited_but_a_page_that_only_reads_is_not(
     lake_settings, settings, three_a_minute
 ):
-    finance = fresh_client("finance", settings)
+    finance = fresh_client("finance")
     settings.QUERY_WAIT_SECONDS = 0
     answers = [finance.get("/finance/").status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
@@ -98,8 +93,8 @@ def test_finance_page_is_limited_but_a_page_that_only_reads_is_not(
     assert all(finance.get("/dashboards/").status_code == 200 for _ in range(5))
 
 
-def test_only_the_listed_methods_are_counted(rf, settings, three_a_minute):
-    user = fresh_user("privacy", settings)
+def test_only_the_listed_methods_are_counted(rf, three_a_minute):
+    user = fresh_user("privacy")
     view = throttles.query_throttled(methods=("POST",))(lambda request: HttpResponse("ok"))
 
     def call(method: str) -> int:
@@ -120,7 +115,7 @@ def test_a_failing_cache_lets_requests_through_and_is_logged(rf, settings, monke
     }
     view = throttles.query_throttled(lambda request: HttpResponse("ok"))
     request = rf.get(CSV)
-    request.user = fresh_user("analyst", settings)
+    request.user = fresh_user("analyst")
 
     with caplog.at_level(logging.WARNING, logger="portal.throttles"):
         answers = [view(request).status_code for _ in range(3)]

@@ -2,28 +2,21 @@
 
 import os
 import shutil
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from tests.support.users import user_with_role
 from warehouse import services as warehouse
 from warehouse.lake import contract, storage
 from warehouse.lake.storage import arrow_schema
 from warehouse.models import QueryRun
-
-# PostgreSQL fixtures of the warehouse tests: a reachable server and a schema per session.
-from warehouse.tests.conftest import warehouse_pg_dsn, warehouse_pg_schema  # noqa: F401
 
 
 def link_copy(source: Path, target: Path) -> Path:
@@ -185,23 +178,6 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
-
-
-@pytest.fixture
-def pg_database(warehouse_pg_dsn: str) -> Iterator[str]:  # noqa: F811
-    """A PostgreSQL database of this test's own (its DSN), dropped afterwards: a warehouse copy
-    in the schemas the engines and remote sessions use by default (`lake`, or Redshift's
-    `public`), without touching anyone else's."""
-    name = f"test_privacy_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(warehouse_pg_dsn, dbname=name)
-    finally:
-        with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 # A preview as the scan leaves it, for tests about the steps after it (privacy.dsar_preview).

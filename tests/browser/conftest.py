@@ -49,9 +49,8 @@ def browser():
 
 
 @pytest.fixture
-def portal(live_server, celery_worker, lake_settings, transactional_db, settings) -> str:
+def portal(live_server, celery_worker, lake_settings, transactional_db) -> str:
     """The portal's base URL: live server and worker over the small lake."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return live_server.url
 
 

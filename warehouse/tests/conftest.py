@@ -1,22 +1,16 @@
-"""Fixtures for warehouse tests: a real PostgreSQL, and a tiny lake with its own contract."""
+"""Fixtures for warehouse tests: a tiny lake with its own contract (PostgreSQL: tests/support)."""
 
-import os
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psycopg
 import pyarrow as pa
 import pytest
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from warehouse.lake import contract, storage
 from warehouse.lake.contract import Column, Layer, Table
 
-DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 INJECTION = "x'; DROP TABLE x; --"
 DAYS = [date(2024, 1, 1) + timedelta(days=i) for i in range(10)]  # Monday 1 to Wednesday 10
 
@@ -48,33 +42,6 @@ USERS = Table(
     identity_columns=("identity_id",),
 )
 TINY_TABLES = {t.name: t for t in (EVENTS, USERS)}
-
-
-@pytest.fixture(scope="session")
-def warehouse_pg_dsn() -> str:
-    """A reachable PostgreSQL; skipped when there is none, except on CI where that is a fault."""
-    dsn = os.environ.get("TEST_WAREHOUSE_PG_URL", DEFAULT_PG_URL)
-    try:
-        psycopg.connect(dsn, connect_timeout=3).close()
-    except psycopg.OperationalError as err:
-        where = conninfo_to_dict(dsn)  # host and database only: the URL may hold a password
-        message = (
-            f"PostgreSQL at {where.get('host')}:{where.get('port', 5432)}/{where.get('dbname')} "
-            f"is unreachable ({' '.join(str(err).split())})"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(f"{message}; set TEST_WAREHOUSE_PG_URL to run these tests")
-    return dsn
-
-
-@pytest.fixture(scope="session")
-def warehouse_pg_schema(warehouse_pg_dsn: str):
-    """A schema of this test session's own, dropped at the end."""
-    schema = f"test_lake_{uuid.uuid4().hex[:12]}"
-    yield schema
-    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture
