@@ -2,7 +2,12 @@
 experiments.stats (from unit-level data, by other formulas)."""
 
 import numpy as np
+import pandas as pd
 from scipy import stats as sps
+
+from warehouse.lake import contract, storage
+
+EXPOSURES = contract.table("fact_experiment_exposures")
 
 
 def welch_on_ratios(
@@ -25,3 +30,26 @@ def welch_on_ratios(
     lift = r_t - r_c
     p_value = 2 * sps.t.sf(abs(lift) / se, df)
     return r_c, lift, (lift - quantile * se, lift + quantile * se), p_value
+
+
+def baseline_reference(root, key: str, start: str, end: str) -> dict:
+    frame = pd.read_parquet(storage.table_dir(root, EXPOSURES))
+    frame["event_dt"] = frame["event_dt"].astype(str)
+    frame = (
+        frame[
+            (frame.experiment_key == key)
+            & frame.event_dt.between(start, end)
+            & ~frame.user_agent.str.contains("Googlebot|bingbot")
+        ]
+        .sort_values(["exposure_ts", "variant"])
+        .drop_duplicates("identity_id")
+    )
+    control = frame[frame.variant == "control"]
+    return {
+        "daily_units": len(frame) / frame.event_dt.nunique(),
+        "control_units": len(control),
+        "conversion_rate": control.converted.mean(),
+        "mean": control.outcome_value.mean(),
+        "std": control.outcome_value.std(ddof=1),
+        "correlation": np.corrcoef(control.pre_value, control.outcome_value)[0, 1],
+    }

@@ -1,37 +1,13 @@
 """GET /api/stats/baseline: the MDE calculator's one-click fill, against pandas over the lake."""
 
-import numpy as np
-import pandas as pd
 import pytest
 from django.test import Client
 
 from experiments.tests.builders import user
-from warehouse.lake import contract, storage
+from experiments.tests.references import baseline_reference
+from warehouse.lake import contract
 
 EXPOSURES = contract.table("fact_experiment_exposures")
-
-
-def reference(root, key: str, start: str, end: str) -> dict:
-    frame = pd.read_parquet(storage.table_dir(root, EXPOSURES))
-    frame["event_dt"] = frame["event_dt"].astype(str)
-    frame = (
-        frame[
-            (frame.experiment_key == key)
-            & frame.event_dt.between(start, end)
-            & ~frame.user_agent.str.contains("Googlebot|bingbot")
-        ]
-        .sort_values(["exposure_ts", "variant"])
-        .drop_duplicates("identity_id")
-    )
-    control = frame[frame.variant == "control"]
-    return {
-        "daily_units": len(frame) / frame.event_dt.nunique(),
-        "control_units": len(control),
-        "conversion_rate": control.converted.mean(),
-        "mean": control.outcome_value.mean(),
-        "std": control.outcome_value.std(ddof=1),
-        "correlation": np.corrcoef(control.pre_value, control.outcome_value)[0, 1],
-    }
 
 
 @pytest.mark.worker
@@ -46,7 +22,9 @@ def test_fill_from_the_lake(celery_worker, lake_settings, settings):
     assert answer.status_code == 200, answer.json()
     body = answer.json()
     assert body["window"] == {"start": "2026-01-25", "end": "2026-01-31", "days": 7}
-    expected = reference(lake_settings, "checkout_button_color", "2026-01-25", "2026-01-31")
+    expected = baseline_reference(
+        lake_settings, "checkout_button_color", "2026-01-25", "2026-01-31"
+    )
     for name, value in expected.items():
         assert body["baseline"][name] == pytest.approx(value, rel=1e-9), name
     again = client.get(

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from pipeline.tests.test_registry import git, write
+from pipeline.tests.schema_files import git, write
 
 
 def check(*args: str) -> tuple[str, str]:

@@ -1,7 +1,6 @@
 """The registry on disk and in git, and the project's own registry against the lake."""
 
 import json
-import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -10,32 +9,9 @@ import pytest
 
 from pipeline import registry
 from pipeline.schemas import by_event
+from pipeline.tests.schema_files import git, write
 
 PROJECT_REGISTRY = Path(__file__).resolve().parents[2] / "analytics" / "schemas"
-
-
-def write(root: Path, event: str, version: str, required=("a",), **extra) -> Path:
-    document = {
-        "x-event": event,
-        "x-version": version,
-        "x-released": "2026-01-01",
-        "type": "object",
-        "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
-        "required": list(required),
-        **extra,
-    }
-    path = root / event / f"v{version}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document))
-    return path
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture

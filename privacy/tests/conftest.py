@@ -197,3 +197,26 @@ def previewed(request_id: int) -> None:
     from privacy.models import DsarRequest
 
     DsarRequest.objects.filter(pk=request_id).update(preview=PREVIEW)
+
+
+@pytest.fixture
+def old_lake(small_lake, tmp_path, settings):
+    """The small lake with partitions long before its window: of raw events (bronze), events
+    (silver) and funnel events (gold), on each side of their cut-offs."""
+    root = link_copy(small_lake, tmp_path / "lake")
+    for name, days in {
+        "raw_events": ["2023-12-31", "2024-01-01"],  # bronze 25 months: cut-off 2024-01-01
+        "events": ["2023-01-31", "2023-02-01"],  # silver 36 months: cut-off 2023-02-01
+        "fact_funnel_events": ["2022-06-30"],
+    }.items():
+        table = contract.table(name)
+        sample = storage.data_files(root, table)[0]
+        for day in days:
+            target = storage.partition_dir(root, table, day) / sample.name
+            target.parent.mkdir(parents=True)
+            target.write_bytes(sample.read_bytes())
+    settings.WAREHOUSE = "duckdb"
+    settings.LAKE_ROOT = root
+    settings.PRIVACY_RETENTION_LAYER_MONTHS = {"bronze": 25, "silver": 36, "gold": 36}
+    settings.PRIVACY_RETENTION_TABLE_MONTHS = {"consent_changes": 0}
+    return root

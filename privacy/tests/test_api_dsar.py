@@ -6,11 +6,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from privacy import services
 from privacy.dsar_preview import dsar_preview_compute
 from privacy.models import AuditEvent, DsarRequest
-from privacy.tests.conftest import previewed
-from privacy.tests.test_lake_erasure import busy_subject
+from privacy.tests.builders import RUN_ANSWERS, busy_subject, request_in
 from tests.support.users import user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -32,31 +30,6 @@ def bob(privacy_users) -> Client:
 
 def file(client: Client, **body):
     return client.post("/api/privacy/dsar/", body, content_type="application/json")
-
-
-def request_in(privacy_users, status: str, heartbeat_age_s: float | None = None) -> DsarRequest:
-    """A request filed and approved, then put in ``status`` (as the job would leave it)."""
-    requester, approver = privacy_users
-    dsar = services.dsar_file(identity_id="idn_00000000a5a7", reason="r", requester=requester)
-    previewed(dsar.pk)
-    if status != "filed":
-        services.dsar_approve(request_id=dsar.pk, approver=approver)
-    beat = None if heartbeat_age_s is None else timezone.now() - timedelta(seconds=heartbeat_age_s)
-    DsarRequest.objects.filter(pk=dsar.pk).update(status=status, started_at=beat, heartbeat_at=beat)
-    return DsarRequest.objects.get(pk=dsar.pk)
-
-
-# (status, heartbeat age in seconds) -> (answer, words of its message); stale after 60 s here.
-RUN_ANSWERS = [
-    (("filed", None), (409, "not been approved")),
-    (("approved", None), (202, None)),
-    (("queued", 5), (409, "already queued")),
-    (("queued", 600), (202, None)),  # no worker took it: its message was lost, another goes
-    (("running", 5), (409, "already running")),
-    (("running", 600), (202, None)),  # its worker died: taken over
-    (("failed", None), (202, None)),
-    (("completed", None), (409, "is completed")),
-]
 
 
 def test_file_approve_run_by_two_privacy_users(

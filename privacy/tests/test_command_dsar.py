@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 
 from privacy.management.commands import dsar as dsar_command
 from privacy.models import DsarRequest
+from privacy.tests.builders import busy_subject, holds
 from privacy.tests.conftest import read_table
-from privacy.tests.test_lake_erasure import busy_subject, holds
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import erasure
 

@@ -21,8 +21,8 @@ from privacy import dsar_job, selectors, services
 from privacy.dsar_preview import dsar_preview_compute
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
 from privacy.signals import identity_erased
+from privacy.tests.builders import approved, busy_subject, expected_counts, holds
 from privacy.tests.conftest import read_table
-from privacy.tests.test_lake_erasure import busy_subject, holds
 from privacy.tombstone import tombstone
 from tests.support.services import wait_until
 from warehouse import result_cache
@@ -36,15 +36,6 @@ from warehouse.tests.pg_redshift_proxy import redshift_settings
 pytestmark = pytest.mark.django_db
 
 
-def approved(privacy_users, **ids) -> DsarRequest:
-    """Filed, previewed (the scan the approver sees), approved and queued."""
-    alice, bob = privacy_users
-    dsar = services.dsar_file(**ids, reason="data subject asked", requester=alice, enqueue=False)
-    assert dsar_preview_compute(request_id=dsar.pk).status == DsarRequest.Status.FILED
-    services.dsar_approve(request_id=dsar.pk, approver=bob)
-    return services.dsar_queue(request_id=dsar.pk, enqueue=False)
-
-
 def linked(root, ids) -> set[str]:
     """The ids dim_identities links to ``ids`` in two steps, by pandas."""
     dim = read_table(root, "dim_identities")
@@ -53,16 +44,6 @@ def linked(root, ids) -> set[str]:
         rows = dim[dim["identity_id"].isin(found) | dim["user_id"].isin(found)]
         found |= set(rows["identity_id"]) | set(rows["user_id"].dropna())
     return found - set(ids)
-
-
-def expected_counts(root, ids) -> dict[str, tuple[int, int]]:
-    """table -> (rows holding the ids, files holding them), by pandas."""
-    counts = {}
-    for table in erasure.erasable_tables():
-        frame = read_table(root, table.name)
-        hit = holds(frame, table, ids)
-        counts[table.name] = (int(hit.sum()), frame.loc[hit, "_file"].nunique())
-    return counts
 
 
 def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_users, settings):

@@ -13,9 +13,8 @@ import pytest
 from privacy import dsar_job, services
 from privacy.dsar_preview import dsar_preview_compute
 from privacy.models import DsarRequest
+from privacy.tests.builders import busy_subject, expected_counts, holds
 from privacy.tests.conftest import link_copy, read_table
-from privacy.tests.test_dsar_job import expected_counts
-from privacy.tests.test_lake_erasure import busy_subject, holds
 from tests.support.services import _database_url, wait_until
 from tests.support.users import user_with_role
 from warehouse.lake import contract, erasure, storage

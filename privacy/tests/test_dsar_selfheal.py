@@ -11,9 +11,8 @@ from django.utils import timezone
 from portal.celery import app
 from privacy import services, tasks
 from privacy.models import DsarRequest
+from privacy.tests.builders import approved, busy_subject
 from privacy.tests.conftest import previewed
-from privacy.tests.test_dsar_job import approved
-from privacy.tests.test_lake_erasure import busy_subject
 
 pytestmark = pytest.mark.django_db
 

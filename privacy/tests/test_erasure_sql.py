@@ -10,8 +10,8 @@ from psycopg import sql
 from sqlglot import exp
 
 from core.engines import REMOTE_ENGINES
+from privacy.tests.builders import busy_subject, holds
 from privacy.tests.conftest import read_table
-from privacy.tests.test_lake_erasure import busy_subject, holds
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, erasure, erasure_sql
 

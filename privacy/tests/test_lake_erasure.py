@@ -8,27 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from privacy.tests.builders import busy_subject, holds
 from privacy.tests.conftest import read_table
 from warehouse.lake import contract, erasure, layout, storage
 from warehouse.lake.storage import arrow_schema
 
 TOMB = "erased:0123456789abcdef01234567"
-
-
-def busy_subject(root) -> tuple[str, str]:
-    """An identity with a user id and rows in many files (the independent pick: pandas)."""
-    raw = read_table(root, "raw_events")
-    users = raw[raw["user_id"].notna()]
-    identity = users.groupby("identity_id")["_file"].nunique().sort_values().index[-1]
-    return identity, users.loc[users["identity_id"] == identity, "user_id"].iloc[0]
-
-
-def holds(frame: pd.DataFrame, table: contract.Table, ids) -> pd.Series:
-    """Rows of the subject: an id column holds one of ``ids`` (the rows an erasure changes)."""
-    mask = pd.Series(False, index=frame.index)
-    for column in table.identity_columns:
-        mask |= frame[column].isin(ids)
-    return mask
 
 
 def mentions(frame: pd.DataFrame, table: contract.Table, ids) -> pd.Series:

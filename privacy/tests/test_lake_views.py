@@ -9,6 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from privacy.tests.builders import expected_finance_cases
 from privacy.tests.conftest import read_table
 from warehouse.engines.duckdb import DuckDBEngine
 from warehouse.engines.pg_loader import load_lake
@@ -17,58 +18,6 @@ from warehouse.lake import contract
 from warehouse.lake import views as lake_views
 
 WINDOW = {"start": date(2026, 1, 18), "end": date(2026, 1, 31)}
-
-
-def expected_finance_cases(root) -> pd.DataFrame:
-    refunds = read_table(root, "fin_refunds")
-    disputes = read_table(root, "fin_disputes")
-    chargebacks = read_table(root, "fin_chargebacks")
-    bookings = read_table(root, "fact_bookings")[["booking_id", "currency"]].drop_duplicates()
-    cases = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "case_kind": "refund",
-                    "case_id": refunds["refund_id"],
-                    "booking_id": refunds["booking_id"],
-                    "amount_cents": refunds["amount_cents"],
-                    "outcome": np.where(refunds["refunded_ts"].isna(), "processing", "refunded"),
-                    "reason": refunds["reason"],
-                    "card_country": None,
-                    "opened_ts": refunds["requested_ts"],
-                    "closed_ts": refunds["refunded_ts"],
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "case_kind": "dispute",
-                    "case_id": disputes["dispute_id"],
-                    "booking_id": disputes["booking_id"],
-                    "amount_cents": disputes["amount_cents"],
-                    "outcome": disputes["outcome"],
-                    "reason": None,
-                    "card_country": None,
-                    "opened_ts": disputes["opened_ts"],
-                    "closed_ts": disputes["closed_ts"],
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "case_kind": "chargeback",
-                    "case_id": chargebacks["chargeback_id"],
-                    "booking_id": chargebacks["booking_id"],
-                    "amount_cents": chargebacks["amount_cents"],
-                    "outcome": chargebacks["outcome"],
-                    "reason": None,
-                    "card_country": chargebacks["card_country"],
-                    "opened_ts": chargebacks["received_ts"],
-                    "closed_ts": chargebacks["resolved_ts"],
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
-    return cases.merge(bookings, on="booking_id", how="left")
 
 
 def _sorted(frame: pd.DataFrame, key: str) -> pd.DataFrame:

@@ -21,8 +21,8 @@ from sqlglot import exp
 
 from privacy import services
 from privacy.models import AuditEvent
+from privacy.tests.builders import TODAY
 from privacy.tests.conftest import read_table
-from privacy.tests.test_retention import TODAY, old_lake  # noqa: F401
 from tests.support.users import user_with_role
 from warehouse.engines.base import TransientWarehouseError, tables_statement
 from warehouse.engines.pg_loader import load_lake
@@ -79,14 +79,14 @@ def deleted_audit() -> dict[str, dict]:
 
 
 @pytest.fixture
-def pg_copy(old_lake, pg_database, settings):  # noqa: F811
+def pg_copy(old_lake, pg_database, settings):
     load_lake(pg_database, old_lake, tables=LOADED, schema="lake")
     settings.WAREHOUSE = "postgres"
     settings.WAREHOUSE_POSTGRES_URL = pg_database
     return pg_database
 
 
-def test_dry_run_counts_what_would_go_and_changes_nothing(old_lake, pg_copy):  # noqa: F811
+def test_dry_run_counts_what_would_go_and_changes_nothing(old_lake, pg_copy):
     days = lake_day_counts(old_lake)
     assert warehouse_day_counts(pg_copy, "lake") == days  # the copy is the lake
 
@@ -105,7 +105,7 @@ def test_dry_run_counts_what_would_go_and_changes_nothing(old_lake, pg_copy):  #
 
 
 def test_deletes_only_rows_past_the_cutoff_audited_and_a_rerun_does_nothing(
-    old_lake,  # noqa: F811
+    old_lake,
     pg_copy,
 ):
     days = lake_day_counts(old_lake)
@@ -155,7 +155,7 @@ def test_deletes_only_rows_past_the_cutoff_audited_and_a_rerun_does_nothing(
     assert cache.get("warehouse:watermark:postgres") == mark
 
 
-def test_command_lists_the_rows_and_the_physical_followup(old_lake, pg_copy):  # noqa: F811
+def test_command_lists_the_rows_and_the_physical_followup(old_lake, pg_copy):
     # The command runs on the real date: cut-offs by pandas' calendar arithmetic.
     today = pd.Timestamp(timezone.now().date())
     cutoffs = {name: (today - pd.DateOffset(months=MONTHS[name])).date() for name in CUTOFFS}
@@ -178,7 +178,7 @@ def test_command_lists_the_rows_and_the_physical_followup(old_lake, pg_copy):  #
 
 
 @pytest.fixture
-def redshift_copy(old_lake, pg_database, settings):  # noqa: F811
+def redshift_copy(old_lake, pg_database, settings):
     """The lake's tables in PostgreSQL's `public` schema (where a Redshift session looks), read
     through the proxy that makes redshift-connector accept PostgreSQL."""
     load_lake(pg_database, old_lake, tables=LOADED, schema="public")
@@ -186,7 +186,7 @@ def redshift_copy(old_lake, pg_database, settings):  # noqa: F811
         yield pg_database
 
 
-def test_redshift_deletes_through_its_driver(old_lake, redshift_copy):  # noqa: F811
+def test_redshift_deletes_through_its_driver(old_lake, redshift_copy):
     days = lake_day_counts(old_lake)
     expected = expired_by_pandas(days)
 
@@ -265,7 +265,7 @@ def unreachable(settings, engine: str) -> None:
     }
 
 
-def test_an_unreachable_warehouse_does_not_hold_up_the_lake(old_lake, settings):  # noqa: F811
+def test_an_unreachable_warehouse_does_not_hold_up_the_lake(old_lake, settings):
     unreachable(settings, "postgres")
     with pytest.raises(services.RetentionRemoteFailed) as failed:
         services.retention_apply(actor="retention-job", today=TODAY)
@@ -283,7 +283,7 @@ def test_an_unreachable_warehouse_does_not_hold_up_the_lake(old_lake, settings):
 @pytest.mark.parametrize("engine", ["postgres", "redshift"])
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_command_on_an_unreachable_warehouse_prints_the_lake_then_one_line(
-    old_lake,  # noqa: F811
+    old_lake,
     settings,
     engine,
     dry_run,

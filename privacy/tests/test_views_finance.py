@@ -9,7 +9,7 @@ import pytest
 
 from portal.roles import Access
 from privacy.lake_queries import FINANCE_CASES_SQL
-from privacy.tests.test_lake_views import expected_finance_cases
+from privacy.tests.builders import expected_finance_cases
 from tests.support.users import user_with_role
 from warehouse import services as warehouse
 from warehouse.models import QueryRun

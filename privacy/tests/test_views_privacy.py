@@ -10,8 +10,8 @@ from django.utils import timezone
 from core.pii import ALLOWED_PII_KEYS
 from privacy import services
 from privacy.models import ConsentChange, DsarRequest, PayloadScan
+from privacy.tests.builders import RUN_ANSWERS, request_in
 from privacy.tests.conftest import previewed
-from privacy.tests.test_api_dsar import RUN_ANSWERS, request_in
 from tests.support.users import user_with_role
 
 pytestmark = pytest.mark.django_db

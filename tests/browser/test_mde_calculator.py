@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import norm
 
 from experiments.tests.builders import experiment
-from experiments.tests.test_api_baseline import reference
+from experiments.tests.references import baseline_reference
 from tests.browser.conftest import log_in
 from tests.support.users import user_with_role
 
@@ -210,7 +210,9 @@ def test_fill_from_the_lake(portal, pages, lake_settings):
     page = pages.open()
     page.add_init_script(COUNT_RENDERS)
     log_in(page, portal, "pat", CALCULATOR)
-    expected = reference(lake_settings, "checkout_button_color", "2026-01-25", "2026-01-31")
+    expected = baseline_reference(
+        lake_settings, "checkout_button_color", "2026-01-25", "2026-01-31"
+    )
     status = page.locator("#fill-status")
 
     def fill_from_lake() -> None:
