@@ -14,10 +14,11 @@ DEBUG = pytest.mark.parametrize("debug", [True, False], ids=["debug", "productio
 
 
 @pytest.fixture
-def analyst() -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(user_with_role("analyst"))
-    return client
+def analyst(analyst: Client) -> Client:
+    """The shared analyst client (tests/support/users.py), answering errors as pages rather
+    than raising them into the test."""
+    analyst.raise_request_exception = False
+    return analyst
 
 
 def has_navigation(body: str) -> bool:
