@@ -178,7 +178,8 @@ class TestTakeOver:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_redeliveries_claim_a_dead_run_once(lease):
-    run = worker_died(submit().run)
+    # No message: a worker left running by other tests would claim the run before the threads.
+    run = worker_died(submit(enqueue=False).run)
 
     def redeliver(_):
         try:
@@ -198,7 +199,7 @@ def test_the_lease_is_renewed_while_the_engine_works(lease, monkeypatch):
     """Renewals come from a thread, whatever the engine does: a run that takes longer than its
     lease keeps it."""
     lease.QUERY_RUN_LEASE_SECONDS = 0.4  # renewed every 0.1 s
-    run = submit().run
+    run = submit(enqueue=False).run  # this test runs it, not a worker
     real = registry.get_engine
     renewed = []
 
