@@ -253,6 +253,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Its start-up banner would open the output of every manage.py command.
+AXES_VERBOSE = False
 # The client IP of the lockout and of the bearer-token throttle (portal.authentication.client_ip):
 # REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies that append to X-Forwarded-For the address
 # the outermost one saw. Set it only behind such proxies: clients can send that header too.
