@@ -11,6 +11,7 @@ from django.test import Client
 from experiments.tests.builders import user
 from portal.roles import Role
 from warehouse.models import QueryRun
+from warehouse.services import query_run_execute
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +37,10 @@ def _fresh_clients():
 def test_experiment_runs_are_read_only_by_experiment_readers(exposure_lake, settings):
     user("pm", "pm")
     call_command("demo_experiments", stdout=io.StringIO())
-    settings.QUERY_WAIT_SECONDS = 30  # no worker: the baseline runs below, in this process
+    settings.QUERY_WAIT_SECONDS = 0  # no worker: the baseline runs below, in this process
     baseline = _client(Role.PM).get("/api/stats/baseline")
-    if baseline.status_code == 202:
-        from warehouse.services import query_run_execute
-
-        query_run_execute(run_id=baseline.json()["run_id"])
+    assert baseline.status_code == 202, baseline.content
+    query_run_execute(run_id=baseline.json()["run_id"])
     runs = list(QueryRun.objects.filter(label__startswith="experiment "))
     labels = {run.label.split(":")[0] for run in runs}
     assert labels == {"experiment results", "experiment baseline"}, labels
