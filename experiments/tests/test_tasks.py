@@ -1,5 +1,5 @@
 """The results job through a real Celery worker (on the shared small lake, which these
-experiments do not appear in, so nothing is written to it), and the hourly schedule."""
+experiments do not appear in, so nothing is written to it)."""
 
 import pytest
 from django.test import Client
