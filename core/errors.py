@@ -21,3 +21,11 @@ class InputError(ValueError):
         """The same error with the first path segment renamed (`control.n` → `variants[0].n`)."""
         root, dot, rest = self.field.partition(".")
         return InputError(roots.get(root, root) + dot + rest, self.message)
+
+
+class LimitReached(Exception):
+    """A person already uses as much of something as one may at a time (429): the API answers
+    ``payload()`` as it is, numbers included (portal.errors.api_exception_handler)."""
+
+    def payload(self) -> dict:
+        return {"detail": str(self)}

@@ -9,7 +9,6 @@ from rest_framework.decorators import (
     renderer_classes,
     throttle_classes,
 )
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -85,18 +84,13 @@ def stats_baseline(request):
     end = _last_day_of_data()
     start = end - datetime.timedelta(days=days - 1)
     sql, params = queries.baseline(start, end, key, control)
-    try:
-        submission = warehouse_services.query_submit(
-            sql=sql,
-            params=params,
-            scope=data_scope(request.user),
-            user=request.user,
-            label="experiment baseline",
-        )
-    except warehouse_services.DataAccessDenied as err:
-        raise PermissionDenied(str(err)) from None
-    except warehouse_services.RunLimitReached as err:
-        return Response(err.as_payload(), status=429)
+    submission = warehouse_services.query_submit(
+        sql=sql,
+        params=params,
+        scope=data_scope(request.user),
+        user=request.user,
+        label="experiment baseline",
+    )
     answer = warehouse_services.query_answer(
         submission=submission, wait_s=settings.QUERY_WAIT_SECONDS
     )
@@ -168,10 +162,7 @@ def experiment_results(request, key: str):
     """The latest results: per metric and variant, lift with intervals, p-value, P(beat),
     SRM, time to decision and the decision lines."""
     experiment = _experiment(key)
-    try:
-        selectors.results_readable(data_scope(request.user))
-    except warehouse_services.DataAccessDenied as err:
-        raise PermissionDenied(str(err)) from None
+    selectors.results_readable(data_scope(request.user))
     computation = selectors.latest_success(experiment)
     latest = selectors.latest_computation(experiment)
     failure = latest if latest is not None and latest != computation else None

@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.decorators import api_view, throttle_classes
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from metrics import selectors
@@ -32,7 +32,6 @@ from portal.roles import data_scope
 from portal.schema import FIELD_ERRORS, NOT_FOUND, RUN_LIMIT
 from portal.throttles import QUERY_THROTTLES
 from warehouse import watermark
-from warehouse.services import DataAccessDenied, RunLimitReached
 
 
 @extend_schema(
@@ -100,18 +99,13 @@ def metric_data(request, slug: str):
         raise NotFound(f"No metric {slug!r}.") from None
     options = DataOptionsSerializer(data=request.query_params)
     options.is_valid(raise_exception=True)
-    try:
-        params = parse_metric_params(metric, request.query_params)
-        submission = metric_data_submit(
-            metric=metric,
-            params=params,
-            user=request.user,
-            force_refresh=options.validated_data["force_refresh"],
-        )
-    except DataAccessDenied as err:
-        raise PermissionDenied(str(err)) from None
-    except RunLimitReached as err:
-        return Response(err.as_payload(), status=429)
+    params = parse_metric_params(metric, request.query_params)
+    submission = metric_data_submit(
+        metric=metric,
+        params=params,
+        user=request.user,
+        force_refresh=options.validated_data["force_refresh"],
+    )
     if submission.cached is not None:
         return Response(data_payload(metric, params, submission.cached))
     return Response(queued_payload(metric, submission.run), status=202)

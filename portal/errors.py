@@ -2,15 +2,17 @@
 
 Django's handler403/404/500 (portal.urls) and ErrorResponseMiddleware both answer through
 ``error_response``, so every error looks the same whatever raised it, with DEBUG on too. In the
-API, DRF answers its own exceptions and core.errors.InputError (api_exception_handler)."""
+API, DRF answers its own exceptions and api_exception_handler those of services (InputError,
+LimitReached, a PermissionDenied with its reason)."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from core.errors import InputError
+from core.errors import InputError, LimitReached
 
 API_PREFIX = "/api/"
 
@@ -75,9 +77,17 @@ def csrf_failure(request, reason: str = ""):
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: an InputError raised anywhere under an API view (a
-    service, a pure core, a parser) is a 400 in the shape DRF gives invalid serializer input,
-    ``{"<field>": ["<problem>"]}``, so that clients read one shape whatever checked the input."""
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: what services raise under an API view, answered once.
+
+    - InputError (a service, a pure core, a parser): 400 in the shape DRF gives invalid
+      serializer input, ``{"<field>": ["<problem>"]}``, whatever checked the input.
+    - LimitReached: 429 with its payload (the limit and the use, as numbers).
+    - Django's PermissionDenied with a reason (e.g. a query reading data the user may not): 403
+      with that reason; DRF's own handling would drop it."""
     if isinstance(exc, InputError):
         exc = ValidationError({exc.field: [exc.message]})
+    elif isinstance(exc, LimitReached):
+        return Response(exc.payload(), status=429)
+    elif isinstance(exc, DjangoPermissionDenied) and str(exc):
+        exc = PermissionDenied(str(exc))
     return exception_handler(exc, context)

@@ -50,10 +50,6 @@ def query_submit(request):
         )
     except SqlError as err:
         return Response({"sql": [str(err)]}, status=400)
-    except services.DataAccessDenied as err:
-        raise PermissionDenied(str(err)) from None
-    except services.RunLimitReached as err:
-        return Response(err.as_payload(), status=429)
     answer = services.query_answer(submission=submission, wait_s=settings.QUERY_WAIT_SECONDS)
     if answer.run is None:
         return Response(cached_payload(answer.result))

@@ -15,6 +15,7 @@ from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from core.errors import LimitReached
 from portal.lease import lease_renewed
 from portal.roles import Access, scope_key, user_roles
 from warehouse import params as query_params
@@ -49,7 +50,7 @@ def check_access(canonical: CanonicalSql, scope: frozenset[Access]) -> None:
             raise DataAccessDenied("You do not have access to the data this query reads.")
 
 
-class RunLimitReached(Exception):
+class RunLimitReached(LimitReached):
     """The user already has as many runs queued or running as one person may (429)."""
 
     def __init__(self, *, limit: int, in_flight: int):
@@ -59,8 +60,8 @@ class RunLimitReached(Exception):
             "Ask again when one of them has finished."
         )
 
-    def as_payload(self) -> dict[str, Any]:
-        return {"detail": str(self), "limit": self.limit, "in_flight": self.in_flight}
+    def payload(self) -> dict[str, Any]:
+        return {**super().payload(), "limit": self.limit, "in_flight": self.in_flight}
 
 
 def query_submit(

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.test import APIRequestFactory
 
-from core.errors import InputError
+from core.errors import InputError, LimitReached
 from tests.support.users import user_with_role
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,3 +68,32 @@ def test_unterminated_sql_is_a_400_naming_sql(db, client):
     assert response.status_code == 400
     assert list(response.json()) == ["sql"]
     assert response.json()["sql"][0].startswith("SQL does not parse")
+
+
+class _Quota(LimitReached):
+    def payload(self) -> dict:
+        return {**super().payload(), "limit": 3, "in_flight": 3}
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def _over_quota(request):
+    raise _Quota("The limit is 3 per person.")
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def _refused_with_a_reason(request):
+    raise DjangoPermissionDenied("You do not have access to the data this query reads.")
+
+
+def test_a_limit_reached_in_a_service_is_a_429_with_its_numbers_as_numbers():
+    response = _over_quota(APIRequestFactory().get("/api/x"))
+    assert response.status_code == 429
+    assert response.data == {"detail": "The limit is 3 per person.", "limit": 3, "in_flight": 3}
+
+
+def test_a_services_permission_denied_keeps_its_reason():
+    response = _refused_with_a_reason(APIRequestFactory().get("/api/x"))
+    assert response.status_code == 403
+    assert response.data == {"detail": "You do not have access to the data this query reads."}
