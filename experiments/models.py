@@ -44,6 +44,12 @@ class ProtectedSurface(models.Model):
         return self.name
 
 
+class Correction(models.TextChoices):
+    HOLM = "holm", "Holm (family-wise error)"
+    BH = "bh", "Benjamini-Hochberg (false discovery rate)"
+    NONE = "none", "None"
+
+
 class Experiment(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -74,6 +80,30 @@ class Experiment(models.Model):
     )
     expected_correlation = models.FloatField(
         default=0.0, help_text="Pre-period correlation CUPED will use (mean metrics)."
+    )
+    # How results are read (docs/experiments.md, "Reading results at any time").
+    sequential = models.BooleanField(
+        default=True,
+        help_text="Always-valid intervals: results may be read at any time. Off: fixed "
+        "horizon, valid only at the planned end.",
+    )
+    sequential_tuning = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(100)],
+        help_text="Units (all variants) where the sequential interval is tightest; empty: the "
+        "planned sample.",
+    )
+    correction = models.CharField(
+        max_length=8,
+        choices=Correction.choices,
+        default=Correction.HOLM,
+        help_text="Multiple-comparison correction across treatments on the primary metric "
+        "(and across secondaries).",
+    )
+    guardrail_auto_kill = models.BooleanField(
+        default=False,
+        help_text="Stop the experiment (kill-switch) when a guardrail is breached.",
     )
     max_duration_days = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(365)]
@@ -151,7 +181,14 @@ class Experiment(models.Model):
             power=self.power,
             std=self.baseline_std if kind == "mean" else None,
             correlation=self.expected_correlation if kind == "mean" else 0.0,
+            comparisons=self.primary_comparisons(weights),
         )
+
+    def primary_comparisons(self, weights: Sequence[float] | None = None) -> int:
+        """Tests in the primary family the correction controls: one per treatment."""
+        if self.correction == Correction.NONE:
+            return 1
+        return max(1, len(self.weights if weights is None else weights) - 1)
 
     def assignment_config(self) -> AssignmentConfig:
         return AssignmentConfig(
@@ -273,6 +310,12 @@ class ResultComputation(models.Model):
     decision = models.JSONField(default=list)  # the plain-language lines
     warnings = models.JSONField(default=list)
     lake_status = models.CharField(max_length=300, blank=True)
+    # {"sequential": bool, "tuning": int | None, "correction": str}: how the numbers were read.
+    method = models.JSONField(default=dict)
+    # experiments.health checks: [{"check", "status", "title", "detail", "values"}].
+    health = models.JSONField(default=list)
+    # Per metric slug, per variant: {"days": [...], "lift_rel": [...], "low": [...], "high": [...]}.
+    lift_over_time = models.JSONField(default=dict)
     content_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
@@ -304,6 +347,10 @@ class ResultSnapshot(models.Model):
     ci_rel_low = models.FloatField(null=True)
     ci_rel_high = models.FloatField(null=True)
     p_value = models.FloatField(null=True)
+    p_value_adjusted = models.FloatField(null=True)
+    # From the printed interval: better, worse (than control, given the metric's direction) or
+    # inconclusive. The decision line, the chart colour and the table all read this.
+    outcome = models.CharField(max_length=16, blank=True)
     prob_beat_control = models.FloatField(null=True)
     credible_rel_low = models.FloatField(null=True)
     credible_rel_high = models.FloatField(null=True)

@@ -30,6 +30,7 @@ MDE_FIELDS = frozenset(
         "daily_units",
         "std",
         "correlation",
+        "comparisons",
     }
 )
 # How the statistics name what the MDE request calls otherwise.
@@ -103,6 +104,7 @@ def mde_request(body: object) -> tuple[stats.MdeResult, list[dict[str, Any]]]:
         "power": data.get("power", 0.8),
         "std": data.get("std"),
         "correlation": data.get("correlation", 0.0),
+        "comparisons": data.get("comparisons", 1),
     }
     try:
         if "mde_rel" in data:
@@ -337,6 +339,12 @@ class MdeRequestSerializer(serializers.Serializer):
     daily_units = serializers.IntegerField(required=False)
     std = serializers.FloatField(required=False, help_text="Mean metrics only.")
     correlation = serializers.FloatField(required=False, default=0.0)
+    comparisons = serializers.IntegerField(
+        required=False,
+        default=1,
+        help_text="Tests the correction controls (treatments times primary metrics): sized at "
+        "alpha / comparisons.",
+    )
 
     def to_internal_value(self, data) -> tuple[stats.MdeResult, list[dict[str, Any]]]:
         return mde_request(data)

@@ -22,7 +22,13 @@ from experiments.stats.power import (
 )
 from experiments.stats.srm import SRM_THRESHOLD, srm_check
 from experiments.stats.sufficient import Arm, MeanStats, ProportionStats, RatioStats
-from experiments.stats.validation import InputError, require_alpha, require_variant_count
+from experiments.stats.validation import (
+    MAX_VARIANTS,
+    InputError,
+    require_alpha,
+    require_int,
+    require_variant_count,
+)
 
 MetricType = Literal["proportion", "mean", "ratio"]
 Stats = ProportionStats | MeanStats | RatioStats
@@ -132,14 +138,20 @@ def mde(
     power: float = 0.8,
     std: float | None = None,
     correlation: float = 0.0,
+    comparisons: int = 1,
 ) -> MdeResult:
     """Sample for a given `mde_rel`, or the MDE a given `n_total` reaches (exactly one of them).
 
     `baseline` is the control conversion rate (proportion) or mean (mean, with `std` and an
     optional CUPED `correlation`). The sample is always the one the MDE needs, so from `n_total`
     it comes back rounded up to whole units per arm; `days` is ⌈n_total / daily_units⌉.
+
+    With `comparisons` k > 1 the test is sized at alpha/k: the level at which Holm's
+    correction tests the smallest p-value (and Bonferroni every one), so each treatment keeps
+    its power under the correction the results apply.
     """
     kind = _metric_type(metric_type)
+    alpha = require_alpha(alpha) / require_int(comparisons, "comparisons", 1, MAX_VARIANTS)
     if kind == "ratio":
         raise InputError("metric_type", "sizing takes 'proportion' or 'mean'")
     if (mde_rel is None) == (n_total is None):
