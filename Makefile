@@ -15,7 +15,7 @@ TEST_SERVICES ?= DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=
 endif
 TEST_ENV := VAR_DIR=$(CURDIR)/var/test CACHE_KEY_PREFIX=test $(TEST_SERVICES)
 
-.PHONY: demo test lint bench install lock clean
+.PHONY: gbstats-cases demo test lint bench install lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "python venv failed: apt-get install python3-venv"; exit 1; }
@@ -55,6 +55,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# GrowthBook's stats engine as the experiments tests' reference (experiments/tests/
+# gbstats_cases.json). It pins numpy<2 and pandas<2, so it gets a throwaway venv of its own.
+gbstats-cases:
+	rm -rf var/gbstats-venv && $(PYTHON) -m venv var/gbstats-venv
+	var/gbstats-venv/bin/pip install --quiet gbstats==0.8.0
+	var/gbstats-venv/bin/python tools/gbstats_cases.py
 
 clean:
 	rm -rf var/test var/cache var/broker

@@ -15,9 +15,13 @@ from experiments import stats
 from experiments.catalogue import metric_title
 from experiments.models import KEY_VALIDATOR, Experiment, ExperimentChange, ResultComputation
 from experiments.selectors import without_server_paths
+from experiments.stats.correction import CORRECTIONS
+from experiments.stats.reading import DEFAULT_TUNING
 from experiments.stats.validation import normalized_weights, require_int
 
-COMPARE_FIELDS = frozenset({"metric_type", "alpha", "weights", "variants"})
+COMPARE_FIELDS = frozenset(
+    {"metric_type", "alpha", "weights", "variants", "sequential", "sequential_tuning", "correction"}
+)
 MDE_FIELDS = frozenset(
     {
         "metric_type",
@@ -59,7 +63,13 @@ def compare_request(body: object) -> stats.CompareResult:
                 raise InputError(f"variants[{i}]", "must be an object with a name")
             pairs.append((item.get("name"), {k: v for k, v in item.items() if k != "name"}))
     return stats.compare(
-        data.get("metric_type"), pairs, data.get("weights"), data.get("alpha", 0.05)
+        data.get("metric_type"),
+        pairs,
+        data.get("weights"),
+        data.get("alpha", 0.05),
+        sequential=data.get("sequential", False),
+        sequential_tuning=data.get("sequential_tuning", DEFAULT_TUNING),
+        correction=data.get("correction", "holm"),
     )
 
 
@@ -71,14 +81,20 @@ def compare_payload(result: stats.CompareResult) -> dict[str, Any]:
         "srm_alert": result.srm_alert,
         "theta": result.theta,
         "cuped_applied": result.cuped_applied,
+        "sequential": result.sequential,
+        "sequential_tuning": result.sequential_tuning,
+        "correction": result.correction,
         "comparisons": [
             {
                 "variant": c.variant,
                 "lift_abs": c.lift_abs,
                 "lift_rel": c.lift_rel,
                 "ci_abs": list(c.ci_abs),
-                "ci_rel": list(c.ci_rel),
+                "ci_rel": _pair(c.ci_rel),
                 "p_value": c.p_value,
+                "p_value_adjusted": c.p_value_adjusted,
+                "decision": c.decision,
+                "test": c.test,
                 "variance_reduction": c.variance_reduction,
                 "prob_beat_control": c.prob_beat_control,
                 "credible_interval_rel": _pair(c.credible_interval_rel),
@@ -319,6 +335,23 @@ class CompareRequestSerializer(serializers.Serializer):
     alpha = serializers.FloatField(required=False, default=0.05)
     weights = serializers.ListField(child=serializers.FloatField(), help_text="Sum to 1.")
     variants = VariantStatsSerializer(many=True, help_text="The control first.")
+    sequential = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Always-valid intervals and p-values (a confidence sequence), valid at any "
+        "look; otherwise fixed horizon, valid only at the planned end.",
+    )
+    sequential_tuning = serializers.FloatField(
+        required=False,
+        default=DEFAULT_TUNING,
+        help_text="Units of both arms where the sequential interval is tightest.",
+    )
+    correction = serializers.ChoiceField(
+        choices=CORRECTIONS,
+        required=False,
+        default="holm",
+        help_text="Across the treatments: Holm, Benjamini-Hochberg or none.",
+    )
 
     def to_internal_value(self, data) -> stats.CompareResult:
         return compare_request(data)
@@ -353,10 +386,19 @@ class MdeRequestSerializer(serializers.Serializer):
 class ComparisonSerializer(serializers.Serializer):
     variant = serializers.CharField()
     lift_abs = serializers.FloatField()
-    lift_rel = serializers.FloatField()
+    lift_rel = serializers.FloatField(allow_null=True, help_text="Null when the control is 0.")
     ci_abs = _pair_field()
-    ci_rel = _pair_field()
-    p_value = serializers.FloatField()
+    ci_rel = _pair_field(allow_null=True)
+    p_value = serializers.FloatField(
+        help_text="Of the relative lift (the absolute one when the control is 0); sequential "
+        "when asked; Fisher's exact test for proportions below the minimum units."
+    )
+    p_value_adjusted = serializers.FloatField(help_text="After the correction.")
+    decision = serializers.ChoiceField(
+        choices=("increase", "decrease", "inconclusive", "too_few_units"),
+        help_text="What the printed interval shows (ci_rel, or ci_abs when the control is 0).",
+    )
+    test = serializers.ChoiceField(choices=("z", "welch", "fisher_exact"))
     variance_reduction = serializers.FloatField(allow_null=True)
     prob_beat_control = serializers.FloatField(allow_null=True)
     credible_interval_rel = _pair_field(allow_null=True)
@@ -370,6 +412,9 @@ class CompareSerializer(serializers.Serializer):
     srm_alert = serializers.BooleanField()
     theta = serializers.FloatField(allow_null=True)
     cuped_applied = serializers.BooleanField()
+    sequential = serializers.BooleanField()
+    sequential_tuning = serializers.FloatField(allow_null=True)
+    correction = serializers.ChoiceField(choices=CORRECTIONS)
     comparisons = ComparisonSerializer(many=True)
 
 

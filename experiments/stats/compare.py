@@ -7,12 +7,20 @@ dataclasses; every rejection is an `InputError` whose field is the request's pat
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from scipy import stats as sps
+
 from experiments.stats.bayesian import BetaPrior, beta_binomial
+from experiments.stats.correction import (
+    Correction,
+    adjusted_p_values,
+    matching_alpha,
+    require_correction,
+)
 from experiments.stats.cuped import cuped
-from experiments.stats.frequentist import DifferenceResult, proportion_z_test, welch_test
+from experiments.stats.frequentist import Difference, proportion_difference, welch_difference
 from experiments.stats.power import (
     days_needed,
     mde_mean,
@@ -20,6 +28,7 @@ from experiments.stats.power import (
     sample_size_mean,
     sample_size_proportion,
 )
+from experiments.stats.reading import DEFAULT_TUNING, Reading
 from experiments.stats.srm import SRM_THRESHOLD, srm_check
 from experiments.stats.sufficient import Arm, MeanStats, ProportionStats, RatioStats
 from experiments.stats.validation import (
@@ -31,6 +40,10 @@ from experiments.stats.validation import (
 )
 
 MetricType = Literal["proportion", "mean", "ratio"]
+Decision = Literal["increase", "decrease", "inconclusive", "too_few_units"]
+# Units per arm below which no verdict is given (and proportions get Fisher's exact test):
+# the normal approximations behind every interval here need more.
+MIN_UNITS = 100
 Stats = ProportionStats | MeanStats | RatioStats
 _STATS_CLASS: dict[str, type[ProportionStats] | type[MeanStats] | type[RatioStats]] = {
     "proportion": ProportionStats,
@@ -41,19 +54,39 @@ _STATS_CLASS: dict[str, type[ProportionStats] | type[MeanStats] | type[RatioStat
 
 @dataclass(frozen=True)
 class Comparison:
-    """One treatment against control. Frequentist fields always; `variance_reduction` with a
-    CUPED covariate (means); the Bayesian fields for proportions only."""
+    """One treatment against control.
+
+    The intervals and `p_value` are read as `CompareResult.sequential` says; decisions are read
+    on the relative scale (`ci_rel`), or on the absolute one when the control mean is 0 and
+    the relative lift is undefined (`lift_rel` and `ci_rel` None). Both intervals are widened
+    to the level the correction leaves this comparison, so `decision` (increase, decrease,
+    inconclusive, or too_few_units below `MIN_UNITS` per arm) is exactly what the printed
+    interval shows, and p_value_adjusted < alpha exactly when it excludes 0 (with enough
+    units). `variance_reduction` with a CUPED covariate (means); the Bayesian fields for
+    proportions only. `test`: welch, z, or fisher_exact (proportions below MIN_UNITS)."""
 
     variant: str
     lift_abs: float
-    lift_rel: float
+    lift_rel: float | None
     ci_abs: tuple[float, float]
-    ci_rel: tuple[float, float]
+    ci_rel: tuple[float, float] | None
     p_value: float
+    p_value_adjusted: float
+    decision: Decision
+    test: str
     variance_reduction: float | None
     prob_beat_control: float | None
     credible_interval_rel: tuple[float, float] | None
     expected_loss: float | None
+    difference: Difference = field(repr=False, compare=False)
+
+    @property
+    def decision_interval(self) -> tuple[float, float]:
+        return self.ci_rel if self.ci_rel is not None else self.ci_abs
+
+    @property
+    def enough_units(self) -> bool:
+        return self.decision != "too_few_units"
 
 
 @dataclass(frozen=True)
@@ -64,6 +97,9 @@ class CompareResult:
     srm_alert: bool
     theta: float | None
     cuped_applied: bool
+    sequential: bool
+    sequential_tuning: float | None
+    correction: Correction
     comparisons: tuple[Comparison, ...]
 
 
@@ -83,38 +119,46 @@ def compare(
     *,
     srm_threshold: float = SRM_THRESHOLD,
     prior: BetaPrior | None = None,
+    sequential: bool = False,
+    sequential_tuning: float = DEFAULT_TUNING,
+    correction: Correction = "holm",
 ) -> CompareResult:
     """Every variant after the first against the first (control).
 
-    Proportions: Wald two-proportion z-test and the beta-binomial posterior under `prior`
-    (uniform by default). Means: Welch's t-test, after CUPED when every variant carries the
-    covariate sums (θ pooled over all variants). Ratios (Σx/Σy over units): Welch's t-test
-    with the delta-method variance of each arm's ratio. SRM compares the variants' n with `weights`.
-    Intervals are at level 1 - alpha; no correction for the number of treatments. A control
-    mean of 0 (no conversions) is rejected, since every relative lift would divide by it.
+    Proportions: Wald two-proportion differences and the beta-binomial posterior under `prior`
+    (uniform by default). Means: Welch, after CUPED when every variant carries the covariate
+    sums (θ pooled over all variants). Ratios (Σx/Σy over units): Welch with the delta-method
+    variance of each arm's ratio. `sequential`: always-valid intervals and p-values (a
+    confidence sequence tightest near `sequential_tuning` units), else fixed horizon. The
+    p-values are corrected across the treatments by `correction` (holm, bh or none) and each
+    interval is widened to match. SRM compares the variants' n with `weights`.
     """
     kind = _metric_type(metric_type)
     alpha = require_alpha(alpha)
+    method = require_correction(correction)
+    if not isinstance(sequential, bool):
+        raise InputError("sequential", "must be true or false")
+    reading = Reading(sequential=sequential, tuning=sequential_tuning, alpha=alpha)
     names, stats = _variants(kind, variants)
     srm = srm_check([s.n for s in stats], weights, srm_threshold)
     theta: float | None = None
     applied = False
     if kind == "proportion":
-        comparisons = tuple(
-            _proportion_comparison(names[i], stats[0], stats[i], i, alpha, prior)
+        comparisons = [
+            _proportion_comparison(names[i], stats[0], stats[i], i, alpha, prior, reading)
             for i in range(1, len(stats))
-        )
+        ]
     else:
         arms: Sequence[Arm] = stats
         if kind == "mean" and any(s.has_covariate for s in stats):
             adjusted = cuped(stats)  # names the first variant without the covariate
             arms, theta, applied = adjusted.arms, adjusted.theta, adjusted.cuped_applied
-        comparisons = tuple(
+        comparisons = [
             _mean_comparison(
-                names[i], stats[0], stats[i], arms[0], arms[i], i, alpha, theta, applied
+                names[i], stats[0], stats[i], arms[0], arms[i], i, alpha, theta, applied, reading
             )
             for i in range(1, len(stats))
-        )
+        ]
     return CompareResult(
         metric_type=kind,
         alpha=alpha,
@@ -122,7 +166,25 @@ def compare(
         srm_alert=srm.srm_alert,
         theta=theta,
         cuped_applied=applied,
-        comparisons=comparisons,
+        sequential=sequential,
+        sequential_tuning=reading.tuning if sequential else None,
+        correction=method,
+        comparisons=corrected(comparisons, method, alpha, reading),
+    )
+
+
+def corrected(
+    comparisons: Sequence[Comparison], method: Correction, alpha: float, reading: Reading
+) -> tuple[Comparison, ...]:
+    """The comparisons of one family with adjusted p-values, and intervals widened to the level
+    each adjusted p-value implies (`correction.matching_alpha`); `reading` is how they were
+    read. A family can span metrics (the results' secondary metrics)."""
+    adjusted = adjusted_p_values([c.p_value for c in comparisons], method)
+    return tuple(
+        _reread(
+            c, p_adjusted, matching_alpha(alpha, c.p_value, p_adjusted, len(comparisons)), reading
+        )
+        for c, p_adjusted in zip(comparisons, adjusted, strict=True)
     )
 
 
@@ -235,20 +297,38 @@ def _proportion_comparison(
     index: int,
     alpha: float,
     prior: BetaPrior | None,
+    reading: Reading,
 ) -> Comparison:
-    frequentist = _reroot(lambda: proportion_z_test(control, treatment, alpha), index)
+    difference = _reroot(lambda: proportion_difference(control, treatment), index)
     bayesian = beta_binomial(control, treatment, alpha, prior)
+    exact = min(control.n, treatment.n) < MIN_UNITS
+    p_value = (
+        float(
+            sps.fisher_exact(
+                [
+                    [treatment.conversions, treatment.n - treatment.conversions],
+                    [control.conversions, control.n - control.conversions],
+                ]
+            ).pvalue
+        )
+        if exact
+        else _p_value(difference, reading)
+    )
     return Comparison(
         variant=name,
-        lift_abs=frequentist.lift_abs,
-        lift_rel=frequentist.lift_rel,
-        ci_abs=frequentist.ci_abs,
-        ci_rel=frequentist.ci_rel,
-        p_value=frequentist.p_value,
+        lift_abs=difference.lift_abs,
+        lift_rel=difference.lift_rel,
+        ci_abs=(difference.lift_abs, difference.lift_abs),  # read by `corrected`
+        ci_rel=None,
+        p_value=p_value,
+        p_value_adjusted=p_value,
+        decision="too_few_units" if exact else "inconclusive",
+        test="fisher_exact" if exact else "z",
         variance_reduction=None,
         prob_beat_control=bayesian.prob_beat_control,
         credible_interval_rel=bayesian.credible_interval_rel,
         expected_loss=bayesian.expected_loss,
+        difference=difference,
     )
 
 
@@ -262,35 +342,76 @@ def _mean_comparison(
     alpha: float,
     theta: float | None,
     applied: bool,
+    reading: Reading,
 ) -> Comparison:
     """Welch on the (possibly CUPED-adjusted) arms; the variance reduction is that of the
     difference, 1 - se²_adjusted / se²_raw: None without a covariate, 0 when CUPED fell back."""
-    fields = (
-        {"sum_field": "numerator_sum", "squares_field": "numerator_sum_squares"}
-        if isinstance(control, RatioStats)
-        else {}
+    squares = "numerator_sum_squares" if isinstance(control, RatioStats) else "sum_squares"
+    difference = _reroot(
+        lambda: welch_difference(control_arm, treatment_arm, squares_field=squares), index
     )
-    result = _reroot(lambda: welch_test(control_arm, treatment_arm, alpha, **fields), index)
     reduction = None
     if theta is not None:
         raw = control.variance / control.n + treatment.variance / treatment.n
-        reduction = 1 - result.se_abs**2 / raw if applied and raw > 0 else 0.0
+        reduction = 1 - difference.se_abs**2 / raw if applied and raw > 0 else 0.0
+    p_value = _p_value(difference, reading)
+    few = min(control.n, treatment.n) < MIN_UNITS
     return Comparison(
         variant=name,
-        lift_abs=result.lift_abs,
-        lift_rel=result.lift_rel,
-        ci_abs=result.ci_abs,
-        ci_rel=result.ci_rel,
-        p_value=result.p_value,
+        lift_abs=difference.lift_abs,
+        lift_rel=difference.lift_rel,
+        ci_abs=(difference.lift_abs, difference.lift_abs),  # read by `corrected`
+        ci_rel=None,
+        p_value=p_value,
+        p_value_adjusted=p_value,
+        decision="too_few_units" if few else "inconclusive",
+        test="welch",
         variance_reduction=reduction,
         prob_beat_control=None,
         credible_interval_rel=None,
         expected_loss=None,
+        difference=difference,
     )
 
 
-def _reroot(test: Callable[[], DifferenceResult], index: int) -> DifferenceResult:
-    """Run a two-arm test, naming its errors by the variants' positions in the request."""
+def _p_value(difference: Difference, reading: Reading) -> float:
+    """On the decision scale: relative where defined, else absolute."""
+    if difference.relative:
+        estimate, se = difference.lift_rel, difference.se_rel
+    else:
+        estimate, se = difference.lift_abs, difference.se_abs
+    return reading.p_value(estimate, se, difference.df, difference.n_total)
+
+
+def _reread(
+    comparison: Comparison, p_adjusted: float, level: float, reading: Reading
+) -> Comparison:
+    """The intervals at `level` and the decision they show."""
+    d = comparison.difference
+
+    def interval(estimate: float, se: float) -> tuple[float, float]:
+        width = reading.half_width(se, d.df, d.n_total, level)
+        return (estimate - width, estimate + width)
+
+    ci_abs = interval(d.lift_abs, d.se_abs)
+    ci_rel = interval(d.lift_rel, d.se_rel) if d.relative else None
+    low, high = ci_rel if ci_rel is not None else ci_abs
+    decision: Decision = (
+        "too_few_units"
+        if comparison.decision == "too_few_units"
+        else "increase"
+        if low > 0
+        else "decrease"
+        if high < 0
+        else "inconclusive"
+    )
+    return dataclasses.replace(
+        comparison, ci_abs=ci_abs, ci_rel=ci_rel, p_value_adjusted=p_adjusted, decision=decision
+    )
+
+
+def _reroot(test: Callable[[], Difference], index: int) -> Difference:
+    """Run a two-arm computation, naming its errors by the variants' positions in the request."""
     try:
         return test()
     except InputError as err:

@@ -1,14 +1,17 @@
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import statsmodels.api as sm
 from scipy import stats as sps
 from statsmodels.stats import proportion as sm_proportion
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
 from experiments.tests.builders import user
-from experiments.tests.references import welch_on_ratios
+from experiments.tests.references import relative_p_value, welch_on_ratios
 from experiments.tests.stats_examples import ISSUE_COMPARE, ISSUE_MDE
 
 pytestmark = pytest.mark.django_db
@@ -35,8 +38,14 @@ def test_compare_proportions_as_the_issue_shows(analyst):
     )
     assert b["lift_abs"] == pytest.approx(0.009)
     assert b["lift_rel"] == pytest.approx(0.09)
-    assert b["p_value"] == pytest.approx(reference.pvalue, rel=1e-9)
+    assert reference.pvalue < 1  # the absolute test, reported by its interval
     assert b["ci_abs"] == pytest.approx(list(interval), rel=1e-9)
+    # Decisions and p are on the relative lift (GrowthBook's default), read on the normal.
+    relative = relative_p_value((0.1, 0.1 * 0.9, 10_000), (0.109, 0.109 * 0.891, 10_000), None)
+    assert b["p_value"] == pytest.approx(relative, rel=1e-9)
+    assert b["p_value_adjusted"] == b["p_value"]  # a single treatment: nothing to correct
+    assert b["decision"] == ("increase" if b["ci_rel"][0] > 0 else "inconclusive")
+    assert body["sequential"] is False and body["correction"] == "holm"
     # P(p_b > p_control) under uniform priors, by simulation.
     rng = np.random.default_rng(0)
     draws_c = rng.beta(1 + 1000, 1 + 9000, 400_000)
@@ -84,7 +93,13 @@ def test_compare_means_with_cuped_matches_ols_and_welch_on_raw_rows(analyst):
         name = comparison["variant"]
         assert comparison["lift_abs"] == pytest.approx(fit.params[column], rel=1e-8)
         welch = sps.ttest_ind(adjusted[name], adjusted["control"], equal_var=False)
-        assert comparison["p_value"] == pytest.approx(welch.pvalue, rel=1e-6)
+        arms_moments = [
+            (adjusted[k].mean(), np.var(adjusted[k], ddof=1), len(adjusted[k]))
+            for k in ("control", name)
+        ]
+        raw_means = (arms["control"][0].mean(), arms[name][0].mean())
+        expected = relative_p_value(*arms_moments, welch.df, base=raw_means)
+        assert comparison["p_value"] == pytest.approx(expected, rel=1e-6)
         raw = np.var(arms[name][0], ddof=1) / len(arms[name][0]) + np.var(
             arms["control"][0], ddof=1
         ) / len(arms["control"][0])
@@ -118,7 +133,7 @@ def test_compare_ratios_matches_the_linearised_welch_test(analyst):
         ],
     }
     (comparison,) = post(analyst, "/api/stats/compare", body).json()["comparisons"]
-    ratio_c, lift, interval, p_value = welch_on_ratios(arms["control"], arms["b"], 0.05)
+    ratio_c, lift, interval, _, p_value = welch_on_ratios(arms["control"], arms["b"], 0.05)
     assert comparison["lift_abs"] == pytest.approx(lift, rel=1e-9)
     assert comparison["lift_rel"] == pytest.approx(lift / ratio_c, rel=1e-9)
     assert comparison["ci_abs"] == pytest.approx(list(interval), rel=1e-9)
@@ -262,3 +277,52 @@ def test_roles(client, role, status):
 
 def test_anonymous_callers_are_refused(client):
     assert post(client, "/api/stats/compare", ISSUE_COMPARE).status_code in (401, 403)
+
+
+def test_compare_reads_sequentially_and_corrects_as_asked(analyst):
+    cases = json.loads((Path(__file__).parent / "gbstats_cases.json").read_text())["cases"]
+    case = next(c for c in cases if c["case"] == "mean_small_lift" and c["tuning"] == 20000)
+    body = {
+        "metric_type": "mean",
+        "alpha": case["alpha"],
+        "weights": [0.5, 0.5],
+        "variants": case["variants"],
+        "sequential": True,
+        "sequential_tuning": case["tuning"],
+    }
+    answer = post(analyst, "/api/stats/compare", body)
+    assert answer.status_code == 200, answer.json()
+    (b,) = answer.json()["comparisons"]
+    reference = case["gbstats"]["sequential_relative"]
+    assert b["ci_rel"] == pytest.approx(reference["ci"], rel=1e-7)
+    assert b["p_value"] == pytest.approx(reference["p_value"], rel=1e-7)
+    assert answer.json()["sequential"] is True
+    assert answer.json()["sequential_tuning"] == case["tuning"]
+
+
+def test_compare_applies_benjamini_hochberg_across_treatments(analyst):
+    variants = [
+        {"name": name, "n": 10_000, "conversions": c}
+        for name, c in (("control", 500), ("b", 560), ("c", 510), ("d", 590))
+    ]
+    body = {"metric_type": "proportion", "weights": [0.25] * 4, "variants": variants}
+    raw = post(analyst, "/api/stats/compare", body | {"correction": "none"}).json()
+    bh = post(analyst, "/api/stats/compare", body | {"correction": "bh"}).json()
+    p_values = [c["p_value"] for c in raw["comparisons"]]
+    expected = multipletests(p_values, method="fdr_bh")[1]
+    assert [c["p_value_adjusted"] for c in bh["comparisons"]] == pytest.approx(list(expected))
+    assert bh["correction"] == "bh"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"correction": "sidak"}, "correction"),
+        ({"sequential": "sometimes"}, "sequential"),
+        ({"sequential": True, "sequential_tuning": 5}, "sequential_tuning"),
+    ],
+)
+def test_compare_names_a_bad_reading_option(analyst, extra, field):
+    answer = post(analyst, "/api/stats/compare", ISSUE_COMPARE | extra)
+    assert answer.status_code == 400
+    assert field in answer.json()

@@ -108,3 +108,40 @@ def test_ratio_false_positive_rate():
             )
         p_values.append(compare("ratio", arms, [0.5, 0.5], ALPHA).comparisons[0].p_value)
     _assert_calibrated(p_values)
+
+
+def test_sequential_intervals_hold_across_thirty_looks():
+    """Peeking: read an A/A experiment 30 times as data arrive and stop at the first interval
+    that excludes 0. Fixed-horizon intervals declare far more than alpha of the runs; the
+    confidence sequence at most alpha (it bounds the error over every look at once)."""
+    rng = np.random.default_rng(404)
+    runs, looks, batch = 1000, 30, 200
+    data = rng.exponential(3.0, (runs, 2, looks * batch))  # skewed, like revenue
+    sums = np.cumsum(data.reshape(runs, 2, looks, batch).sum(axis=3), axis=2)
+    squares = np.cumsum((data**2).reshape(runs, 2, looks, batch).sum(axis=3), axis=2)
+    declared = {False: 0, True: 0}
+    for sequential in (False, True):
+        for run in range(runs):
+            for look in range(looks):
+                n = (look + 1) * batch
+                variants = [
+                    (
+                        name,
+                        {"n": n, "sum": sums[run, k, look], "sum_squares": squares[run, k, look]},
+                    )
+                    for k, name in enumerate(("a", "b"))
+                ]
+                result = compare(
+                    "mean",
+                    variants,
+                    [0.5, 0.5],
+                    ALPHA,
+                    sequential=sequential,
+                    sequential_tuning=2 * looks * batch,
+                )
+                if result.comparisons[0].decision != "inconclusive":
+                    declared[sequential] += 1
+                    break
+    assert declared[True] <= ALPHA * runs
+    low, _ = sps.binom.interval(0.999, runs, 2 * ALPHA)
+    assert declared[False] > low  # peeking at fixed-horizon intervals: well above alpha
