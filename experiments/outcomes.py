@@ -2,6 +2,10 @@
 analytics/experiments/exposure_stats.sql (one row per variant and day of first exposure);
 ratio statistics of catalogue metrics from metric_unit_stats.sql (one row per variant).
 
+The outcome metrics are 28-day outcomes: they read only the units whose 28 days after first
+exposure have passed by the analysis cut-off (`matured_units`); the split and the exposure
+charts read every unit (`units`).
+
 Pure: rows in, dataclasses out. Unit-level rows never get here; a variant's day rows are summed
 (with fsum, so the order of days does not change the sums).
 """
@@ -15,6 +19,8 @@ from typing import Any, Literal
 from experiments.stats import MeanStats, ProportionStats
 
 MetricType = Literal["proportion", "mean"]
+# The outcome window: outcome_value and converted are measured over the days after exposure.
+OUTCOME_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -34,23 +40,38 @@ OUTCOME_METRICS: dict[str, OutcomeMetric] = {
             "Conversion",
             "proportion",
             "Share of exposed units that booked within 28 days of their first exposure "
-            "(the `converted` flag); Bayesian beta-binomial alongside the two-proportion test.",
+            "(the `converted` flag), over the units whose 28 days have passed; Bayesian "
+            "beta-binomial alongside the two-proportion test.",
         ),
         OutcomeMetric(
             "outcome_value",
             "Activity value",
             "mean",
-            "Mean activity value in the 28 days after first exposure (`outcome_value`), "
-            "CUPED-adjusted with the same measure in the 28 days before (`pre_value`).",
+            "Mean activity value in the 28 days after first exposure (`outcome_value`), over "
+            "the units whose 28 days have passed, CUPED-adjusted with the same measure in the "
+            "28 days before (`pre_value`).",
         ),
     )
 }
 
-_SUMS = ("value_sum", "value_sum_squares", "pre_sum", "pre_sum_squares", "sum_products")
+_COUNTS = ("units", "conversions", "matured_units")
+_SUMS = (
+    "value_sum",
+    "value_sum_squares",
+    "pre_sum",
+    "pre_sum_squares",
+    "sum_products",
+    "units_pre_sum",
+    "units_pre_sum_squares",
+)
 
 
 @dataclass(frozen=True)
 class VariantTotals:
+    """A variant's units and sums. `units` counts every unit; `conversions` and the sums from
+    `value_sum` to `sum_products` are over the `matured_units` only (their 28 days have
+    passed); `units_pre_sum(_squares)` is the covariate over every unit."""
+
     units: int
     conversions: int
     value_sum: float
@@ -58,6 +79,10 @@ class VariantTotals:
     pre_sum: float
     pre_sum_squares: float
     sum_products: float
+    # Zero by default: a variant without exposures has none of these either.
+    matured_units: int = 0
+    units_pre_sum: float = 0.0
+    units_pre_sum_squares: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,8 +100,7 @@ def totals_by_variant(rows: Iterable[Mapping[str, Any]]) -> dict[str, VariantTot
         by_variant.setdefault(str(row["variant"]), []).append(row)
     return {
         variant: VariantTotals(
-            units=sum(int(r["units"]) for r in day_rows),
-            conversions=sum(int(r["conversions"]) for r in day_rows),
+            **{name: sum(int(r[name]) for r in day_rows) for name in _COUNTS},
             **{name: math.fsum(float(r[name]) for r in day_rows) for name in _SUMS},
         )
         for variant, day_rows in by_variant.items()
@@ -91,7 +115,7 @@ def daily_exposures(rows: Iterable[Mapping[str, Any]]) -> dict[str, DailyExposur
     for variant, day_rows in by_variant.items():
         day_rows = sorted(day_rows, key=lambda r: r["event_dt"])
         result[variant] = DailyExposures(
-            days=tuple(_as_date(r["event_dt"]) for r in day_rows),
+            days=tuple(as_date(r["event_dt"]) for r in day_rows),
             units=tuple(int(r["units"]) for r in day_rows),
             cumulative=tuple(int(r["cumulative_units"]) for r in day_rows),
         )
@@ -99,11 +123,11 @@ def daily_exposures(rows: Iterable[Mapping[str, Any]]) -> dict[str, DailyExposur
 
 
 def metric_stats(metric: OutcomeMetric, totals: VariantTotals) -> ProportionStats | MeanStats:
-    """The statistics `experiments.stats.compare` reads for this metric."""
+    """The statistics `experiments.stats.compare` reads for this metric: its matured units."""
     if metric.metric_type == "proportion":
-        return ProportionStats(n=totals.units, conversions=totals.conversions)
+        return ProportionStats(n=totals.matured_units, conversions=totals.conversions)
     return MeanStats(
-        n=totals.units,
+        n=totals.matured_units,
         sum=totals.value_sum,
         sum_squares=totals.value_sum_squares,
         pre_sum=totals.pre_sum,
@@ -112,7 +136,15 @@ def metric_stats(metric: OutcomeMetric, totals: VariantTotals) -> ProportionStat
     )
 
 
-def _as_date(value: Any) -> datetime.date:
+def metric_mean(metric: OutcomeMetric, totals: VariantTotals) -> float | None:
+    """The metric's raw (unadjusted) mean over the matured units; None before any matured."""
+    if not totals.matured_units:
+        return None
+    value = totals.conversions if metric.metric_type == "proportion" else totals.value_sum
+    return value / totals.matured_units
+
+
+def as_date(value: Any) -> datetime.date:
     if isinstance(value, datetime.datetime):
         return value.date()
     if isinstance(value, datetime.date):

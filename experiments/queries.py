@@ -1,7 +1,8 @@
 """The canonical SQL of experiments (analytics/experiments/*.sql) and the parameters it binds.
 
-Queries that read the experiment's units get first_exposures.sql joined in as a common table
-expression, so "who is a unit, in which variant, since when" is written once.
+Queries that read the experiment's units get exposure_units.sql (every exposed identity and
+whether it is a unit) and first_exposures.sql (the units) joined in as common table
+expressions, so "who is a unit, in which variant, since when" is written once.
 """
 
 import datetime
@@ -12,6 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from experiments.crawlers import CRAWLER_PATTERN
+from experiments.outcomes import OUTCOME_DAYS
 from metrics.definitions import Metric
 from metrics.params import MetricParams
 from metrics.per_unit import per_unit_tree
@@ -44,14 +46,22 @@ def with_ctes(name: str, ctes: dict[str, exp.Expression]) -> str:
 
 
 @cache
-def _first_exposures() -> exp.Expression:
-    return sqlglot.parse_one(sql("first_exposures"), read=SOURCE_DIALECT)
+def _parsed(name: str) -> exp.Expression:
+    return sqlglot.parse_one(sql(name), read=SOURCE_DIALECT)
+
+
+def _units_ctes() -> dict[str, exp.Expression]:
+    # exposure_units first: first_exposures reads it.
+    return {
+        "exposure_units": _parsed("exposure_units"),
+        "first_exposures": _parsed("first_exposures"),
+    }
 
 
 @cache
 def units_query(name: str) -> str:
-    """Query ``name`` reading first_exposures."""
-    return with_ctes(name, {"first_exposures": _first_exposures()})
+    """Query ``name`` reading exposure_units and first_exposures."""
+    return with_ctes(name, _units_ctes())
 
 
 def _unit_params(experiment_key: str, start: datetime.date, end: datetime.date) -> dict:
@@ -64,9 +74,25 @@ def _unit_params(experiment_key: str, start: datetime.date, end: datetime.date) 
 
 
 def exposure_stats(
+    experiment_key: str,
+    start: datetime.date,
+    end: datetime.date,
+    outcome_cutoff: datetime.date | None = None,
+) -> tuple[str, dict]:
+    """Per variant and day: every unit, and the 28-day outcomes of the units whose outcome
+    window has ended by ``outcome_cutoff``, the last complete day of data (the window's end
+    when not given)."""
+    matured_through = (outcome_cutoff or end) - datetime.timedelta(days=OUTCOME_DAYS)
+    params = _unit_params(experiment_key, start, end) | {"matured_through": matured_through}
+    return units_query("exposure_stats"), params
+
+
+def exposure_hygiene(
     experiment_key: str, start: datetime.date, end: datetime.date
 ) -> tuple[str, dict]:
-    return units_query("exposure_stats"), _unit_params(experiment_key, start, end)
+    """One row: the identities exposed in the window, and the crawler and multi-variant ones
+    left out of the analysis (experiments.health.ExposureHygiene reads it)."""
+    return units_query("exposure_hygiene"), _unit_params(experiment_key, start, end)
 
 
 def metric_unit_stats(
@@ -81,9 +107,7 @@ def metric_unit_stats(
     per_unit = per_unit_tree(
         sqlglot.parse_one(metric.sql, read=SOURCE_DIALECT), metric.experiment_unit
     )
-    text = with_ctes(
-        "metric_unit_stats", {"first_exposures": _first_exposures(), "metric_rows": per_unit}
-    )
+    text = with_ctes("metric_unit_stats", {**_units_ctes(), "metric_rows": per_unit})
     window = MetricParams(start=start, end=end, grain=METRIC_GRAIN).bind(metric)
     # Splitting by unit drops the metric's :split_by.
     return text, params_used(text, {**window, **_unit_params(experiment_key, start, end)})
@@ -99,4 +123,4 @@ def baseline(
         "end": end,
         "crawler_pattern": CRAWLER_PATTERN,
     }
-    return sql("baseline"), params
+    return with_ctes("baseline", {"exposure_units": _parsed("exposure_units")}), params

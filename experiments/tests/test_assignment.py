@@ -5,6 +5,7 @@ import pytest
 from scipy import stats as sps
 
 from experiments.assignment import BUCKETS, AssignmentConfig, assign, bucket_edges, bucket_of
+from experiments.tests.agents import INSTANCES, NAMED
 
 CONFIG = AssignmentConfig(
     key="pricing_page_3way",
@@ -68,12 +69,21 @@ def test_bucket_edges_cover_every_bucket_once():
     [
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        *NAMED,
     ],
 )
 def test_crawlers_always_get_control(agent):
     answers = {assign(CONFIG, f"unit-{i}", agent) for i in range(300)}
     assert {a.variant for a in answers} == {"control"}
     assert {a.reason for a in answers} == {"crawler"}
+
+
+def test_every_listed_example_crawler_gets_control():
+    answers = [assign(CONFIG, f"unit-{i}", agent) for i, agent in enumerate(INSTANCES)]
+    assert {(a.variant, a.reason) for a in answers} == {("control", "crawler")}
+    # The same units as people are spread over every variant.
+    people = {assign(CONFIG, f"unit-{i}", HUMAN).variant for i in range(len(INSTANCES))}
+    assert people == set(CONFIG.variants)
 
 
 def test_an_experiment_not_running_gives_everyone_control():

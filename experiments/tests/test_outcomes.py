@@ -7,6 +7,7 @@ from experiments.outcomes import (
     OUTCOME_METRICS,
     baseline_from_row,
     daily_exposures,
+    metric_mean,
     metric_stats,
     totals_by_variant,
 )
@@ -15,19 +16,25 @@ from experiments.stats import MeanStats, ProportionStats
 D1, D2 = datetime.date(2026, 1, 1), datetime.date(2026, 1, 2)
 
 
-def row(variant, day, units, cumulative, conversions, y, x):
+def row(variant, day, units, cumulative, conversions, y, x, matured=True):
+    """A day's row as exposure_stats.sql gives it: the outcome sums only when the day's units
+    have matured, the covariate over every unit."""
     y, x = np.asarray(y, float), np.asarray(x, float)
+    m = 1.0 if matured else 0.0
     return {
         "variant": variant,
         "event_dt": day,
         "units": units,
         "cumulative_units": cumulative,
-        "conversions": conversions,
-        "value_sum": y.sum(),
-        "value_sum_squares": y @ y,
-        "pre_sum": x.sum(),
-        "pre_sum_squares": x @ x,
-        "sum_products": x @ y,
+        "matured_units": units if matured else 0,
+        "conversions": conversions if matured else 0,
+        "value_sum": m * y.sum(),
+        "value_sum_squares": m * (y @ y),
+        "pre_sum": m * x.sum(),
+        "pre_sum_squares": m * (x @ x),
+        "sum_products": m * (x @ y),
+        "units_pre_sum": x.sum(),
+        "units_pre_sum_squares": x @ x,
     }
 
 
@@ -50,6 +57,27 @@ def test_day_rows_add_up_to_the_variant_statistics():
     assert mean.variance == pytest.approx(np.var(y, ddof=1))
     series = daily_exposures(rows)["control"]
     assert series.days == (D1, D2) and series.units == (3, 2) and series.cumulative == (3, 5)
+
+
+def test_outcome_metrics_read_the_matured_units_only():
+    y1, x1, y2, x2 = [1.0, 2.0, 4.0], [1.0, 1.5, 3.0], [3.0, 5.0, 9.0], [2.0, 2.5, 0.5]
+    rows = [
+        row("control", D1, 3, 3, 2, y1, x1),
+        row("control", D2, 3, 6, 1, y2, x2, matured=False),
+    ]
+    control = totals_by_variant(rows)["control"]
+    # The split counts every unit, and the balance check every unit's covariate.
+    assert (control.units, control.matured_units) == (6, 3)
+    assert control.units_pre_sum == pytest.approx(sum(x1) + sum(x2))
+    assert metric_stats(OUTCOME_METRICS["conversion"], control) == ProportionStats(3, 2)
+    mean = metric_stats(OUTCOME_METRICS["outcome_value"], control)
+    assert mean.n == 3 and mean.mean == pytest.approx(np.mean(y1))
+    assert mean.variance == pytest.approx(np.var(y1, ddof=1))
+    assert mean.pre_mean == pytest.approx(np.mean(x1))
+    assert metric_mean(OUTCOME_METRICS["conversion"], control) == pytest.approx(2 / 3)
+    assert metric_mean(OUTCOME_METRICS["outcome_value"], control) == pytest.approx(np.mean(y1))
+    young = totals_by_variant([row("b", D2, 3, 3, 1, y2, x2, matured=False)])["b"]
+    assert metric_mean(OUTCOME_METRICS["conversion"], young) is None
 
 
 def test_baseline_is_the_control_rate_mean_spread_and_correlation():

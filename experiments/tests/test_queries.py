@@ -40,7 +40,17 @@ def same(frames):
 
 @pytest.mark.parametrize("key", ["search_ranking_v2", "pricing_page_3way"])
 def test_exposure_stats_agree(engines, key):
-    sql, params = queries.exposure_stats(key, START, END)
+    # A cut-off 28 days after the 25th: some days' units have matured, the later ones not.
+    sql, params = queries.exposure_stats(key, START, END, datetime.date(2026, 2, 22))
+    frames = [engine.run(sql, params).frame for engine in engines]
+    same(frames)
+    matured = frames[0].matured_units > 0
+    assert matured.any() and not matured.all()
+
+
+@pytest.mark.parametrize("key", ["search_ranking_v2", "pricing_page_3way"])
+def test_exposure_hygiene_agrees(engines, key):
+    sql, params = queries.exposure_hygiene(key, START, END)
     same([engine.run(sql, params).frame for engine in engines])
 
 
@@ -62,10 +72,11 @@ def test_baseline_agrees(engines):
 def test_first_exposures_of_people_only(empty_lake):
     day = datetime.date(2026, 1, 20)
     people = exposures("exp_q", {"control": 30, "treatment": 20}, day=day)
-    later = people.head(5).assign(
-        variant="treatment",
+    # Ten control units exposed again the next day: five under treatment, five under control.
+    later = people.head(10).assign(
+        variant=["treatment"] * 5 + ["control"] * 5,
         event_dt=day + datetime.timedelta(days=1),
-        exposure_ts=people.head(5).exposure_ts + pd.Timedelta(days=1),
+        exposure_ts=people.head(10).exposure_ts + pd.Timedelta(days=1),
         outcome_value=1_000.0,
     )
     bots = exposures("exp_q", {"control": 7}, day=day, first_id=500).assign(user_agent=BOT_UA)
@@ -75,13 +86,15 @@ def test_first_exposures_of_people_only(empty_lake):
     )
     other = exposures("exp_other", {"control": 6}, day=day, first_id=990)
     write_exposures(empty_lake, pd.concat([people, later, bots, anonymous, outside, other]))
-    sql, params = queries.exposure_stats("exp_q", START, END)
+    # Every unit's 28 days have passed by the cut-off.
+    sql, params = queries.exposure_stats("exp_q", START, END, day + datetime.timedelta(days=29))
     frame = (
         DuckDBEngine(empty_lake, threads=2, memory_limit="1GB", timeout_s=60).run(sql, params).frame
     )
     units = frame.groupby("variant").units.sum().to_dict()
-    # Re-exposures keep their first variant; crawlers, other windows and experiments are out;
-    # an exposure without a user agent is a person's.
-    assert units == {"control": 30, "treatment": 23}
-    expected = people[people.variant == "control"].outcome_value.sum()
+    # Units exposed again under another variant are out, those exposed again under theirs keep
+    # their first exposure; crawlers, other windows and experiments are out; an exposure
+    # without a user agent is a person's.
+    assert units == {"control": 25, "treatment": 23}
+    expected = people[people.variant == "control"].iloc[5:].outcome_value.sum()
     assert frame[frame.variant == "control"].value_sum.sum() == pytest.approx(expected)
