@@ -1,5 +1,6 @@
 """Experiments: results of an experiment with 10 million exposed units end to end on the embedded
-engine, the statistics on sufficient statistics, and the assignment API.
+engine, the statistics on sufficient statistics, the assignment API, and the false-positive
+rate of A/A experiments read at 40 looks (fixed horizon against sequential intervals).
 
 The 50M-event lake has far fewer exposed units per experiment, so this suite writes its own
 exposures (var/bench/experiments-lake, built once and reused): 10M units over 28 days, 50/50,
@@ -231,6 +232,51 @@ def _assignment(experiment) -> dict:
     }
 
 
+def _sequential_aa(runs: int = 2_000, looks: int = 40, batch: int = 250) -> dict:
+    """A/A experiments read at every look (as an hourly or daily results page is): the share
+    of runs that ever declare a difference, fixed horizon against the sequential intervals,
+    and fixed horizon read once, at the last look. Skewed data (exponential, like revenue)."""
+    from experiments.stats import compare
+
+    rng = np.random.default_rng(2026)
+    alpha = 0.05
+    declared = {"fixed_any_look": 0, "fixed_last_look_only": 0, "sequential_any_look": 0}
+
+    def significant(sums, squares, look, sequential) -> bool:
+        n = (look + 1) * batch
+        arms = [
+            (name, {"n": n, "sum": sums[k, look], "sum_squares": squares[k, look]})
+            for k, name in enumerate(("a", "b"))
+        ]
+        result = compare(
+            "mean", arms, [0.5, 0.5], alpha, sequential=sequential,
+            sequential_tuning=2 * looks * batch,
+        )  # fmt: skip
+        return result.comparisons[0].decision != "inconclusive"
+
+    started = time.perf_counter()
+    for _ in range(runs):
+        data = rng.exponential(3.0, (2, looks, batch))
+        sums = np.cumsum(data.sum(axis=2), axis=1)
+        squares = np.cumsum((data**2).sum(axis=2), axis=1)
+        fixed = [significant(sums, squares, look, False) for look in range(looks)]
+        declared["fixed_any_look"] += any(fixed)
+        declared["fixed_last_look_only"] += fixed[-1]
+        declared["sequential_any_look"] += any(
+            significant(sums, squares, look, True) for look in range(looks)
+        )
+    rates = {key: round(count / runs, 4) for key, count in declared.items()}
+    return {
+        "runs": runs,
+        "looks": looks,
+        "units_per_arm_per_look": batch,
+        "alpha": alpha,
+        "false_positive_rate": rates,
+        "sequential_at_most_alpha": rates["sequential_any_look"] <= alpha,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
 def run() -> dict:
     from django.core.management import call_command
     from django.test import override_settings
@@ -249,7 +295,9 @@ def run() -> dict:
             "results": results,
             "statistics": _statistics(experiment, computation),
             "assignment": _assignment(experiment),
+            "sequential_aa": _sequential_aa(),
             "targets": {
+                "sequential_aa_false_positive_rate_max": 0.05,
                 "results_s_max": 5,
                 "statistics_ms_max": 5,
                 "assignment_median_ms_max": 2,

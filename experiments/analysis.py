@@ -4,6 +4,7 @@ Pure: the experiment's setup and the query's per-variant, per-day rows in; split
 comparisons per metric, guardrail breaches, time to decision and the decision lines out.
 """
 
+import dataclasses
 import datetime
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -13,22 +14,30 @@ from typing import Any
 from core.errors import InputError
 from experiments import verdict
 from experiments.catalogue import metric_title
+from experiments.health import ExposureHygiene, HealthCheck, health_checks
 from experiments.outcomes import (
     OUTCOME_METRICS,
     DailyExposures,
     VariantTotals,
+    as_date,
     daily_exposures,
+    metric_mean,
     metric_stats,
     totals_by_variant,
 )
+from experiments.segments import DIMENSIONS, segment_totals
 from experiments.stats import (
     CompareResult,
+    Comparison,
     MeanStats,
     ProportionStats,
     RatioStats,
     compare,
 )
+from experiments.stats.compare import corrected
+from experiments.stats.correction import Correction
 from experiments.stats.decision import time_to_decision
+from experiments.stats.reading import DEFAULT_TUNING, MIN_TUNING, Reading
 from experiments.stats.srm import SrmResult, srm_check
 
 _EMPTY = VariantTotals(0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -63,10 +72,28 @@ class Setup:
     metrics: tuple[tuple[str, str], ...]  # (slug, role): primary, secondary or guardrail
     planned_n_per_variant: tuple[int, ...] | None
     running: bool
+    sequential: bool = True
+    sequential_tuning: int | None = None  # None: the planned sample of one comparison
+    correction: Correction = "holm"
 
     @property
     def control(self) -> str:
         return self.variants[0]
+
+    @property
+    def tuning(self) -> float:
+        """Units of control and one treatment where the sequential interval is tightest: the
+        experiment's setting, else the planned sample of its largest comparison."""
+        if self.sequential_tuning is not None:
+            return self.sequential_tuning
+        planned = self.planned_n_per_variant
+        if planned and len(planned) > 1:
+            return max(MIN_TUNING, planned[0] + max(planned[1:]))
+        return DEFAULT_TUNING
+
+    @property
+    def reading(self) -> Reading:
+        return Reading(sequential=self.sequential, tuning=self.tuning, alpha=self.alpha)
 
 
 @dataclass(frozen=True)
@@ -77,7 +104,49 @@ class MetricResult:
     result: CompareResult | None
     error: str | None
     means: dict[str, float]  # raw (unadjusted) mean per variant
-    breached: tuple[str, ...] = ()  # guardrails: the variants significantly worse than control
+    higher_is_better: bool = True
+
+    def outcome(self, comparison: Comparison) -> str:
+        """better, worse, inconclusive or too_few_units: the printed interval, read in the
+        metric's direction."""
+        if comparison.decision in ("inconclusive", "too_few_units"):
+            return comparison.decision
+        return "better" if (comparison.decision == "increase") == self.higher_is_better else "worse"
+
+    @property
+    def breached(self) -> tuple[str, ...]:
+        """Guardrails: the variants whose interval shows them worse than control."""
+        if self.role != "guardrail" or self.result is None:
+            return ()
+        return tuple(c.variant for c in self.result.comparisons if self.outcome(c) == "worse")
+
+
+@dataclass(frozen=True)
+class LiftSeries:
+    """The cumulative lift of one treatment on the primary metric by day of first exposure,
+    with the interval the results read (sequential and corrected as the results are)."""
+
+    days: tuple[datetime.date, ...]
+    lift_rel: tuple[float, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Segment:
+    value: str
+    units: dict[str, int]
+    metric: MetricResult  # the primary metric within the segment
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The primary metric by one dimension; every segment's comparisons are one family of the
+    correction (reading many segments is many chances of a false positive)."""
+
+    dimension: str
+    title: str
+    segments: tuple[Segment, ...]
 
 
 @dataclass(frozen=True)
@@ -88,6 +157,9 @@ class Analysis:
     progress: verdict.Progress
     metrics: tuple[MetricResult, ...]
     warnings: tuple[str, ...]
+    lift_over_time: dict[str, LiftSeries] = dataclasses.field(default_factory=dict)
+    health: tuple[HealthCheck, ...] = ()
+    breakdowns: tuple[Breakdown, ...] = ()
 
     @property
     def units(self) -> dict[str, int]:
@@ -99,9 +171,12 @@ def analyse(
     rows: Iterable[Mapping[str, Any]],
     today: datetime.date,
     catalogue: Mapping[str, CatalogueRows] | None = None,
+    hygiene: ExposureHygiene | None = None,
+    segments: Iterable[Mapping[str, Any]] = (),
 ) -> Analysis:
     """``rows`` from exposure_stats.sql; ``catalogue``: the rows of each catalogue metric
-    computed per variant, by slug."""
+    computed per variant, by slug; ``hygiene``: who exposure_hygiene.sql found left out;
+    ``segments``: the rows of segment_stats.sql, for the breakdowns."""
     rows = list(rows)
     found = totals_by_variant(rows)
     warnings = [
@@ -115,11 +190,14 @@ def analyse(
     if srm is None:
         warnings.append("no exposures yet")
     days_with_data = len({str(r["event_dt"]) for r in rows if str(r["variant"]) in totals})
-    metrics = tuple(
-        _metric(setup, totals, slug, role)
-        if slug in OUTCOME_METRICS
-        else _catalogue_metric(setup, (catalogue or {}).get(slug), slug, role)
-        for slug, role in setup.metrics
+    metrics = _families_corrected(
+        setup,
+        [
+            _metric(setup, totals, slug, role)
+            if slug in OUTCOME_METRICS
+            else _catalogue_metric(setup, (catalogue or {}).get(slug), slug, role)
+            for slug, role in setup.metrics
+        ],
     )
     return Analysis(
         totals=totals,
@@ -128,15 +206,66 @@ def analyse(
         progress=_progress(setup, counts, days_with_data, today),
         metrics=metrics,
         warnings=tuple(warnings),
+        lift_over_time=_lift_over_time(setup, rows),
+        health=health_checks(totals=totals, weights=setup.weights, hygiene=hygiene),
+        breakdowns=_breakdowns(setup, segments),
     )
+
+
+def _breakdowns(setup: Setup, rows: Iterable[Mapping[str, Any]]) -> tuple[Breakdown, ...]:
+    """The primary outcome metric in every segment of every dimension."""
+    slug = next((s for s, role in setup.metrics if role == "primary"), None)
+    rows = list(rows)
+    if slug not in OUTCOME_METRICS or not rows:
+        return ()
+    breakdowns = []
+    titles = {d.slug: d.title for d in DIMENSIONS}
+    for dimension, by_segment in segment_totals(rows).items():
+        values, members = [], []
+        for value, found_totals in by_segment.items():
+            totals = {name: found_totals.get(name, _EMPTY) for name in setup.variants}
+            values.append((value, {name: t.units for name, t in totals.items()}))
+            members.append(_metric(setup, totals, slug, "primary"))
+        computed = iter(_corrected_together(setup, [m for m in members if m.result is not None]))
+        segments = tuple(
+            Segment(value, units, next(computed) if m.result is not None else m)
+            for (value, units), m in zip(values, members, strict=True)
+        )
+        breakdowns.append(Breakdown(dimension, titles[dimension], segments))
+    return tuple(breakdowns)
+
+
+def _lift_over_time(setup: Setup, rows: list[Mapping[str, Any]]) -> dict[str, LiftSeries]:
+    """Per treatment: the primary outcome metric recomputed on the units first exposed up to
+    each day. Days where it cannot be computed yet (too little data) or has no relative lift
+    are left out. Sequential intervals may be read at every one of these days; fixed-horizon
+    ones only at the last."""
+    slug = next((s for s, role in setup.metrics if role == "primary"), None)
+    if slug not in OUTCOME_METRICS:
+        return {}
+    points: dict[str, list[tuple[datetime.date, Comparison]]] = {}
+    for day in sorted({as_date(r["event_dt"]) for r in rows}):
+        found = totals_by_variant(r for r in rows if as_date(r["event_dt"]) <= day)
+        totals = {name: found.get(name, _EMPTY) for name in setup.variants}
+        metric = _families_corrected(setup, [_metric(setup, totals, slug, "primary")])[0]
+        for c in metric.result.comparisons if metric.result else ():
+            if c.ci_rel is not None:
+                points.setdefault(c.variant, []).append((day, c))
+    return {
+        name: LiftSeries(
+            days=tuple(day for day, _ in series),
+            lift_rel=tuple(c.lift_rel for _, c in series),
+            low=tuple(c.ci_rel[0] for _, c in series),
+            high=tuple(c.ci_rel[1] for _, c in series),
+        )
+        for name, series in points.items()
+    }
 
 
 def _metric(setup: Setup, totals: dict[str, VariantTotals], slug: str, role: str) -> MetricResult:
     metric = OUTCOME_METRICS[slug]
     means = {
-        name: (t.conversions if metric.metric_type == "proportion" else t.value_sum) / t.units
-        for name, t in totals.items()
-        if t.units
+        name: mean for name, t in totals.items() if (mean := metric_mean(metric, t)) is not None
     }
 
     def stats(name: str) -> ProportionStats | MeanStats:
@@ -169,6 +298,36 @@ def _catalogue_metric(
     return _compared(setup, slug, role, "ratio", stats, means, rows.higher_is_better)
 
 
+def _families_corrected(setup: Setup, metrics: list[MetricResult]) -> tuple[MetricResult, ...]:
+    """The correction over each family: the primary metric's treatments, and every secondary
+    metric's treatments together. Guardrails stay uncorrected: a correction would make a
+    breach harder to see, and a guardrail exists to see one."""
+    for role in ("primary", "secondary"):
+        members = [m for m in metrics if m.role == role and m.result is not None]
+        for m, adjusted in zip(members, _corrected_together(setup, members), strict=True):
+            metrics[metrics.index(m)] = adjusted
+    return tuple(metrics)
+
+
+def _corrected_together(setup: Setup, members: list[MetricResult]) -> list[MetricResult]:
+    """`members` (each with a result) with every comparison of them corrected as one family."""
+    family = [c for m in members for c in m.result.comparisons]
+    if not family:
+        return members
+    adjusted = iter(corrected(family, setup.correction, setup.alpha, setup.reading))
+    return [
+        dataclasses.replace(
+            m,
+            result=dataclasses.replace(
+                m.result,
+                correction=setup.correction,
+                comparisons=tuple(next(adjusted) for _ in m.result.comparisons),
+            ),
+        )
+        for m in members
+    ]
+
+
 def _compared(
     setup: Setup,
     slug: str,
@@ -186,15 +345,21 @@ def _compared(
                 variants.append((name, stats_of(name)))
             except InputError as err:
                 raise err.within(f"variants[{i}]") from None
-        result = compare(metric_type, variants, setup.weights, setup.alpha)
+        # Corrected per family, across metrics, by _families_corrected.
+        result = compare(
+            metric_type,
+            variants,
+            setup.weights,
+            setup.alpha,
+            sequential=setup.sequential,
+            sequential_tuning=setup.tuning,
+            correction="none",
+        )
     except InputError as err:
-        return MetricResult(slug, role, metric_type, None, _readable(err, setup), means)
-    breached = tuple(
-        c.variant
-        for c in result.comparisons
-        if role == "guardrail" and verdict.guardrail_breached(c, higher_is_better)
-    )
-    return MetricResult(slug, role, metric_type, result, None, means, breached)
+        return MetricResult(
+            slug, role, metric_type, None, _readable(err, setup), means, higher_is_better
+        )
+    return MetricResult(slug, role, metric_type, result, None, means, higher_is_better)
 
 
 def _readable(err: InputError, setup: Setup) -> str:
@@ -228,26 +393,31 @@ def decision_lines(
     lines = []
     if analysis.srm is not None and analysis.srm.srm_alert:
         lines.append(verdict.srm_line(analysis.srm.p_value))
+    method = verdict.Method(setup.alpha, setup.sequential, setup.correction)
     for metric in analysis.metrics:
         title = metric_title(metric.slug, titles)
         if metric.role == "primary":
             if metric.result is None:
                 lines.append(f"{title}: {metric.error}.")
                 continue
+            corrected = len(metric.result.comparisons) > 1
             for comparison in metric.result.comparisons:
                 lines.append(
                     verdict.comparison_line(
                         comparison,
+                        outcome=metric.outcome(comparison),
                         control=setup.control,
                         metric=title,
-                        alpha=setup.alpha,
+                        method=method,
                         progress=analysis.progress,
+                        corrected=corrected,
                     )
                 )
         elif metric.breached:
+            guardrail_method = dataclasses.replace(method, correction="none")
             for comparison in metric.result.comparisons:
                 if comparison.variant in metric.breached:
                     lines.append(
-                        verdict.guardrail_line(comparison, metric=title, alpha=setup.alpha)
+                        verdict.guardrail_line(comparison, metric=title, method=guardrail_method)
                     )
     return lines

@@ -16,8 +16,8 @@ class ExperimentsConfig(AppConfig):
 
         can_read = partial(may, capability=Capability.EXPERIMENTS_READ)
 
-        # Results and baselines are read on experiment pages only: their runs and alerts are
-        # for the same readers.
-        for prefix in ("experiment results:", "experiment baseline"):
+        # Results, their health checks and baselines are read on experiment pages only: their
+        # runs and alerts are for the same readers.
+        for prefix in ("experiment results:", "experiment health:", "experiment baseline"):
             run_page_register(label_prefix=prefix, may_open=can_read)
         alert_source_register(source=SOURCE, may_open=can_read)

@@ -10,17 +10,27 @@ from experiments.models import ResultSnapshot
 
 _LAYOUT = {"margin": {"l": 60, "r": 20, "t": 30, "b": 50}, "height": 320}
 POSTERIOR_POINTS = 200
+# One colour per variant, by its place in the experiment (control first), on every chart.
+VARIANT_PALETTE = ("#475467", "#2e6bd3", "#c4320a", "#7a5af8", "#0e9384", "#b54708")
+# The forest plot colours what the printed interval shows, in the metric's direction.
+OUTCOME_COLOURS = {
+    "better": "#12805c",
+    "worse": "#b42318",
+    "inconclusive": "#667085",
+    "too_few_units": "#98a2b3",
+}
+
+
+def variant_colours(names: Iterable[str]) -> dict[str, str]:
+    return {name: VARIANT_PALETTE[i % len(VARIANT_PALETTE)] for i, name in enumerate(names)}
 
 
 def forest(snapshots: Iterable[ResultSnapshot], titles: Mapping[str, str]) -> dict[str, Any]:
-    """Relative lift of every variant on every metric with its interval, one row each."""
-    rows = [s for s in snapshots if not s.error and s.lift_rel is not None]
+    """Relative lift of every variant on every metric with its interval, one row each, coloured
+    by the outcome that interval shows (a control of 0 has no relative lift to draw)."""
+    rows = [s for s in snapshots if not s.error and s.ci_rel_low is not None]
     labels = [f"{titles.get(s.metric, s.metric)} · {s.variant}" for s in rows]
-    colour = [
-        "#b42318" if s.guardrail_breached or s.ci_rel_high < 0 else
-        "#12805c" if s.ci_rel_low > 0 else "#667085"
-        for s in rows
-    ]  # fmt: skip
+    colour = [OUTCOME_COLOURS.get(s.outcome, OUTCOME_COLOURS["inconclusive"]) for s in rows]
     trace = {
         "type": "scatter",
         "mode": "markers",
@@ -57,7 +67,9 @@ def forest(snapshots: Iterable[ResultSnapshot], titles: Mapping[str, str]) -> di
     }
 
 
-def posterior(totals: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+def posterior(
+    totals: Mapping[str, Mapping[str, float]], colours: Mapping[str, str]
+) -> dict[str, Any]:
     """Beta(1 + conversions, 1 + non-conversions) densities of each variant's conversion rate
     (the uniform prior of the results), over the range that holds nearly all their mass."""
     shapes = {
@@ -75,6 +87,7 @@ def posterior(totals: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
             "x": (x * 100).round(4).tolist(),
             "y": sps.beta.pdf(x, a, b).round(6).tolist(),
             "fill": "tozeroy",
+            "line": {"color": colours.get(name)},
         }
         for name, (a, b) in shapes.items()
     ]
@@ -88,14 +101,61 @@ def posterior(totals: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
     }
 
 
-def exposures(series: Mapping[str, Mapping[str, list]]) -> dict[str, Any]:
+def exposures(
+    series: Mapping[str, Mapping[str, list]], colours: Mapping[str, str]
+) -> dict[str, Any]:
     """Cumulative exposed units of each variant, by day of first exposure."""
     data = [
         {"type": "scatter", "mode": "lines+markers", "name": name, "x": s["days"],
-         "y": s["cumulative"]}
+         "y": s["cumulative"], "line": {"color": colours.get(name)}}
         for name, s in series.items()
     ]  # fmt: skip
     return {
         "data": data,
         "layout": _LAYOUT | {"yaxis": {"title": {"text": "units exposed (cumulative)"}}},
+    }
+
+
+def lift_over_time(
+    series: Mapping[str, Mapping[str, list]], colours: Mapping[str, str], interval: str
+) -> dict[str, Any]:
+    """Per treatment, the cumulative relative lift by day of first exposure inside its band
+    (`interval` names it: always-valid, or valid only at the end)."""
+    data: list[dict[str, Any]] = []
+    for name, s in series.items():
+        colour = colours.get(name)
+        days = list(s["days"])
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": days + days[::-1],
+                "y": [v * 100 for v in s["high"]] + [v * 100 for v in s["low"][::-1]],
+                "fill": "toself",
+                "fillcolor": colour,
+                "opacity": 0.18,
+                "line": {"width": 0},
+                "hoverinfo": "skip",
+                "showlegend": False,
+                "name": f"{name} {interval}",
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "x": days,
+                "y": [v * 100 for v in s["lift_rel"]],
+                "line": {"color": colour},
+                "hovertemplate": f"{name} %{{x}}: %{{y:+.2f}}%<extra></extra>",
+            }
+        )
+    return {
+        "data": data,
+        "layout": _LAYOUT
+        | {
+            "yaxis": {"title": {"text": f"lift vs control (%), {interval}"}, "zeroline": True},
+            "xaxis": {"title": {"text": "units first exposed up to"}},
+        },
     }

@@ -25,11 +25,13 @@ Anything else in a pattern (a new construct in a later release of the list) rais
 """
 
 import re
+from functools import lru_cache
 
 import crawleruseragents
 
 # Appended to every agent before matching; stands for the end of the text.
 END_MARK = "\x03"
+AGENTS_CACHED = 65_536
 _METACHARACTERS = frozenset(".^$*+?()[]{}|\\")
 _LIST_CHARACTERS = re.compile(r"[A-Za-z0-9 -]")
 _DIGITS = "[0123456789]"
@@ -126,6 +128,10 @@ CRAWLER_PATTERN = "|".join(portable(p) for p in PATTERNS)
 _PATTERN = re.compile(CRAWLER_PATTERN)
 
 
+@lru_cache(maxsize=AGENTS_CACHED)
 def is_crawler(user_agent: str | None) -> bool:
-    """Whether the agent matches a crawler pattern; no agent at all is a person's."""
+    """Whether the agent matches a crawler pattern; no agent at all is a person's.
+
+    Cached per agent: one search tries hundreds of alternatives at every position (about a
+    millisecond), while the traffic of the assignment API repeats a few thousand agents."""
     return _PATTERN.search(f"{user_agent or ''}{END_MARK}") is not None

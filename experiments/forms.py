@@ -1,16 +1,40 @@
+import re
+
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from experiments.models import KEY_VALIDATOR, NAME_VALIDATOR, Experiment
+from experiments import services
+from experiments.models import KEY_VALIDATOR, NAME_VALIDATOR, Correction, Experiment
 from experiments.outcomes import OUTCOME_METRICS
+from experiments.stats.reading import MIN_TUNING
+from experiments.stats.validation import MAX_DAILY_UNITS
 from portal.roles import CAPABILITIES, Capability
 
 User = get_user_model()
+# What a PostgreSQL integer column holds (a PositiveIntegerField): a larger count is refused by
+# the form, not by the database.
+_COLUMN_MAX = 2**31 - 1
+_SEPARATORS = re.compile(r"[,_\s]")
 
 
 def _slug_list(text: str) -> list[str]:
     return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+class CountField(forms.IntegerField):
+    """A count that may be typed with thousands separators (20,000 or 20 000) and is shown
+    with them."""
+
+    widget = forms.TextInput(attrs={"inputmode": "numeric"})
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = _SEPARATORS.sub("", value)
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        return f"{value:,}" if isinstance(value, int) else value
 
 
 class ExperimentForm(forms.Form):
@@ -51,7 +75,41 @@ class ExperimentForm(forms.Form):
         help_text="Pre-period correlation for CUPED (mean metrics only).",
     )
     max_duration_days = forms.IntegerField(min_value=1, max_value=365, initial=28)
-    expected_daily_units = forms.IntegerField(min_value=1)
+    expected_daily_units = CountField(min_value=1, max_value=MAX_DAILY_UNITS)
+    sequential = forms.TypedChoiceField(
+        label="Reading the results",
+        choices=[
+            (True, "Sequential: read at any time"),
+            (False, "Fixed horizon: valid only at the planned end"),
+        ],
+        coerce=lambda value: value == "True",
+        # Not sent (a client of the form's fields before these): the model's default.
+        required=False,
+        empty_value=True,
+        initial=True,
+        widget=forms.RadioSelect,
+    )
+    sequential_tuning = CountField(
+        required=False,
+        min_value=MIN_TUNING,
+        max_value=_COLUMN_MAX,
+        label="Sequential tuning (units)",
+        help_text="Units of control and one treatment together where the interval is tightest; "
+        "empty: the planned sample of control and the largest treatment.",
+    )
+    correction = forms.TypedChoiceField(
+        choices=Correction.choices,
+        required=False,
+        empty_value=Correction.HOLM,
+        initial=Correction.HOLM,
+        help_text="Across the treatments on the primary metric (and across secondaries); the "
+        "plan is sized at alpha / treatments.",
+    )
+    guardrail_auto_kill = forms.BooleanField(
+        required=False,
+        label="Kill on a guardrail breach",
+        help_text="Stop the experiment (kill-switch) when a guardrail is breached.",
+    )
 
     def __init__(self, *args, experiment: Experiment | None = None, **kwargs):
         if experiment is not None:
@@ -93,6 +151,23 @@ class ExperimentForm(forms.Form):
     def clean_guardrail_metrics(self) -> list[str]:
         return _slug_list(self.cleaned_data["guardrail_metrics"])
 
+    def clean(self) -> dict:
+        """The setup's own problems (variants, metrics, the plan) beside the fields' errors: a
+        person sees every error of the form at once."""
+        cleaned = super().clean()
+        fields = {name: cleaned[name] for name in services.EXPERIMENT_FIELDS if name in cleaned}
+        for err in services.experiment_problems(fields=fields, variants=cleaned.get("variants")):
+            self.add_error(err.field if err.field in self.fields else None, err.message)
+        return cleaned
+
+    def draft(self) -> Experiment:
+        """The valid form as an unsaved experiment (its plan, before saving)."""
+        data = self.cleaned_data
+        return Experiment(owner=data["owner"], **{n: data[n] for n in services.EXPERIMENT_FIELDS})
+
+    def weights(self) -> list[float]:
+        return [weight for _, weight in self.cleaned_data["variants"]]
+
 
 def initial_of(experiment: Experiment) -> dict:
     return {
@@ -113,4 +188,8 @@ def initial_of(experiment: Experiment) -> dict:
         "expected_correlation": experiment.expected_correlation,
         "max_duration_days": experiment.max_duration_days,
         "expected_daily_units": experiment.expected_daily_units,
+        "sequential": experiment.sequential,
+        "sequential_tuning": experiment.sequential_tuning,
+        "correction": experiment.correction,
+        "guardrail_auto_kill": experiment.guardrail_auto_kill,
     }

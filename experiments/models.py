@@ -10,6 +10,7 @@ from django.db import models
 from experiments import stats
 from experiments.assignment import AssignmentConfig
 from experiments.outcomes import OUTCOME_METRICS, MetricType
+from experiments.stats.reading import MIN_TUNING
 
 KEY_VALIDATOR = RegexValidator(
     r"^[a-z][a-z0-9_]{1,63}$",
@@ -90,9 +91,9 @@ class Experiment(models.Model):
     sequential_tuning = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(100)],
-        help_text="Units (all variants) where the sequential interval is tightest; empty: the "
-        "planned sample.",
+        validators=[MinValueValidator(MIN_TUNING)],
+        help_text="Units of control and one treatment together where the sequential interval "
+        "is tightest; empty: the planned sample of control and the largest treatment.",
     )
     correction = models.CharField(
         max_length=8,
@@ -314,6 +315,9 @@ class ResultComputation(models.Model):
     method = models.JSONField(default=dict)
     # experiments.health checks: [{"check", "status", "title", "detail", "values"}].
     health = models.JSONField(default=list)
+    # The primary metric by dimension: [{"dimension", "title", "segments": [{"value", "units",
+    # "error", "comparisons"}]}] (experiments.results._breakdowns_json).
+    breakdowns = models.JSONField(default=list)
     # Per metric slug, per variant: {"days": [...], "lift_rel": [...], "low": [...], "high": [...]}.
     lift_over_time = models.JSONField(default=dict)
     content_hash = models.CharField(max_length=64, blank=True)
@@ -324,6 +328,13 @@ class ResultComputation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment_id} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class Outcome(models.TextChoices):
+    BETTER = "better", "Better"
+    WORSE = "worse", "Worse"
+    INCONCLUSIVE = "inconclusive", "Inconclusive"
+    TOO_FEW_UNITS = "too_few_units", "Too few units"
 
 
 class ResultSnapshot(models.Model):
@@ -350,7 +361,7 @@ class ResultSnapshot(models.Model):
     p_value_adjusted = models.FloatField(null=True)
     # From the printed interval: better, worse (than control, given the metric's direction) or
     # inconclusive. The decision line, the chart colour and the table all read this.
-    outcome = models.CharField(max_length=16, blank=True)
+    outcome = models.CharField(max_length=16, blank=True, choices=Outcome.choices)
     prob_beat_control = models.FloatField(null=True)
     credible_rel_low = models.FloatField(null=True)
     credible_rel_high = models.FloatField(null=True)

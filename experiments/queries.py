@@ -82,9 +82,30 @@ def exposure_stats(
     """Per variant and day: every unit, and the 28-day outcomes of the units whose outcome
     window has ended by ``outcome_cutoff``, the last complete day of data (the window's end
     when not given)."""
+    return units_query("exposure_stats"), _outcome_params(
+        experiment_key, start, end, outcome_cutoff
+    )
+
+
+def segment_stats(
+    experiment_key: str,
+    start: datetime.date,
+    end: datetime.date,
+    outcome_cutoff: datetime.date | None = None,
+) -> tuple[str, dict]:
+    """Per variant, first-exposure user agent and new or returning visitor: the statistics of
+    exposure_stats, summed over the days (experiments.segments reads them)."""
+    return units_query("segment_stats"), _outcome_params(experiment_key, start, end, outcome_cutoff)
+
+
+def _outcome_params(
+    experiment_key: str,
+    start: datetime.date,
+    end: datetime.date,
+    outcome_cutoff: datetime.date | None,
+) -> dict:
     matured_through = (outcome_cutoff or end) - datetime.timedelta(days=OUTCOME_DAYS)
-    params = _unit_params(experiment_key, start, end) | {"matured_through": matured_through}
-    return units_query("exposure_stats"), params
+    return _unit_params(experiment_key, start, end) | {"matured_through": matured_through}
 
 
 def exposure_hygiene(

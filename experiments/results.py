@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from alerts.services import alert_raise, alert_resolve
 from core.engines import REMOTE_ENGINES
-from experiments import queries, selectors
+from experiments import queries, selectors, verdict
 from experiments.analysis import Analysis, CatalogueRows, Setup, analyse, decision_lines
 from experiments.catalogue import metric_title, titles_for
+from experiments.health import hygiene_from_row
 from experiments.lake import (
     NoResultTable,
     experiment_results_replace,
@@ -47,19 +48,27 @@ def results_compute(
     window = experiment.analysis_window(today)
     if window is None:
         return None
-    sql, params = queries.exposure_stats(experiment.key, *window)
     try:
-        result = query_run_sync(
-            sql=sql,
-            params=params,
-            scope=queries.JOB_SCOPE,
-            label=f"experiment results: {experiment.key}",
+        result = _job_query(
+            f"experiment results: {experiment.key}", queries.exposure_stats(experiment.key, *window)
+        )
+        hygiene = _job_query(
+            f"experiment health: {experiment.key}",
+            queries.exposure_hygiene(experiment.key, *window),
         )
     except QueryFailed as err:
         return results_fail(experiment_id=experiment.pk, error=str(err), run=err.run)
     setup = experiment_setup(experiment)
     catalogue = _catalogue_rows(experiment, window)
-    analysis = analyse(setup, result.frame.to_dict("records"), today, catalogue)
+    segments, segment_warnings = _segment_rows(experiment, window)
+    analysis = analyse(
+        setup,
+        result.frame.to_dict("records"),
+        today,
+        catalogue,
+        hygiene_from_row(hygiene.frame.iloc[0]),
+        segments,
+    )
     snapshots = _snapshots(experiment, analysis, now)
     rows = [_lake_row(experiment, s) for s in snapshots if not s.error]
     content_hash = _content_hash(rows)
@@ -85,15 +94,62 @@ def results_compute(
             decision=decision_lines(
                 setup, analysis, titles_for([slug for slug, _ in setup.metrics])
             ),
-            warnings=list(analysis.warnings),
+            warnings=[*analysis.warnings, *segment_warnings],
             lake_status=lake_status,
             content_hash=content_hash,
+            method={
+                "sequential": setup.sequential,
+                "tuning": setup.tuning if setup.sequential else None,
+                "correction": setup.correction,
+                "alpha": setup.alpha,
+            },
+            health=[dataclasses.asdict(check) for check in analysis.health],
+            breakdowns=_breakdowns_json(analysis),
+            lift_over_time={
+                name: {
+                    "days": [d.isoformat() for d in series.days],
+                    "lift_rel": list(series.lift_rel),
+                    "low": list(series.low),
+                    "high": list(series.high),
+                }
+                for name, series in analysis.lift_over_time.items()
+            },
         )
         for snapshot in snapshots:
             snapshot.computation = computation
         ResultSnapshot.objects.bulk_create(snapshots)
         _alerts(experiment, analysis)
+    if experiment.guardrail_auto_kill and experiment.is_running:
+        _guardrail_kill(experiment, analysis)
     return computation
+
+
+def _guardrail_kill(experiment: Experiment, analysis: Analysis) -> None:
+    """The opt-in automatic rollback: a breached guardrail stops the experiment through the
+    kill-switch, logged (by nobody: the system) with the breaches as the reason."""
+    # Services enqueue this job (services -> tasks -> results): a module-level import would
+    # be a cycle.
+    from experiments.services import experiment_kill
+
+    titles = titles_for([m.slug for m in analysis.metrics])
+    breaches = [
+        f"{metric_title(m.slug, titles)} breached by {variant}"
+        for m in analysis.metrics
+        for variant in m.breached
+    ]
+    if not breaches:
+        return
+    reason = "Automatic guardrail kill: " + "; ".join(breaches) + "."
+    experiment_kill(experiment=experiment, user=None, reason=reason)
+    alert_raise(
+        key=selectors.auto_kill_alert_key(experiment),
+        source=SOURCE,
+        severity="alarm",
+        title=f"Experiment {experiment.key} stopped by its guardrails",
+        detail=reason + " Everyone now gets control.",
+        values={"breaches": breaches},
+        link=f"/experiments/{experiment.key}/",
+    )
 
 
 def results_fail(*, experiment_id: int, error: str, run=None) -> ResultComputation:
@@ -132,19 +188,67 @@ def _catalogue_rows(
                 (), metric.higher_is_better, "cannot be computed: it reads restricted data"
             )
             continue
-        sql, params = queries.metric_unit_stats(metric, experiment.key, *window)
         try:
-            result = query_run_sync(
-                sql=sql,
-                params=params,
-                scope=queries.JOB_SCOPE,
-                label=f"experiment results: {experiment.key} / {slug}",
+            result = _job_query(
+                f"experiment results: {experiment.key} / {slug}",
+                queries.metric_unit_stats(metric, experiment.key, *window),
             )
         except QueryFailed as err:
             found[slug] = CatalogueRows((), metric.higher_is_better, f"the query failed: {err}")
             continue
         found[slug] = CatalogueRows(result.frame.to_dict("records"), metric.higher_is_better)
     return found
+
+
+def _job_query(label: str, query: tuple[str, dict]):
+    """One of the job's queries as a recorded run (general scope); QueryFailed if it fails."""
+    sql, params = query
+    return query_run_sync(sql=sql, params=params, scope=queries.JOB_SCOPE, label=label)
+
+
+def _segment_rows(experiment: Experiment, window) -> tuple[list[dict], list[str]]:
+    """The rows of the results by dimension, or a warning why there are none: a failure here
+    leaves the rest of the results standing."""
+    try:
+        result = _job_query(
+            f"experiment results: {experiment.key} / by dimension",
+            queries.segment_stats(experiment.key, *window),
+        )
+    except QueryFailed as err:
+        # The run's page tells its readers why; the error itself may name the server's paths.
+        return [], [f"the results by dimension could not be computed (query run {err.run.pk})"]
+    return result.frame.to_dict("records"), []
+
+
+def _breakdowns_json(analysis: Analysis) -> list[dict[str, Any]]:
+    return [
+        {
+            "dimension": b.dimension,
+            "title": b.title,
+            "segments": [
+                {
+                    "value": s.value,
+                    "units": s.units,
+                    "error": s.metric.error,
+                    "comparisons": [
+                        {
+                            "variant": c.variant,
+                            "lift_abs": c.lift_abs,
+                            "lift_rel": c.lift_rel,
+                            "ci_abs": list(c.ci_abs),
+                            "ci_rel": list(c.ci_rel) if c.ci_rel else None,
+                            "p_value": c.p_value,
+                            "p_value_adjusted": c.p_value_adjusted,
+                            "outcome": s.metric.outcome(c),
+                        }
+                        for c in (s.metric.result.comparisons if s.metric.result else ())
+                    ],
+                }
+                for s in b.segments
+            ],
+        }
+        for b in analysis.breakdowns
+    ]
 
 
 def experiment_setup(experiment: Experiment) -> Setup:
@@ -156,6 +260,9 @@ def experiment_setup(experiment: Experiment) -> Setup:
         metrics=tuple(experiment.metrics()),
         planned_n_per_variant=tuple(planned) if planned else None,
         running=experiment.is_running,
+        sequential=experiment.sequential,
+        sequential_tuning=experiment.sequential_tuning,
+        correction=experiment.correction,
     )
 
 
@@ -190,9 +297,11 @@ def _snapshots(
                     lift_rel=c.lift_rel,
                     ci_low=c.ci_abs[0],
                     ci_high=c.ci_abs[1],
-                    ci_rel_low=c.ci_rel[0],
-                    ci_rel_high=c.ci_rel[1],
+                    ci_rel_low=c.ci_rel[0] if c.ci_rel else None,
+                    ci_rel_high=c.ci_rel[1] if c.ci_rel else None,
                     p_value=c.p_value,
+                    p_value_adjusted=c.p_value_adjusted,
+                    outcome=metric.outcome(c),
                     prob_beat_control=c.prob_beat_control,
                     credible_rel_low=c.credible_interval_rel[0]
                     if c.credible_interval_rel
@@ -299,28 +408,27 @@ def _lake_write(
 def _alerts(experiment: Experiment, analysis: Analysis) -> None:
     """One alert per breach: raised (or updated) while it lasts, resolved on recovery."""
     link = f"/experiments/{experiment.key}/results/"
-    srm_key = selectors.srm_alert_key(experiment)
-    if analysis.srm is not None and analysis.srm.srm_alert:
-        expected = {
-            name: round(sum(analysis.units.values()) * w)
-            for name, w in zip(experiment.variant_names, experiment.weights, strict=True)
-        }
+    for check in analysis.health:
+        # The split keeps the key it always had: alerts raised before health checks existed
+        # resolve on recovery.
+        if check.check == "sample_ratio":
+            key = selectors.srm_alert_key(experiment)
+        else:
+            key = selectors.health_alert_key(experiment, check.check)
+        if check.status == "ok":
+            alert_resolve(key=key)
+            continue
         alert_raise(
-            key=srm_key,
+            key=key,
             source=SOURCE,
-            severity="alarm",
-            title=f"Sample ratio mismatch in experiment {experiment.key}",
-            detail=(
-                f"Units per variant {analysis.units} do not fit the configured weights "
-                f"(expected about {expected}); chi-square p = {analysis.srm.p_value:.2g}. "
-                "Results cannot be trusted until the cause is found."
-            ),
-            values={"p_value": analysis.srm.p_value, "units": analysis.units},
+            severity=check.status,
+            title=f"{check.title} in experiment {experiment.key}",
+            detail=check.detail,
+            values=check.values,
             link=link,
         )
-    elif analysis.srm is not None:
-        alert_resolve(key=srm_key)
     titles = titles_for([m.slug for m in analysis.metrics])
+    method = verdict.Method(experiment.alpha, experiment.sequential)
     for metric in analysis.metrics:
         if metric.role != "guardrail" or metric.result is None:
             continue
@@ -338,9 +446,8 @@ def _alerts(experiment: Experiment, analysis: Analysis) -> None:
                     f"in experiment {experiment.key}"
                 ),
                 detail=(
-                    f"{c.variant} is significantly worse than control: lift "
-                    f"{c.lift_rel * 100:+.2f}% (interval {c.ci_rel[0] * 100:+.2f}% to "
-                    f"{c.ci_rel[1] * 100:+.2f}%), p = {c.p_value:.2g}."
+                    f"{c.variant} is significantly worse than control: "
+                    f"{verdict.lift_text(c, method)}, p = {c.p_value:.2g}."
                 ),
                 values={"lift_rel": c.lift_rel, "p_value": c.p_value},
                 link=link,

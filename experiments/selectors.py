@@ -111,11 +111,20 @@ def guardrail_alert_key(experiment: Experiment, metric: str, variant: str) -> st
     return f"experiments:guardrail:{experiment.key}:{metric}:{variant}"
 
 
+def auto_kill_alert_key(experiment: Experiment) -> str:
+    return f"experiments:auto-kill:{experiment.key}"
+
+
+def health_alert_key(experiment: Experiment, check: str) -> str:
+    return f"experiments:health:{experiment.key}:{check}"
+
+
 def open_alert_keys(experiment: Experiment) -> list[str]:
     alerts = Alert.objects.filter(closed_at__isnull=True, source="experiments")
-    srm = alerts.filter(key=srm_alert_key(experiment))
+    exact = alerts.filter(key__in=[srm_alert_key(experiment), auto_kill_alert_key(experiment)])
     guardrails = alerts.filter(key__startswith=f"experiments:guardrail:{experiment.key}:")
-    return list((srm | guardrails).values_list("key", flat=True))
+    health = alerts.filter(key__startswith=f"experiments:health:{experiment.key}:")
+    return list((exact | guardrails | health).values_list("key", flat=True))
 
 
 def lake_status_shown(computation: ResultComputation, user) -> str | None:

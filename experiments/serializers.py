@@ -14,6 +14,7 @@ from core.errors import InputError
 from experiments import stats
 from experiments.catalogue import metric_title
 from experiments.models import KEY_VALIDATOR, Experiment, ExperimentChange, ResultComputation
+from experiments.segments import DIMENSIONS
 from experiments.selectors import without_server_paths
 from experiments.stats.correction import CORRECTIONS
 from experiments.stats.reading import DEFAULT_TUNING
@@ -258,6 +259,8 @@ def results_payload(
                 "ci_abs": [s.ci_low, s.ci_high],
                 "ci_rel": [s.ci_rel_low, s.ci_rel_high],
                 "p_value": s.p_value,
+                "p_value_adjusted": s.p_value_adjusted,
+                "outcome": s.outcome or None,
                 "variance_reduction": s.variance_reduction,
                 "prob_beat_control": s.prob_beat_control,
                 "credible_interval_rel": _pair((s.credible_rel_low, s.credible_rel_high)),
@@ -278,6 +281,10 @@ def results_payload(
         },
         "decision": computation.decision,
         "warnings": computation.warnings,
+        "method": computation.method or None,
+        "health": computation.health,
+        "lift_over_time": computation.lift_over_time,
+        "breakdowns": computation.breakdowns,
         "metrics": list(metrics.values()),
         "lake": lake_status,
     }
@@ -299,6 +306,7 @@ def _iso(value) -> str | None:
 # body to compare_request / mde_request and the result is the validated data.
 
 METRIC_TYPES = ("proportion", "mean", "ratio")
+OUTCOMES = ("better", "worse", "inconclusive", "too_few_units")
 MAX_UNIT_LENGTH = 200
 BASELINE_DAYS, MAX_BASELINE_DAYS = 28, 90
 
@@ -545,6 +553,12 @@ class SnapshotComparisonSerializer(serializers.Serializer):
     ci_abs = serializers.ListField(child=serializers.FloatField(allow_null=True))
     ci_rel = serializers.ListField(child=serializers.FloatField(allow_null=True))
     p_value = serializers.FloatField(allow_null=True)
+    p_value_adjusted = serializers.FloatField(allow_null=True)
+    outcome = serializers.ChoiceField(
+        choices=OUTCOMES,
+        allow_null=True,
+        help_text="From the printed interval in the metric's direction; null before it existed.",
+    )
     variance_reduction = serializers.FloatField(allow_null=True)
     prob_beat_control = serializers.FloatField(allow_null=True)
     credible_interval_rel = _pair_field(allow_null=True)
@@ -573,6 +587,54 @@ class TimeToDecisionSerializer(serializers.Serializer):
     decision_date = serializers.DateField(allow_null=True)
 
 
+class MethodSerializer(serializers.Serializer):
+    sequential = serializers.BooleanField()
+    tuning = serializers.FloatField(allow_null=True)
+    correction = serializers.ChoiceField(choices=CORRECTIONS)
+    alpha = serializers.FloatField()
+
+
+class HealthCheckSerializer(serializers.Serializer):
+    check = serializers.CharField()
+    status = serializers.ChoiceField(choices=("ok", "warning", "alarm"))
+    title = serializers.CharField()
+    detail = serializers.CharField()
+    values = serializers.DictField()
+
+
+class LiftSeriesSerializer(serializers.Serializer):
+    days = serializers.ListField(child=serializers.DateField())
+    lift_rel = serializers.ListField(child=serializers.FloatField())
+    low = serializers.ListField(child=serializers.FloatField())
+    high = serializers.ListField(child=serializers.FloatField())
+
+
+class SegmentComparisonSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+    lift_abs = serializers.FloatField()
+    lift_rel = serializers.FloatField(allow_null=True)
+    ci_abs = _pair_field()
+    ci_rel = _pair_field(allow_null=True)
+    p_value = serializers.FloatField()
+    p_value_adjusted = serializers.FloatField(
+        help_text="Corrected across every segment and treatment of the dimension."
+    )
+    outcome = serializers.ChoiceField(choices=OUTCOMES)
+
+
+class SegmentSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    units = serializers.DictField(child=serializers.IntegerField())
+    error = serializers.CharField(allow_null=True)
+    comparisons = SegmentComparisonSerializer(many=True)
+
+
+class BreakdownSerializer(serializers.Serializer):
+    dimension = serializers.ChoiceField(choices=[d.slug for d in DIMENSIONS])
+    title = serializers.CharField()
+    segments = SegmentSerializer(many=True)
+
+
 class ResultsSerializer(serializers.Serializer):
     """The keys after `decision` are there once a computation succeeded."""
 
@@ -591,6 +653,18 @@ class ResultsSerializer(serializers.Serializer):
     srm = SrmSerializer(required=False)
     time_to_decision = TimeToDecisionSerializer(required=False)
     warnings = serializers.ListField(child=serializers.CharField(), required=False)
+    method = MethodSerializer(required=False, allow_null=True)
+    health = HealthCheckSerializer(many=True, required=False)
+    lift_over_time = serializers.DictField(
+        child=LiftSeriesSerializer(),
+        required=False,
+        help_text="Per treatment: the primary metric's cumulative lift by day of exposure.",
+    )
+    breakdowns = BreakdownSerializer(
+        many=True,
+        required=False,
+        help_text="The primary metric by platform and by new or returning visitor.",
+    )
     lake = serializers.CharField(allow_null=True, required=False)
 
 

@@ -1,6 +1,7 @@
 """Writes of the experiments app: setup, launch (past the gate and the compliance check), the
 kill-switch and conclusion. A refused change raises core.errors.InputError naming the form
-field to change. Every change is logged with its field diffs, and every change that
+field to change; a setup or a launch refused for several reasons raises them all at once
+(InputErrors). Every change is logged with its field diffs, and every change that
 can move an assignment republishes the experiment's assignment config to the cache."""
 
 import re
@@ -17,9 +18,10 @@ from core.errors import InputError
 from experiments import selectors
 from experiments.assignment import BUCKETS, bucket_edges
 from experiments.catalogue import metric_problem
-from experiments.models import Experiment, ExperimentChange, GateOverride, Variant
+from experiments.models import Correction, Experiment, ExperimentChange, GateOverride, Variant
 from experiments.outcomes import OUTCOME_METRICS
-from experiments.stats.power import required_sample_reachable
+from experiments.stats.power import plan_problems, required_sample_reachable
+from experiments.stats.reading import MIN_TUNING
 from experiments.stats.validation import normalized_weights
 from experiments.tasks import compute_results
 from portal.roles import Capability, may
@@ -41,7 +43,34 @@ EXPERIMENT_FIELDS = (
     "expected_correlation",
     "max_duration_days",
     "expected_daily_units",
+    "sequential",
+    "sequential_tuning",
+    "correction",
+    "guardrail_auto_kill",
 )
+# The form fields the plan is sized from (the primary metric gives its type).
+_PLAN_INPUTS = (
+    "primary_metric",
+    "alpha",
+    "power",
+    "mde_rel",
+    "baseline",
+    "baseline_std",
+    "expected_correlation",
+    "expected_daily_units",
+    "correction",
+)
+# Valid values of the plan inputs, checked in place of a field the form refused.
+_PLAN_STAND_INS = {
+    "alpha": 0.05,
+    "power": 0.8,
+    "mde_rel": 0.1,
+    "baseline": 0.5,  # a rate in (0, 1) and a nonzero mean
+    "baseline_std": 1.0,
+    "expected_correlation": 0.0,
+    "expected_daily_units": 1,
+    "correction": Correction.HOLM,
+}
 # Fields of the statistics' MDE API -> the experiment's field that holds them.
 _PLAN_FIELDS = {
     "baseline": "baseline",
@@ -53,9 +82,19 @@ _PLAN_FIELDS = {
     "power": "power",
     "weights": "variants",
     "daily_units": "expected_daily_units",
+    "comparisons": "variants",
 }
 RESERVED_KEYS = frozenset({"new", "mde"})  # paths under /experiments/
 _SURFACE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+class InputErrors(InputError):
+    """Several refusals at once, each naming its field (a form shows every one beside its
+    field); as an InputError it is the first of them."""
+
+    def __init__(self, errors: Sequence[InputError]) -> None:
+        super().__init__(errors[0].field, errors[0].message)
+        self.errors = tuple(errors)
 
 
 # --------------------------------------------------------------------------- setup
@@ -110,13 +149,16 @@ def experiment_launch(
     experiment = _locked(experiment)
     if not experiment.is_draft:
         raise InputError("status", f"only a draft can be launched; this one is {experiment.status}")
+    problems = []
     protected = selectors.protected_surfaces_targeted(experiment)
     if protected:
         names = ", ".join(f"{p.slug} ({p.get_kind_display().lower()})" for p in protected)
-        raise InputError(
-            "targeted_surfaces",
-            f"targets protected surfaces: {names}. Experiments never change legal texts or "
-            "consent components.",
+        problems.append(
+            InputError(
+                "targeted_surfaces",
+                f"targets protected surfaces: {names}. Experiments never change legal texts or "
+                "consent components.",
+            )
         )
     plan = _plan(experiment)
     reachable = required_sample_reachable(
@@ -124,16 +166,10 @@ def experiment_launch(
     )
     reason = override_reason.strip()
     if not reachable:
-        if not reason:
-            raise InputError(
-                "max_duration_days",
-                f"the planned sample of {plan.n_total:,} units needs {plan.days} days at "
-                f"{experiment.expected_daily_units:,} units a day, more than the maximum "
-                f"duration of {experiment.max_duration_days} days. Raise the MDE or the "
-                "duration, or ask an admin to override with a written reason.",
-            )
-        if not may(user, Capability.EXPERIMENTS_OVERRIDE_GATE):
-            raise InputError("override_reason", "only an admin may override the gate")
+        problems += _gate_problems(experiment, plan, user, reason)
+    if problems:
+        raise InputErrors(problems)
+    if not reachable:
         GateOverride.objects.create(
             experiment=experiment,
             by=user,
@@ -232,10 +268,62 @@ def _only_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: fields[name] for name in EXPERIMENT_FIELDS if name in fields}
 
 
+def experiment_problems(
+    *, fields: Mapping[str, Any], variants: Sequence[tuple[str, float]] | None
+) -> list[InputError]:
+    """Every problem of a setup at once, each naming its form field: what a form cannot check
+    alone (variants, metrics, surfaces, the sequential tuning, a plan that can be sized). A name
+    missing from `fields` (or variants None) was refused already, by the form: the checks that
+    need it are skipped, so that a form shows its own errors and these together."""
+    problems = []
+    if fields.get("key") in RESERVED_KEYS:
+        problems.append(InputError("key", f"{fields['key']!r} is reserved for a page"))
+    weights = None
+    if variants is not None:
+        try:
+            weights = _weights(variants)
+        except InputError as err:
+            problems.append(err)
+    primary = fields.get("primary_metric")
+    if primary is not None and primary not in OUTCOME_METRICS:
+        problems.append(
+            InputError(
+                "primary_metric",
+                f"must be an experiment outcome metric ({', '.join(OUTCOME_METRICS)}): the gate "
+                "sizes the experiment from its variance",
+            )
+        )
+    seen = {primary}
+    for field in ("secondary_metrics", "guardrail_metrics"):
+        for slug in fields.get(field, ()):
+            if problem := metric_problem(slug):
+                problems.append(InputError(field, problem))
+            elif slug in seen:
+                problems.append(
+                    InputError(field, f"{slug} is named twice: give each metric one role")
+                )
+            seen.add(slug)
+    for surface in fields.get("targeted_surfaces", ()):
+        if not _SURFACE.match(surface):
+            problems.append(InputError("targeted_surfaces", f"{surface!r} is not a surface slug"))
+    tuning = fields.get("sequential_tuning")
+    if tuning is not None and tuning < MIN_TUNING:
+        problems.append(InputError("sequential_tuning", f"must be at least {MIN_TUNING} units"))
+    if fields.get("correction", Correction.HOLM) not in Correction.values:
+        problems.append(InputError("correction", f"must be one of {', '.join(Correction.values)}"))
+    elif primary in OUTCOME_METRICS:
+        problems += _plan_problems(fields, weights)
+    return problems
+
+
 def _validate(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> None:
-    """What a form cannot check alone: variants, metrics, surfaces and a computable plan."""
-    if experiment.key in RESERVED_KEYS:
-        raise InputError("key", f"{experiment.key!r} is reserved for a page")
+    fields = {name: getattr(experiment, name) for name in EXPERIMENT_FIELDS}
+    problems = experiment_problems(fields=fields, variants=variants)
+    if problems:
+        raise InputErrors(problems)
+
+
+def _weights(variants: Sequence[tuple[str, float]]) -> tuple[float, ...]:
     names = [name for name, _ in variants]
     if len(variants) < 2:
         raise InputError("variants", "needs a control and at least one treatment")
@@ -248,32 +336,78 @@ def _validate(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> 
     edges = bucket_edges(weights)
     if any(b <= a for a, b in zip((0, *edges), edges, strict=False)):
         raise InputError("variants", f"every weight must be at least 1/{BUCKETS:,}")
-    if experiment.primary_metric not in OUTCOME_METRICS:
-        raise InputError(
-            "primary_metric",
-            f"must be an experiment outcome metric ({', '.join(OUTCOME_METRICS)}): the gate "
-            "sizes the experiment from its variance",
+    return weights
+
+
+def _plan_problems(fields: Mapping[str, Any], weights: Sequence[float] | None) -> list[InputError]:
+    """Each refused plan input, or else whatever refuses the plan they make together.
+
+    An input missing from `fields` was refused by the form, with its own error: a valid
+    stand-in takes its place so that the other inputs are still checked, and the plan itself
+    waits until every input is there (and the weights, None when refused)."""
+    if "primary_metric" not in fields:  # its type says which inputs a plan has
+        return []
+    complete = weights is not None and all(name in fields for name in _PLAN_INPUTS)
+    draft = Experiment(**(_PLAN_STAND_INS | {n: fields[n] for n in _PLAN_INPUTS if n in fields}))
+    mean = draft.metric_type == "mean"
+    problems = plan_problems(
+        draft.metric_type,
+        baseline=draft.baseline,
+        mde_rel=draft.mde_rel,
+        daily_units=draft.expected_daily_units,
+        alpha=draft.alpha,
+        power=draft.power,
+        std=draft.baseline_std if mean else None,
+        correlation=draft.expected_correlation if mean else 0.0,
+    )
+    if not problems and complete:
+        try:
+            draft.plan(weights)
+        except InputError as err:
+            problems = [err]
+    return [_on_form_field(err) for err in problems]
+
+
+def _gate_problems(experiment: Experiment, plan, user, reason: str) -> list[InputError]:
+    """Why a sample out of reach stops this launch, in words for who launches: an admin is
+    told how to override, anyone else whom to ask."""
+    admin = may(user, Capability.EXPERIMENTS_OVERRIDE_GATE)
+    if reason:
+        return (
+            [] if admin else [InputError("override_reason", "only an admin may override the gate")]
         )
-    seen = {experiment.primary_metric}
-    for field in ("secondary_metrics", "guardrail_metrics"):
-        for slug in getattr(experiment, field):
-            if problem := metric_problem(slug):
-                raise InputError(field, problem)
-            if slug in seen:
-                raise InputError(field, f"{slug} is named twice: give each metric one role")
-            seen.add(slug)
-    for surface in experiment.targeted_surfaces:
-        if not _SURFACE.match(surface):
-            raise InputError("targeted_surfaces", f"{surface!r} is not a surface slug")
-    _plan(experiment, weights)
+    short = (
+        f"the planned sample of {plan.n_total:,} units needs {plan.days:,} days at "
+        f"{experiment.expected_daily_units:,} units a day, more than the maximum duration of "
+        f"{experiment.max_duration_days:,} days."
+    )
+    if admin:
+        return [
+            InputError(
+                "override_reason",
+                f"{short} As an admin you may launch it all the same: write why in the override "
+                "reason (it is kept with the experiment and its change log).",
+            )
+        ]
+    return [
+        InputError(
+            "max_duration_days",
+            f"{short} Raise the MDE or the duration, or ask an admin to override with a written "
+            "reason.",
+        )
+    ]
 
 
 def _plan(experiment: Experiment, weights: Sequence[float] | None = None):
     try:
         return experiment.plan(weights)
     except InputError as err:
-        field = _PLAN_FIELDS.get(err.field.split("[")[0], "mde_rel")
-        raise InputError(field, err.message) from None
+        raise _on_form_field(err) from None
+
+
+def _on_form_field(err: InputError) -> InputError:
+    """A refusal of the statistics (named as the MDE API spells it) on the form's field."""
+    return InputError(_PLAN_FIELDS.get(err.field.split("[")[0], "mde_rel"), err.message)
 
 
 def _save_variants(experiment: Experiment, variants: Sequence[tuple[str, float]]) -> None:

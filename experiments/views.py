@@ -13,14 +13,18 @@ from experiments.catalogue import (
     titles_for,
 )
 from experiments.forms import ExperimentForm
-from experiments.models import Experiment, ProtectedSurface
+from experiments.models import Correction, Experiment, Outcome, ProtectedSurface
 from experiments.outcomes import OUTCOME_METRICS
 from experiments.services import EXPERIMENT_FIELDS
 from experiments.surfaces import SURFACES
+from experiments.verdict import CORRECTION_NAMES
 from portal.permissions import capability_required
 from portal.roles import Capability, data_scope
 from portal.throttles import query_throttled
 from warehouse.services import DataAccessDenied
+
+# The form's second button: check the setup and show its plan without saving.
+_CHECK = "check"
 
 
 def _experiment(key: str) -> Experiment:
@@ -45,7 +49,7 @@ def experiment_list(request):
 def experiment_create(request):
     if request.method == "POST":
         form = ExperimentForm(request.POST)
-        if form.is_valid():
+        if form.is_valid() and _CHECK not in request.POST:
             experiment = _saved(form, request.user, None)
             if experiment is not None:
                 messages.success(request, f"Draft {experiment.key} created.")
@@ -64,7 +68,8 @@ def experiment_edit(request, key: str):
         messages.error(request, f"Only a draft can be edited; {key} is {experiment.status}.")
         return redirect(experiment)
     form = ExperimentForm(request.POST or None, experiment=experiment)
-    if request.method == "POST" and form.is_valid() and _saved(form, request.user, experiment):
+    saving = request.method == "POST" and _CHECK not in request.POST
+    if saving and form.is_valid() and _saved(form, request.user, experiment):
         messages.success(request, "Saved.")
         return redirect(experiment)
     return render(request, "experiments/experiment_form.html", _form_context(form, experiment))
@@ -83,14 +88,26 @@ def _saved(form: ExperimentForm, user, experiment: Experiment | None) -> Experim
             return services.experiment_create(**arguments)
         return services.experiment_update(experiment=experiment, **arguments)
     except InputError as err:
-        form.add_error(err.field if err.field in form.fields else None, err.message)
+        for each in _each(err):
+            form.add_error(each.field if each.field in form.fields else None, each.message)
     return None
 
 
+def _each(err: InputError) -> tuple[InputError, ...]:
+    return getattr(err, "errors", (err,))
+
+
 def _form_context(form: ExperimentForm, experiment: Experiment | None) -> dict:
+    """The form, and the plan summary of what it holds: the checked form's, or else the saved
+    draft's."""
+    if form.is_bound:
+        sizing = _sizing(form.draft(), form.weights()) if form.is_valid() else None
+    else:
+        sizing = _sizing(experiment) if experiment is not None else None
     return {
         "form": form,
         "experiment": experiment,
+        "sizing": sizing,
         "surfaces": SURFACES,
         "protected": ProtectedSurface.objects.all(),
         "outcome_metrics": OUTCOME_METRICS.values(),
@@ -102,10 +119,6 @@ def _form_context(form: ExperimentForm, experiment: Experiment | None) -> dict:
 @capability_required(Capability.EXPERIMENTS_READ)
 def experiment_detail(request, key: str):
     experiment = _experiment(key)
-    try:
-        plan, plan_error = experiment.plan(), None
-    except InputError as err:
-        plan, plan_error = None, f"{err.field}: {err.message}"
     titles = titles_for([slug for slug, _ in experiment.metrics()])
     context = {
         "experiment": experiment,
@@ -113,9 +126,7 @@ def experiment_detail(request, key: str):
         "metrics": [
             (slug, role, metric_title(slug, titles)) for slug, role in experiment.metrics()
         ],
-        "plan": plan,
-        "plan_error": plan_error,
-        "gate_ok": plan is not None and plan.days <= experiment.max_duration_days,
+        "sizing": _sizing(experiment),
         "protected": selectors.protected_surfaces_targeted(experiment),
         "overrides": experiment.gate_overrides.select_related("by"),
         "changes": selectors.experiment_changes(experiment),
@@ -123,12 +134,32 @@ def experiment_detail(request, key: str):
     return render(request, "experiments/experiment_detail.html", context)
 
 
+def _sizing(experiment: Experiment, weights: list[float] | None = None) -> dict:
+    """The plan summary (templates/experiments/plan_summary.html): the plan or why it cannot
+    be computed, the comparisons it is sized for and each one's alpha, and the gate."""
+    try:
+        plan, error = experiment.plan(weights), ""
+    except InputError as err:
+        plan, error = None, f"{err.field}: {err.message}"
+    comparisons = experiment.primary_comparisons(weights)
+    return {
+        "experiment": experiment,
+        "plan": plan,
+        "error": error,
+        "treatments": len(experiment.weights if weights is None else weights) - 1,
+        "comparisons": comparisons,
+        "alpha_each": experiment.alpha / comparisons,
+        "gate_ok": plan is not None and plan.days <= experiment.max_duration_days,
+    }
+
+
 def _transition(request, key: str, action) -> object:
     experiment = _experiment(key)
     try:
         action(experiment)
     except InputError as err:
-        messages.error(request, f"{err.field.replace('_', ' ')}: {err.message}")
+        for each in _each(err):
+            messages.error(request, f"{each.field.replace('_', ' ')}: {each.message}")
     return redirect(experiment)
 
 
@@ -208,16 +239,26 @@ def experiment_results(request, key: str):
     }
     if computation is not None:
         snapshots = list(computation.snapshots.all())
+        colours = charts.variant_colours(experiment.variant_names)
+        sequential = computation.method.get("sequential", False)
+        interval_name = "always-valid interval" if sequential else "interval valid at the end"
         context |= {
             "lake_status": selectors.lake_status_shown(computation, request.user),
             "snapshots": snapshots,
             "split": _split(experiment, computation),
             "guardrails": [s for s in snapshots if s.role == "guardrail"],
             "forest": charts.forest(snapshots, titles),
-            "exposures": charts.exposures(computation.exposures),
+            "exposures": charts.exposures(computation.exposures, colours),
+            "method": computation.method,
+            "outcome_names": dict(Outcome.choices),
+            "correction_name": CORRECTION_NAMES.get(computation.method.get("correction")),
         }
+        if computation.lift_over_time:
+            context["lift"] = charts.lift_over_time(
+                computation.lift_over_time, colours, interval_name
+            )
         if any(s.metric_type == "proportion" and not s.error for s in snapshots):
-            context["posterior"] = charts.posterior(computation.totals)
+            context["posterior"] = charts.posterior(computation.totals, colours)
     return render(request, "experiments/experiment_results.html", context)
 
 
@@ -237,5 +278,5 @@ def mde_calculator(request):
     return render(
         request,
         "experiments/mde.html",
-        {"experiments": selectors.experiment_choices()},
+        {"experiments": selectors.experiment_choices(), "corrections": Correction.choices},
     )

@@ -16,7 +16,8 @@
 --   variant would let the order of exposures, or a tie of timestamps, choose.
 -- The values are those of the first exposure; exposures of one variant at the same instant are
 --   copies of one exposure. pre_value is the CUPED covariate (the 28 days before exposure),
---   outcome_value and converted the 28 days after; a missing value counts as 0.
+--   outcome_value and converted the 28 days after; a missing value counts as 0. user_agent is
+--   the first exposure's (results by platform).
 WITH crawler_agents AS (
     -- Its own read of the table (a CTE read twice would be materialized whole).
     SELECT agent
@@ -34,6 +35,7 @@ ranked AS (
         e.identity_id,
         e.variant,
         e.event_dt,
+        e.user_agent,
         coalesce(e.pre_value, 0) AS pre_value,
         coalesce(e.outcome_value, 0) AS outcome_value,
         coalesce(e.converted, false) AS converted,
@@ -59,6 +61,7 @@ SELECT
     identity_id,
     CASE WHEN lowest_variant = highest_variant THEN variant END AS variant,
     event_dt,
+    user_agent,
     pre_value,
     outcome_value,
     converted,

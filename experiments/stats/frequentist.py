@@ -126,18 +126,26 @@ def _require_spread(se2: float, field: str) -> None:
         )
 
 
+_ROUNDING = 1e-9
+
+
 def _difference(control: Arm, treatment: Arm, se2: float, df: float | None) -> Difference:
     # After CUPED an arm also carries its unadjusted mean, which the relative lift divides by.
     base_c = getattr(control, "raw_mean", control.mean)
     base_t = getattr(treatment, "raw_mean", treatment.mean)
     lift = treatment.mean - control.mean
     lift_rel = se_rel = None
-    if base_c != 0:
-        lift_rel = lift / base_c
-        se_rel = math.sqrt(
+    # A control mean within rounding of 0 (a sum of scaled values that should cancel) is 0:
+    # dividing by its residue would give a meaningless relative lift of order 1e16.
+    if abs(base_c) > _ROUNDING * math.sqrt(control.variance):
+        spread = math.sqrt(
             treatment.variance / (treatment.n * base_c * base_c)
             + base_t * base_t * control.variance / (control.n * base_c**4)
         )
+        # A treatment at 0 without spread leaves the delta method no spread either: read
+        # such a difference on the absolute scale, like one whose control is 0.
+        if spread > 0:
+            lift_rel, se_rel = lift / base_c, spread
     return Difference(
         n_control=control.n,
         n_treatment=treatment.n,

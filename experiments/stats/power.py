@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from scipy import optimize, special
 
 from experiments.stats.validation import (
+    MAX_DAYS,
     MAX_UNITS,
     InputError,
     normalized_weights,
     require_alpha,
+    require_daily_units,
     require_int,
     require_open_unit,
     require_positive,
@@ -132,11 +134,19 @@ def mde_mean(
 
 
 def days_needed(n_total: int, daily_units: float) -> int:
-    """⌈n_total / daily_units⌉ days of traffic."""
+    """⌈n_total / daily_units⌉ days of traffic; refused beyond `MAX_DAYS`, naming the daily
+    units (the answer's time scale, an input in both directions of the MDE calculator)."""
     units = require_int(n_total, "n_total", 0)
-    days = units / require_positive(daily_units, "daily_units")
-    if days > MAX_UNITS:
-        raise InputError("daily_units", f"is too small: the sample needs over {MAX_UNITS:,} days")
+    per_day = require_daily_units(daily_units)
+    days = units / per_day
+    if days > MAX_DAYS:
+        took = f"{math.ceil(days):,} days" if days <= MAX_UNITS else f"over {MAX_UNITS:,} days"
+        rate = f"{per_day:,.0f}" if per_day >= 1 else f"{per_day:.3g}"
+        raise InputError(
+            "daily_units",
+            f"too few for this sample: {units:,} units take {took} at {rate} a day, more than "
+            f"ten years ({MAX_DAYS:,} days). Plan for a larger effect or more units a day.",
+        )
     return math.ceil(days)
 
 
@@ -144,6 +154,41 @@ def required_sample_reachable(n_total: int, daily_units: float, max_duration_day
     """The sample-size gate: can `n_total` units arrive within `max_duration_days`?"""
     limit = require_int(max_duration_days, "max_duration_days", 1)
     return days_needed(n_total, daily_units) <= limit
+
+
+def plan_problems(
+    metric_type: str,
+    *,
+    baseline: float,
+    mde_rel: float,
+    daily_units: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    std: float | None = None,
+    correlation: float = 0.0,
+) -> list[InputError]:
+    """Every refused input of a sample-size plan at once, each naming its field as `mde` does
+    (a form shows them side by side); [] when each input alone is acceptable. The inputs
+    together may still be refused (an MDE too small for the baseline, a sample out of reach):
+    sizing the plan says so."""
+    checks = (
+        [lambda: require_open_unit(baseline, "baseline")]
+        if metric_type == "proportion"
+        else [lambda: _nonzero_mean(baseline), lambda: _std(std), lambda: _correlation(correlation)]
+    )
+    checks += [
+        lambda: require_positive(mde_rel, "mde_rel"),
+        lambda: require_alpha(alpha),
+        lambda: require_power(power),
+        lambda: require_daily_units(daily_units),
+    ]
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except InputError as err:
+            problems.append(err)
+    return problems
 
 
 def _z_sum(alpha: float, power: float) -> float:
@@ -188,7 +233,18 @@ def _nonzero_mean(baseline_mean: float) -> float:
 def _residual_variance(std: float, correlation: float) -> float:
     """sigma²(1 - rho²): the variance CUPED leaves with a covariate of correlation rho."""
     sigma = require_positive(std, "std")
+    rho = _correlation(correlation)
+    return sigma * sigma * (1 - rho * rho)
+
+
+def _correlation(correlation: float) -> float:
     rho = require_real(correlation, "correlation")
     if not -1 < rho < 1:
         raise InputError("correlation", "must be strictly between -1 and 1")
-    return sigma * sigma * (1 - rho * rho)
+    return rho
+
+
+def _std(std: float | None) -> float:
+    if std is None:
+        raise InputError("std", "is required for mean metrics")
+    return require_positive(std, "std")

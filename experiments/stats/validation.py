@@ -16,6 +16,11 @@ MAX_MAGNITUDE = 1e100  # of any real input: sums, sums of squares, means, std
 MAX_VARIANTS = 20
 ALPHA_RANGE = (1e-4, 0.5)  # the experiment form's ranges
 POWER_RANGE = (0.5, 0.9999)
+# The limits of a plan (docs/experiments.md, "Sizing and launch"): beyond them an answer would be
+# arithmetic, not a plan. A billion units a day is more identities than any site sees; a sample
+# that takes over ten years to arrive is out of reach whatever the maximum duration.
+MAX_DAILY_UNITS = 10**9
+MAX_DAYS = 3_650
 
 
 def require_int(value: object, field: str, minimum: int, maximum: int = MAX_UNITS) -> int:
@@ -58,6 +63,14 @@ def require_open_unit(value: object, field: str) -> float:
     if not 0 < number < 1:
         raise InputError(field, "must be strictly between 0 and 1")
     return number
+
+
+def require_daily_units(value: object, field: str = "daily_units") -> float:
+    """Units a day: positive, at most `MAX_DAILY_UNITS` (1e308 gets that limit, not the
+    general one of any number)."""
+    if isinstance(value, Real) and not isinstance(value, bool) and value > MAX_DAILY_UNITS:
+        raise InputError(field, f"must be at most {MAX_DAILY_UNITS:,} a day")
+    return require_positive(value, field)
 
 
 def require_alpha(value: object, field: str = "alpha") -> float:

@@ -12,10 +12,12 @@ EXPOSURES = contract.table("fact_experiment_exposures")
 
 @pytest.fixture
 def exposure_lake(small_lake, tmp_path, settings):
-    """A copy of the small lake's experiment exposures, and the tables of the catalogue metrics
-    the demo experiments name (and its marker), used as the lake."""
+    """A copy of the small lake's experiment exposures, the identities (results by new or
+    returning visitor), and the tables of the catalogue metrics the demo experiments name (and
+    its marker), used as the lake."""
     root = tmp_path / "lake"
-    for table in (EXPOSURES, *map(contract.table, ("fact_funnel_events", "fact_bookings"))):
+    others = ("fact_funnel_events", "fact_bookings", "dim_identities")
+    for table in (EXPOSURES, *map(contract.table, others)):
         shutil.copytree(storage.table_dir(small_lake, table), storage.table_dir(root, table))
     for name in ("_demo_lake.json", storage.WATERMARK_FILE):
         shutil.copy(small_lake / name, root / name)

@@ -6,24 +6,38 @@ import pytest
 from scipy import stats as sps
 
 from experiments.analysis import NOT_PER_VARIANT, CatalogueRows, Setup, analyse, decision_lines
+from experiments.health import ExposureHygiene
 from experiments.tests.builders import exposures
+from experiments.tests.references import confidence_sequence, relative_se
 
 TODAY = datetime.date(2026, 1, 20)
 
 
-def day_rows(frame: pd.DataFrame) -> list[dict]:
-    """What the sufficient-statistics query returns, computed here with pandas."""
+def day_rows(frame: pd.DataFrame, matured_through: datetime.date = TODAY) -> list[dict]:
+    """What the sufficient-statistics query returns, computed here with pandas: outcomes over
+    the units first exposed on or before `matured_through` (by default every unit)."""
+    matured = (pd.to_datetime(frame.event_dt).dt.date <= matured_through).astype(int)
     frame = frame.assign(
-        yy=frame.outcome_value**2, xx=frame.pre_value**2, xy=frame.pre_value * frame.outcome_value
+        matured=matured,
+        y=matured * frame.outcome_value,
+        x=matured * frame.pre_value,
+        converted_matured=matured * frame.converted,
+        yy=matured * frame.outcome_value**2,
+        xx=matured * frame.pre_value**2,
+        xy=matured * frame.pre_value * frame.outcome_value,
+        all_xx=frame.pre_value**2,
     )
     grouped = frame.groupby(["variant", "event_dt"]).agg(
         units=("identity_id", "size"),
-        conversions=("converted", "sum"),
-        value_sum=("outcome_value", "sum"),
+        matured_units=("matured", "sum"),
+        conversions=("converted_matured", "sum"),
+        value_sum=("y", "sum"),
         value_sum_squares=("yy", "sum"),
-        pre_sum=("pre_value", "sum"),
+        pre_sum=("x", "sum"),
         pre_sum_squares=("xx", "sum"),
         sum_products=("xy", "sum"),
+        units_pre_sum=("pre_value", "sum"),
+        units_pre_sum_squares=("all_xx", "sum"),
     )
     grouped["cumulative_units"] = grouped.groupby(level=0)["units"].cumsum()
     return grouped.reset_index().to_dict("records")
@@ -66,7 +80,7 @@ def test_split_progress_and_decision():
     assert analysis.progress.days_remaining == 10
     assert analysis.progress.decision_date == datetime.date(2026, 1, 30)
     primary = analysis.metrics[0]
-    assert primary.result.comparisons[0].p_value < 1e-6
+    assert primary.result.comparisons[0].p_value < 1e-3
     assert primary.means["treatment"] == pytest.approx(
         frame[frame.variant == "treatment"].converted.mean()
     )
@@ -176,3 +190,61 @@ def test_catalogue_metric_problems_are_reported_per_metric():
     assert analysis.metrics[1].error == "the query failed: no such file"
     assert analysis.metrics[2].error == "not enough data yet: treatment n must be at least 2"
     assert analysis.metrics[3].error == NOT_PER_VARIANT
+
+
+def test_outcomes_read_matured_units_and_the_split_reads_every_unit():
+    frame = five_days({"control": 300, "treatment": 300}, conversion={"treatment": 0.15})
+    # Only the units of the two oldest days have had their outcome window.
+    cutoff = TODAY - datetime.timedelta(days=3)
+    analysis = analyse(setup(), day_rows(frame, matured_through=cutoff), TODAY)
+    assert analysis.units == {"control": 1_500, "treatment": 1_500}
+    old = frame[pd.to_datetime(frame.event_dt).dt.date <= cutoff]
+    primary = analysis.metrics[0]
+    for name in ("control", "treatment"):
+        arm = old[old.variant == name]
+        assert analysis.totals[name].matured_units == len(arm) == 600
+        assert primary.means[name] == pytest.approx(arm.converted.mean())
+    (c,) = primary.result.comparisons
+    control, treatment = old[old.variant == "control"], old[old.variant == "treatment"]
+    assert c.lift_abs == pytest.approx(treatment.converted.mean() - control.converted.mean())
+    outcomes = {check.check: check for check in analysis.health}["outcome_windows"]
+    assert outcomes.values["matured_units"] == 1_200
+
+
+def test_lift_over_time_is_the_cumulative_sequential_lift_day_by_day():
+    frame = five_days({"control": 300, "treatment": 300}, conversion={"treatment": 0.1})
+    analysis = analyse(setup(), day_rows(frame), TODAY)
+    series = analysis.lift_over_time["treatment"]
+    days = sorted(pd.to_datetime(frame.event_dt).dt.date.unique())
+    assert series.days == tuple(days)
+    tuning = 3_000 + 3_000  # the planned units of control and treatment
+    for day, lift, low, high in zip(
+        series.days, series.lift_rel, series.low, series.high, strict=True
+    ):
+        upto = frame[pd.to_datetime(frame.event_dt).dt.date <= day]
+        c, t = upto[upto.variant == "control"], upto[upto.variant == "treatment"]
+        p_c, p_t = c.converted.mean(), t.converted.mean()
+        se = relative_se((p_c, p_c * (1 - p_c), len(c)), (p_t, p_t * (1 - p_t), len(t)))
+        assert lift == pytest.approx(p_t / p_c - 1, rel=1e-9)
+        expected = confidence_sequence(lift, se, len(c) + len(t), 0.05, tuning)
+        assert (low, high) == pytest.approx(expected, rel=1e-9)
+    # The last point is the comparison the results report.
+    (final,) = analysis.metrics[0].result.comparisons
+    assert (series.low[-1], series.high[-1]) == pytest.approx(final.ci_rel)
+
+
+def test_health_checks_come_with_the_analysis():
+    frame = five_days({"control": 200, "treatment": 200})
+    hygiene = ExposureHygiene(
+        identities=2_100, units=2_000, crawler_units=30, crawler_and_person_units=0,
+        multi_variant_units=70,
+    )  # fmt: skip
+    analysis = analyse(setup(), day_rows(frame), TODAY, hygiene=hygiene)
+    found = {check.check: check.status for check in analysis.health}
+    assert found == {
+        "multiple_variants": "warning",  # 70 of 2,070 people: 3.4%
+        "crawlers": "ok",
+        "sample_ratio": "ok",
+        "pre_period_balance": "ok",
+        "outcome_windows": "ok",
+    }

@@ -133,11 +133,11 @@ def test_compare_ratios_matches_the_linearised_welch_test(analyst):
         ],
     }
     (comparison,) = post(analyst, "/api/stats/compare", body).json()["comparisons"]
-    ratio_c, lift, interval, _, p_value = welch_on_ratios(arms["control"], arms["b"], 0.05)
-    assert comparison["lift_abs"] == pytest.approx(lift, rel=1e-9)
-    assert comparison["lift_rel"] == pytest.approx(lift / ratio_c, rel=1e-9)
-    assert comparison["ci_abs"] == pytest.approx(list(interval), rel=1e-9)
-    assert comparison["p_value"] == pytest.approx(p_value, rel=1e-6)
+    ratio = welch_on_ratios(arms["control"], arms["b"], 0.05)
+    assert comparison["lift_abs"] == pytest.approx(ratio.lift, rel=1e-9)
+    assert comparison["lift_rel"] == pytest.approx(ratio.lift / ratio.control_ratio, rel=1e-9)
+    assert comparison["ci_abs"] == pytest.approx(list(ratio.interval), rel=1e-9)
+    assert comparison["p_value"] == pytest.approx(ratio.relative_p_value, rel=1e-6)
     assert comparison["prob_beat_control"] is None
 
 

@@ -1,6 +1,7 @@
 """The results job end to end on a copy of the demo lake, every number against an independent
 computation: pandas over the lake's files, then scipy and statsmodels."""
 
+import datetime
 import io
 
 import numpy as np
@@ -11,11 +12,19 @@ from django.core.management import call_command
 from django.test import Client
 from scipy import stats as sps
 from statsmodels.stats import proportion as sm_proportion
+from statsmodels.stats.multitest import multipletests
+from ua_parser import parse_os
 
 from experiments.models import Experiment, ResultComputation
 from experiments.results import results_compute
+from experiments.stats.compare import MIN_UNITS
 from experiments.tests.builders import user
-from experiments.tests.references import welch_on_ratios
+from experiments.tests.references import (
+    confidence_sequence,
+    relative_se,
+    sequential_p_value,
+    welch_on_ratios,
+)
 from warehouse.lake import contract, storage
 from warehouse.models import QueryRun
 
@@ -35,15 +44,32 @@ def demo(exposure_lake, client):
 
 
 def first_exposures(root, experiment: Experiment, computation: ResultComputation) -> pd.DataFrame:
+    """The units: identities exposed in the window, never with a crawler's agent and to one
+    variant only, at their first exposure."""
     frame = pd.read_parquet(storage.table_dir(root, EXPOSURES))
     frame["event_dt"] = pd.to_datetime(frame["event_dt"].astype(str)).dt.date
     frame = frame[
         (frame.experiment_key == experiment.key)
         & (frame.event_dt >= computation.window_start)
         & (frame.event_dt <= computation.window_end)
-        & ~frame.user_agent.str.contains(LAKE_CRAWLERS)
     ]
-    return frame.sort_values(["exposure_ts", "variant"]).drop_duplicates("identity_id")
+    crawled = frame.user_agent.fillna("").str.contains(LAKE_CRAWLERS)
+    identity = frame.assign(crawled=crawled).groupby("identity_id")
+    left_out = (identity.crawled.any()) | (identity.variant.nunique() > 1)
+    frame = frame[~frame.identity_id.map(left_out)]
+    return frame.sort_values("exposure_ts").drop_duplicates("identity_id")
+
+
+def matured(rows: pd.DataFrame, computation: ResultComputation) -> pd.DataFrame:
+    """The units whose 28 days after first exposure have passed by the window's end."""
+    return rows[rows.event_dt <= computation.window_end - datetime.timedelta(days=28)]
+
+
+def tuning(experiment: Experiment) -> int:
+    """The sequential tuning the docs promise: the planned units of control and the largest
+    treatment."""
+    planned = experiment.planned_n_per_variant
+    return max(100, planned[0] + max(planned[1:]))
 
 
 def results(client, key):
@@ -54,6 +80,33 @@ def results(client, key):
 
 def by_variant(metric: dict) -> dict[str, dict]:
     return {c["variant"]: c for c in metric["comparisons"]}
+
+
+def conversion_references(
+    rows: pd.DataFrame, names: list[str], alpha: float, n_tuning: int
+) -> dict[str, tuple[float, float, int, float]]:
+    """Per treatment of matured units: the lift, the Wald se of the absolute lift, the units
+    of both arms and the sequential p of the relative lift (Fisher's exact test below
+    MIN_UNITS per arm)."""
+    control = rows[rows.variant == names[0]]
+    references = {}
+    for name in names[1:]:
+        arm = rows[rows.variant == name]
+        counts = (arm.converted.sum(), len(arm), control.converted.sum(), len(control))
+        low, high = sm_proportion.confint_proportions_2indep(*counts, method="wald", alpha=alpha)
+        se = (high - low) / (2 * sps.norm.ppf(1 - alpha / 2))
+        p_c, p_t = control.converted.mean(), arm.converted.mean()
+        n_total = len(arm) + len(control)
+        if min(len(arm), len(control)) < MIN_UNITS:  # Fisher's exact test, and no verdict
+            table = [[counts[0], counts[1] - counts[0]], [counts[2], counts[3] - counts[2]]]
+            p_value = sps.fisher_exact(table).pvalue
+        else:
+            se_rel = relative_se(
+                (p_c, p_c * (1 - p_c), len(control)), (p_t, p_t * (1 - p_t), len(arm))
+            )
+            p_value = sequential_p_value((p_t - p_c) / p_c, se_rel, n_total, alpha, n_tuning)
+        references[name] = (p_t - p_c, se, n_total, p_value)
+    return references
 
 
 @pytest.mark.parametrize("key", ["search_ranking_v2", "checkout_button_color", "pricing_page_3way"])
@@ -68,46 +121,71 @@ def test_split_and_conversion_match_the_references(demo, client, key):
     chi = sps.chisquare([counts[n] for n in names], counts.sum() * weights)
     assert body["srm"]["p_value"] == pytest.approx(chi.pvalue, rel=1e-9)
     conversion = next(m for m in body["metrics"] if m["metric"] == "conversion")
+    rows = matured(rows, computation)
     control = rows[rows.variant == names[0]]
     assert conversion["control_mean"] == pytest.approx(control.converted.mean())
+    alpha, n_tuning = experiment.alpha, tuning(experiment)
     rng = np.random.default_rng(1)
     draws_c = rng.beta(1 + control.converted.sum(), 1 + (~control.converted).sum(), 200_000)
+    references = conversion_references(rows, names, alpha, n_tuning)
+    # Holm over the treatments on the primary metric.
+    holm = multipletests([r[3] for r in references.values()], method="holm")[1]
+    adjusted = dict(zip(references, holm, strict=True))
     for name, c in by_variant(conversion).items():
+        lift, se, n_total, p_value = references[name]
+        level = alpha * p_value / adjusted[name]
+        assert c["lift_abs"] == pytest.approx(lift)
+        assert c["p_value"] == pytest.approx(p_value, rel=1e-6)
+        assert c["p_value_adjusted"] == pytest.approx(adjusted[name], rel=1e-6)
+        assert c["ci_abs"] == pytest.approx(
+            list(confidence_sequence(lift, se, n_total, alpha, n_tuning, level)), rel=1e-6
+        )
         arm = rows[rows.variant == name]
-        test = sm_proportion.test_proportions_2indep(
-            arm.converted.sum(), len(arm), control.converted.sum(), len(control), method="wald"
-        )
-        interval = sm_proportion.confint_proportions_2indep(
-            arm.converted.sum(), len(arm), control.converted.sum(), len(control), method="wald"
-        )
-        assert c["lift_abs"] == pytest.approx(arm.converted.mean() - control.converted.mean())
-        assert c["p_value"] == pytest.approx(test.pvalue, rel=1e-9)
-        assert c["ci_abs"] == pytest.approx(list(interval), rel=1e-9)
         draws = rng.beta(1 + arm.converted.sum(), 1 + (~arm.converted).sum(), 200_000)
         assert c["prob_beat_control"] == pytest.approx((draws > draws_c).mean(), abs=0.005)
+        # The outcome is read off the printed relative interval.
+        low, high = c["ci_rel"]
+        expected = "better" if low > 0 else "worse" if high < 0 else "inconclusive"
+        few = min(len(arm), len(control)) < MIN_UNITS
+        assert c["outcome"] == ("too_few_units" if few else expected)
 
 
 def test_cuped_outcome_value_matches_ols_and_welch(demo, client):
     experiment = Experiment.objects.get(key="search_ranking_v2")
     computation = experiment.computations.get()
-    rows = first_exposures(demo, experiment, computation)
+    rows = matured(first_exposures(demo, experiment, computation), computation)
     metric = next(
         m for m in results(client, experiment.key)["metrics"] if m["metric"] == "outcome_value"
     )
     (c,) = metric["comparisons"]
+    assert c["p_value_adjusted"] == c["p_value"]  # one comparison: Holm changes nothing
     y, x = rows.outcome_value.to_numpy(), rows.pre_value.to_numpy()
     treated = (rows.variant == "treatment").to_numpy(dtype=float)
     fit = sm.OLS(y, np.column_stack([np.ones_like(y), treated, x - x.mean()])).fit()
     assert metric["theta"] == pytest.approx(fit.params[2], rel=1e-9)
     assert c["lift_abs"] == pytest.approx(fit.params[1], rel=1e-8)
     adjusted = y - metric["theta"] * (x - x.mean())
-    welch = sps.ttest_ind(adjusted[treated == 1], adjusted[treated == 0], equal_var=False)
-    assert c["p_value"] == pytest.approx(welch.pvalue, rel=1e-6)
-    assert c["ci_abs"] == pytest.approx(list(welch.confidence_interval(0.95)), rel=1e-6)
+    a_t, a_c = adjusted[treated == 1], adjusted[treated == 0]
+    welch = sps.ttest_ind(a_t, a_c, equal_var=False)
+    fixed = welch.confidence_interval(0.95)
+    se = (fixed.high - fixed.low) / (2 * sps.t.ppf(0.975, welch.df))
+    n_total, n_tuning = len(y), tuning(experiment)
+    assert c["ci_abs"] == pytest.approx(
+        list(confidence_sequence(c["lift_abs"], se, n_total, 0.05, n_tuning)), rel=1e-6
+    )
+    # The relative lift is over the unadjusted control mean, its se by the delta method.
+    base = (y[treated == 0].mean(), y[treated == 1].mean())
+    se_rel = relative_se(
+        (a_c.mean(), a_c.var(ddof=1), len(a_c)), (a_t.mean(), a_t.var(ddof=1), len(a_t)), base
+    )
+    assert c["lift_rel"] == pytest.approx(c["lift_abs"] / base[0], rel=1e-9)
+    assert c["p_value"] == pytest.approx(
+        sequential_p_value(c["lift_rel"], se_rel, n_total, 0.05, n_tuning), rel=1e-6
+    )
     assert c["variant_mean"] == pytest.approx(y[treated == 1].mean())
     raw = sps.ttest_ind(y[treated == 1], y[treated == 0], equal_var=False)
     se_raw = raw.confidence_interval(0.95).high - raw.confidence_interval(0.95).low
-    se_adj = c["ci_abs"][1] - c["ci_abs"][0]
+    se_adj = fixed.high - fixed.low
     # Interval widths differ by the t quantiles' degrees of freedom only (thousands of units).
     assert c["variance_reduction"] == pytest.approx(1 - (se_adj / se_raw) ** 2, abs=1e-3)
     assert 0.2 < c["variance_reduction"] < 0.5
@@ -125,6 +203,26 @@ def test_the_page_shows_the_same_numbers(demo, client):
     refund = next(m for m in body["metrics"] if m["metric"] == "refund_rate")
     assert refund["role"] == "guardrail" and refund["title"] == "Refund rate"
     assert f"{refund['control_mean'] * 100:.2f}%" in page
+    # Health: every check with its status; the method and what it allows.
+    for check in body["health"]:
+        assert f'data-check="{check["check"]}"' in page
+    assert "Sequential testing: the intervals are always valid" in page
+    assert "P-values and intervals are Holm-adjusted across the treatments" in page
+    # The outcome column and the forest plot read the same outcome.
+    outcome = {"better": "Better", "worse": "Worse", "inconclusive": "Inconclusive"}
+    assert f'class="outcome {c["outcome"]}">{outcome.get(c["outcome"], "Too few units")}' in page
+    assert 'data-figure="lift-figure"' in page and body["lift_over_time"]
+
+
+def test_a_fixed_horizon_experiment_says_its_results_hold_only_at_the_end(demo, client):
+    experiment = Experiment.objects.get(key="checkout_button_color")
+    Experiment.objects.filter(pk=experiment.pk).update(sequential=False)
+    results_compute(experiment_id=experiment.pk)
+    body = results(client, experiment.key)
+    assert body["method"]["sequential"] is False and body["method"]["tuning"] is None
+    page = client.get(f"/experiments/{experiment.key}/results/").content.decode()
+    assert "Fixed horizon: these intervals hold only once, at the planned sample" in page
+    assert "which is valid only at the last point" in page
 
 
 def test_results_are_written_to_the_lake(demo, client):
@@ -156,10 +254,15 @@ def test_every_computation_is_a_recorded_query_run(demo):
     assert {c.query_run_id for c in ResultComputation.objects.all()} == set(
         exposures.values_list("pk", flat=True)
     )
-    # One more run per catalogue metric an experiment names, reading the metric's table too.
+    # One more run per catalogue metric an experiment names, reading the metric's table too,
+    # one for the results by dimension, and one for the health checks.
     catalogue = {run.label: sorted(run.tables) for run in runs.filter(label__contains=" / ")}
     funnel = ["fact_experiment_exposures", "fact_funnel_events"]
+    segments = ["dim_identities", "fact_experiment_exposures"]
     assert catalogue == {
+        f"experiment results: {key} / by dimension": segments
+        for key in ("search_ranking_v2", "checkout_button_color", "pricing_page_3way")
+    } | {
         "experiment results: search_ranking_v2 / search_to_view_ctr": funnel,
         "experiment results: search_ranking_v2 / view_to_message_rate": funnel,
         "experiment results: checkout_button_color / checkout_completion_rate": funnel,
@@ -168,7 +271,9 @@ def test_every_computation_is_a_recorded_query_run(demo):
             "fact_experiment_exposures",
         ],
     }
-    assert set(runs.values_list("status", flat=True)) == {QueryRun.Status.SUCCEEDED}
+    health = QueryRun.objects.filter(label__startswith="experiment health: ")
+    assert [run.tables for run in health] == [["fact_experiment_exposures"]] * 3
+    assert set((runs | health).values_list("status", flat=True)) == {QueryRun.Status.SUCCEEDED}
 
 
 def test_an_unchanged_rerun_the_same_day_leaves_the_lake_alone(demo):
@@ -247,17 +352,40 @@ def test_catalogue_metrics_per_variant_match_pandas(
     assert metric["metric_type"] == "ratio"
     assert metric["error"] is None
     control = per_unit[per_unit.variant == experiment.variant_names[0]]
+    alpha, n_tuning = experiment.alpha, tuning(experiment)
     for name, c in by_variant(metric).items():
         arm = per_unit[per_unit.variant == name]
-        ratio_c, lift, interval, p_value = welch_on_ratios(
+        ratio = welch_on_ratios(
             (control.x.to_numpy(), control.y.to_numpy()),
             (arm.x.to_numpy(), arm.y.to_numpy()),
-            experiment.alpha,
+            alpha,
         )
-        assert metric["control_mean"] == pytest.approx(ratio_c, rel=1e-9)
-        assert c["lift_abs"] == pytest.approx(lift, rel=1e-9)
-        assert c["ci_abs"] == pytest.approx(list(interval), rel=1e-9)
-        assert c["p_value"] == pytest.approx(p_value, rel=1e-6)
+        n_total = len(arm) + len(control)
+        # A secondary metric's interval is widened to its corrected level (the corrections
+        # themselves are checked against multipletests below).
+        level = alpha * c["p_value"] / c["p_value_adjusted"]
+        assert metric["control_mean"] == pytest.approx(ratio.control_ratio, rel=1e-9)
+        assert c["lift_abs"] == pytest.approx(ratio.lift, rel=1e-9)
+        assert c["ci_abs"] == pytest.approx(
+            list(confidence_sequence(ratio.lift, ratio.se, n_total, alpha, n_tuning, level)),
+            rel=1e-6,
+        )
+
+
+def test_corrections_follow_multipletests_per_family(demo, client):
+    """Holm across the treatments on the primary metric, and across every secondary metric's
+    treatments together; guardrails are read alone."""
+    for key in ("search_ranking_v2", "checkout_button_color", "pricing_page_3way"):
+        metrics = results(client, key)["metrics"]
+        for role in ("primary", "secondary"):
+            family = [c for m in metrics if m["role"] == role for c in m["comparisons"]]
+            if not family:
+                continue
+            expected = multipletests([c["p_value"] for c in family], method="holm")[1]
+            got = [c["p_value_adjusted"] for c in family]
+            assert got == pytest.approx(list(expected), rel=1e-9), (key, role)
+        for c in (c for m in metrics if m["role"] == "guardrail" for c in m["comparisons"]):
+            assert c["p_value_adjusted"] == pytest.approx(c["p_value"]), key
 
 
 def test_the_results_file_is_named_relative_to_the_lake_and_only_to_data_roles(demo, settings):
@@ -281,3 +409,41 @@ def test_the_results_file_is_named_relative_to_the_lake_and_only_to_data_roles(d
         assert api["lake"] == (
             f"written to lake {relative}/{experiment.key}.parquet" if shown else None
         )
+
+
+def test_breakdowns_match_pandas_per_segment(demo, client):
+    """The primary metric per platform (the first exposure's operating system, as ua-parser
+    reads it) and per new or returning visitor (first seen before the day of exposure), Holm
+    across every segment and treatment of a dimension."""
+    experiment = Experiment.objects.get(key="checkout_button_color")
+    computation = experiment.computations.get()
+    rows = first_exposures(demo, experiment, computation)
+    identities = pd.read_parquet(storage.table_dir(demo, contract.table("dim_identities")))
+    first_seen = rows.identity_id.map(identities.set_index("identity_id").first_seen_ts)
+    rows = rows.assign(
+        platform=rows.user_agent.map(lambda ua: getattr(parse_os(ua), "family", "Other")),
+        visitor=np.where(first_seen < pd.to_datetime(rows.event_dt), "returning", "new"),
+    )
+    names, alpha, n_tuning = experiment.variant_names, experiment.alpha, tuning(experiment)
+    body = results(client, experiment.key)
+    found = {b["dimension"]: b for b in body["breakdowns"]}
+    assert set(found) == {"platform", "visitor"}
+    assert set(rows.platform) >= {"iOS", "Android"}  # something to break down
+    for dimension, breakdown in found.items():
+        segments = {s["value"]: s for s in breakdown["segments"]}
+        assert set(segments) == set(rows[dimension])
+        family, got = [], []
+        for value, segment in segments.items():
+            units = rows[rows[dimension] == value]
+            counts = units.groupby("variant").size()
+            assert segment["units"] == {n: int(counts.get(n, 0)) for n in names}, value
+            references = conversion_references(matured(units, computation), names, alpha, n_tuning)
+            for c in segment["comparisons"]:
+                lift, _, _, p_value = references[c["variant"]]
+                assert c["lift_abs"] == pytest.approx(lift), (value, c["variant"])
+                assert c["p_value"] == pytest.approx(p_value, rel=1e-6), (value, c["variant"])
+                family.append(p_value)
+                got.append(c["p_value_adjusted"])
+        assert got == pytest.approx(list(multipletests(family, method="holm")[1]), rel=1e-6)
+    page = client.get(f"/experiments/{experiment.key}/results/").content.decode()
+    assert 'data-dimension="platform"' in page and 'data-dimension="visitor"' in page

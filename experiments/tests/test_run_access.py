@@ -43,7 +43,7 @@ def test_experiment_runs_are_read_only_by_experiment_readers(exposure_lake, sett
     query_run_execute(run_id=baseline.json()["run_id"])
     runs = list(QueryRun.objects.filter(label__startswith="experiment "))
     labels = {run.label.split(":")[0] for run in runs}
-    assert labels == {"experiment results", "experiment baseline"}, labels
+    assert labels == {"experiment results", "experiment health", "experiment baseline"}, labels
     for role in Role:
         client = _client(role)
         listed = client.get("/runs/").content.decode()

@@ -159,3 +159,64 @@ def test_the_mde_page(client):
     page = client.get("/experiments/mde/").content.decode()
     assert "plotly.min.js" in page and "experiments/mde.js" in page
     assert 'value="exp_mde"' in page and "Create an experiment" in page
+
+
+def test_every_error_of_the_form_shows_at_once(client):
+    pm = logged_in(client, "pm")
+    # A field the form refuses (alpha), a plan input the setup refuses (the MDE: checked even
+    # though alpha is missing), a setup problem (weights) and a metric named twice.
+    page = client.post(
+        "/experiments/new/",
+        FORM
+        | {
+            "owner": pm.pk,
+            "alpha": "2",
+            "mde_rel": "-1",
+            "variants": "control 0.5\nb 0.6",
+            "guardrail_metrics": "outcome_value",
+        },
+    )
+    errors = page.context["form"].errors
+    assert set(errors) >= {"alpha", "mde_rel", "variants", "guardrail_metrics"}
+    assert errors["mde_rel"] == ["must be positive"]
+    assert "must sum to 1" in errors["variants"][0]
+    assert "named twice" in errors["guardrail_metrics"][0]
+    assert not Experiment.objects.exists()
+
+
+def test_check_the_plan_shows_it_without_saving(client):
+    pm = logged_in(client, "pm")
+    three = FORM | {"owner": pm.pk, "variants": "control 0.34\nb 0.33\nc 0.33", "check": "1"}
+    page = client.post("/experiments/new/", three | {"expected_daily_units": "20,000"})
+    assert page.status_code == 200 and not Experiment.objects.exists()
+    sizing = page.context["sizing"]
+    # Holm across two treatments: each sized at alpha / 2.
+    assert sizing["comparisons"] == 2 and sizing["alpha_each"] == pytest.approx(0.025)
+    html = page.content.decode()
+    assert "Sized for 2 comparisons (Holm (family-wise error) across 2 treatments)" in html
+    assert f"{sizing['plan'].n_total:,}" in html  # with separators
+    # Without a correction the same plan is sized for one test, and needs fewer units.
+    plain = client.post(
+        "/experiments/new/", three | {"expected_daily_units": "20000", "correction": "none"}
+    )
+    assert plain.context["sizing"]["comparisons"] == 1
+    assert plain.context["sizing"]["plan"].n_total < sizing["plan"].n_total
+
+
+def test_admins_are_told_how_to_override_and_the_override_is_not_red(client):
+    slow = experiment("exp_admin_gate", expected_daily_units=100, max_duration_days=30)
+    admin = logged_in(client, "admin")
+    answer = client.post(f"/experiments/{slow.key}/launch/", follow=True)
+    shown = [str(m) for m in answer.context["messages"]]
+    assert any("As an admin you may launch it all the same" in m for m in shown), shown
+    assert not any("ask an admin" in m for m in shown)
+    assert (
+        client.post(
+            f"/experiments/{slow.key}/launch/", {"override_reason": "Seasonal peak"}
+        ).status_code
+        == 302
+    )
+    page = client.get(f"/experiments/{slow.key}/").content.decode()
+    assert "launch is refused" not in page
+    assert "Launched past the gate: an admin overrode it." in page
+    assert GateOverride.objects.get(experiment=slow).by == admin

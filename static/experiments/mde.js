@@ -1,8 +1,15 @@
 // The MDE calculator: POST /api/stats/mde, fill from GET /api/stats/baseline, draw the curve.
+// A computed answer greys out once any input changes: it no longer answers what is typed.
 (function () {
   var form = document.getElementById("mde-form");
   var result = document.getElementById("mde-result");
   var createLink = document.getElementById("create-link");
+  var staleNote = result.querySelector(".stale-note");
+  var formatter = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
+
+  function count(n) { return formatter.format(n); }
+  // Counts may be typed with thousands separators: 20,000 or 20 000 or 20_000.
+  function whole(text) { return number(text.replace(/[,_\s]/g, "")); }
 
   function csrfToken() {
     var match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -12,7 +19,17 @@
   function number(text) { return text === "" ? undefined : Number(text); }
   function list(text) { return text.split(/[\s,]+/).filter(Boolean).map(Number); }
 
+  // Tests the correction controls: one per treatment, or one without a correction (as the
+  // experiment's plan counts them).
+  function comparisons() {
+    var treatments = Math.max(1, list(value("weights")).length - 1);
+    return value("correction") === "none" ? 1 : treatments;
+  }
+
   function syncVisibility() {
+    var k = comparisons();
+    document.getElementById("comparisons-note").textContent =
+      k + (k === 1 ? " comparison" : " comparisons") + ": each test at alpha / " + k;
     var mean = value("metric_type") === "mean";
     form.querySelectorAll(".mean-only").forEach(function (el) { el.hidden = !mean; });
     ["mde_rel", "n_per_variant"].forEach(function (mode) {
@@ -25,9 +42,10 @@
       metric_type: value("metric_type"),
       baseline: number(value("baseline")),
       weights: list(value("weights")),
-      daily_units: number(value("daily_units")),
+      daily_units: whole(value("daily_units")),
       alpha: number(value("alpha")),
       power: number(value("power")),
+      comparisons: comparisons(),
     };
     if (data.metric_type === "mean") {
       data.std = number(value("std"));
@@ -38,7 +56,9 @@
     if (value("mode") === "mde_rel") {
       data.mde_rel = number(value("mde_rel"));
     } else {
-      var counts = list(value("n_per_variant"));
+      // Arms apart by spaces, slashes or commas; a comma before exactly three digits groups
+      // thousands (the answer's "21,813 / 21,813" pasted back reads as two arms).
+      var counts = value("n_per_variant").split(/[\s;/]+|,(?!\d{3}(?!\d))/).filter(Boolean).map(whole);
       data.n_per_variant = counts.length === 1 ? counts[0] : counts;
     }
     return data;
@@ -66,7 +86,7 @@
         x: curve.map(function (p) { return p.mde_rel * 100; }),
         y: curve.map(function (p) { return p.n_total; }),
         customdata: curve.map(function (p) { return p.days; }),
-        hovertemplate: "MDE %{x:.2f}%: %{y:,} units, %{customdata} days<extra></extra>" },
+        hovertemplate: "MDE %{x:.2f}%: %{y:,} units, %{customdata:,} days<extra></extra>" },
       { type: "scatter", mode: "markers", name: "this plan", marker: { size: 11 },
         x: [answer.mde_rel * 100], y: [answer.n_total] },
     ], {
@@ -76,12 +96,25 @@
     }, { responsive: true, displaylogo: false });
   }
 
+  function markStale() {
+    if (result.hidden || result.classList.contains("stale")) return;
+    result.classList.add("stale");
+    staleNote.hidden = false;
+  }
+
   function show(answer, sent) {
     result.hidden = false;
-    result.querySelector('[data-out="n_per_variant"]').textContent = answer.n_per_variant.map(function (n) { return n.toLocaleString(); }).join(" / ");
-    result.querySelector('[data-out="n_total"]').textContent = answer.n_total.toLocaleString();
-    result.querySelector('[data-out="days"]').textContent = answer.days;
+    result.classList.remove("stale");
+    staleNote.hidden = true;
+    result.querySelector('[data-out="n_per_variant"]').textContent = answer.n_per_variant.map(count).join(" / ");
+    result.querySelector('[data-out="n_total"]').textContent = count(answer.n_total);
+    result.querySelector('[data-out="days"]').textContent = count(answer.days);
     result.querySelector('[data-out="mde_rel"]').textContent = (answer.mde_rel * 100).toFixed(2) + "%";
+    var k = sent.comparisons;
+    result.querySelector('[data-out="sizing"]').textContent = k === 1
+      ? "Sized for 1 comparison at alpha " + sent.alpha + "."
+      : "Sized for " + k + " comparisons: each test at alpha " + sent.alpha + " / " + k + " = " +
+        formatter.format(sent.alpha / k) + ".";
     draw(answer);
     if (createLink) {
       var names = sent.weights.map(function (w, i) { return i === 0 ? "control" : String.fromCharCode(97 + i); });
@@ -89,7 +122,7 @@
         primary_metric: sent.metric_type === "mean" ? "outcome_value" : "conversion",
         baseline: sent.baseline, mde_rel: answer.mde_rel.toPrecision(4), alpha: sent.alpha,
         power: sent.power, expected_daily_units: Math.round(sent.daily_units),
-        max_duration_days: answer.days,
+        max_duration_days: answer.days, correction: value("correction"),
         variants: names.map(function (n, i) { return n + " " + sent.weights[i]; }).join("\n"),
       });
       if (sent.metric_type === "mean") {
@@ -101,6 +134,8 @@
   }
 
   form.addEventListener("change", syncVisibility);
+  form.addEventListener("input", markStale);
+  form.addEventListener("change", markStale);
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var sent = body();
@@ -144,7 +179,8 @@
           form.elements.std.value = b.std.toPrecision(4);
           form.elements.correlation.value = b.correlation.toFixed(3);
         }
-        form.elements.daily_units.value = Math.round(b.daily_units);
+        form.elements.daily_units.value = count(Math.round(b.daily_units));
+        markStale();
         fillStatus.textContent = "Filled from " + b.control_units.toLocaleString() + " control units, " + w.start + " to " + w.end + " (query run " + answer.data.run_id + ").";
       });
   }

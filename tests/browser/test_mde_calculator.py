@@ -126,8 +126,10 @@ def test_sample_size_and_mde_of_a_rate_with_the_chart(portal, pages):
     plan = {"baseline": 0.2, "alpha": 0.01, "power": 0.9, "mde_rel": 0.1, "daily_units": 1500}
     fill_form(page, weights="0.5, 0.3, 0.2", **plan)
     calculate(page)
-    args = (plan["baseline"], plan["mde_rel"], weights, plan["alpha"], plan["power"])
-    expected = rate_sample(*args)  # [21910, 13146, 8764]
+    # Holm across the two treatments, the default: each test is sized at alpha / 2.
+    each = plan["alpha"] / 2
+    args = (plan["baseline"], plan["mde_rel"], weights, each, plan["power"])
+    expected = rate_sample(*args)  # [24622, 14774, 9849]
     # The pooled variance (N 2.9% lower), Cohen's arcsine h (1.5% lower) or a one-sided z
     # (12.5% lower) would all miss by far more than this rounding tolerance.
     got = shown(page)
@@ -136,6 +138,9 @@ def test_sample_size_and_mde_of_a_rate_with_the_chart(portal, pages):
     assert got["n_total"] == sum(got["n_per_variant"])
     assert got["days"] == math.ceil(got["n_total"] / plan["daily_units"])
     assert got["mde_rel"] == "10.00%"
+    assert page.locator("#mde-result [data-out=sizing]").inner_text() == (
+        "Sized for 2 comparisons: each test at alpha 0.01 / 2 = 0.005."
+    )
 
     # The chart: a curve of total sample against MDE around the plan, and the plan's marker.
     page.wait_for_selector("#mde-chart .main-svg")
@@ -147,14 +152,14 @@ def test_sample_size_and_mde_of_a_rate_with_the_chart(portal, pages):
     assert first["curve"]["x"] == sorted(first["curve"]["x"])
     assert min(first["curve"]["x"]) < 10 < max(first["curve"]["x"])
     for x, y in zip(first["curve"]["x"], first["curve"]["y"], strict=True):
-        total = sum(rate_sample(plan["baseline"], x / 100, weights, plan["alpha"], plan["power"]))
+        total = sum(rate_sample(plan["baseline"], x / 100, weights, each, plan["power"]))
         assert abs(y - total) <= len(weights), (x, y, total)
 
     # A smaller MDE: new numbers, and the chart follows them.
     fill_form(page, mde_rel=0.05)
     calculate(page)
     got = shown(page)
-    expected = rate_sample(plan["baseline"], 0.05, weights, plan["alpha"], plan["power"])
+    expected = rate_sample(plan["baseline"], 0.05, weights, each, plan["power"])
     assert all(abs(g - e) <= 1 for g, e in zip(got["n_per_variant"], expected, strict=True))
     second = chart(page)
     assert second["plan"] == {"x": pytest.approx(5.0), "y": got["n_total"]}
@@ -168,8 +173,8 @@ def test_sample_size_and_mde_of_a_rate_with_the_chart(portal, pages):
     fill_form(page, n_per_variant="5000, 3000, 2000")
     calculate(page)
     got = shown(page)
-    mde = rate_mde(plan["baseline"], 10_000, weights, plan["alpha"], plan["power"])
-    assert got["mde_rel"] == f"{mde * 100:.2f}%"  # 29.83%
+    mde = rate_mde(plan["baseline"], 10_000, weights, each, plan["power"])
+    assert got["mde_rel"] == f"{mde * 100:.2f}%"
     # The sample it reports is the one that MDE needs: the one given, up to rounding.
     assert all(
         abs(g - n) <= 1 for g, n in zip(got["n_per_variant"], [5000, 3000, 2000], strict=True)
@@ -295,3 +300,46 @@ def test_bad_input_names_the_field_and_shows_no_numbers(portal, pages):
     assert error.inner_text() == ""
     assert page.locator("label.invalid").count() == 0
     assert count(page.locator("#mde-result [data-out=n_total]").inner_text()) > 0
+
+
+def test_numbers_are_grouped_and_a_changed_input_marks_the_answer_stale(portal, pages):
+    page = pages.open()
+    open_calculator(page, portal)
+    stale = page.locator("#mde-result .stale-note")
+    # A count typed with separators is read as the count.
+    fill_form(page, baseline=0.05, mde_rel=0.02, daily_units="1,500", weights="0.5, 0.5")
+    calculate(page)
+    total = page.locator("#mde-result [data-out=n_total]").inner_text()
+    expected = sum(rate_sample(0.05, 0.02, [0.5, 0.5], 0.05, 0.8))
+    assert re.fullmatch(r"\d{1,3}(,\d{3})+", total) and count(total) == expected
+    assert int(page.locator("#mde-result [data-out=days]").inner_text().replace(",", "")) == (
+        math.ceil(expected / 1_500)
+    )
+    assert stale.is_hidden()
+    assert page.locator("#mde-result.stale").count() == 0
+    # Typing into any input: the numbers no longer answer what is typed.
+    fill_form(page, mde_rel=0.025)
+    stale.wait_for(state="visible")
+    assert page.locator("#mde-result.stale").count() == 1
+    assert page.locator("#mde-result [data-out=mde_rel]").inner_text() == "2.00%"
+    calculate(page)
+    assert page.locator("#mde-result [data-out=mde_rel]").inner_text() == "2.50%"
+    assert stale.is_hidden() and page.locator("#mde-result.stale").count() == 0
+
+
+def test_absurd_plans_are_refused_in_words(portal, pages):
+    page = pages.open()
+    open_calculator(page, portal)
+    error = page.locator("#mde-form p.error")
+    # An MDE of 0.01% on a 5% rate: about 30 million days at 2,000 units a day.
+    fill_form(page, baseline=0.05, mde_rel=0.0001, weights="0.5, 0.5")
+    calculate(page)
+    assert re.fullmatch(
+        r"daily_units: too few for this sample: [\d,]+ units take [\d,]+ days at 2,000 a day, "
+        r"more than ten years \(3,650 days\)\. Plan for a larger effect or more units a day\.",
+        error.inner_text(),
+    ), error.inner_text()
+    assert page.locator("#mde-result").is_hidden()
+    fill_form(page, mde_rel=0.1, daily_units="1e308")
+    calculate(page)
+    assert error.inner_text() == "daily_units: must be at most 1,000,000,000 a day"

@@ -123,6 +123,7 @@ class Command(BaseCommand):
             needed = mde(
                 kind, plan.baseline, spec.weights, daily, mde_rel=plan.mde_rel,
                 std=plan.std, correlation=plan.correlation,
+                comparisons=len(spec.variants) - 1,  # Holm, the default correction
             ).days  # fmt: skip
         except InputError as err:
             raise CommandError(f"{spec.key}: the demo plan is wrong: {err}") from None

@@ -1,0 +1,74 @@
+"""Results by dimension: each unit's segment from the rows of
+analytics/experiments/segment_stats.sql (one row per variant, user agent and visitor kind).
+
+Pure: rows in, per dimension and segment the variants' totals out (experiments.outcomes'
+VariantTotals, summed with fsum as there). A user agent's platform is its operating system as
+ua-parser reads it (the uap-core rules, maintained for browsers and apps alike); the largest
+segments are kept and the rest are summed into "Other", so that a dimension with a long tail
+is still a handful of comparisons.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ua_parser import parse_os
+
+from experiments.crawlers import AGENTS_CACHED
+from experiments.outcomes import VariantTotals, totals_by_variant
+
+OTHER = "Other"
+# Segments kept per dimension, by units; the rest are summed into OTHER.
+TOP_SEGMENTS = 5
+
+
+@dataclass(frozen=True)
+class Dimension:
+    slug: str
+    title: str
+
+
+DIMENSIONS = (Dimension("platform", "Platform"), Dimension("visitor", "New or returning"))
+
+
+@lru_cache(maxsize=AGENTS_CACHED)
+def platform_of(user_agent: str) -> str:
+    """The operating system family of an agent ("iOS", "Android", "Windows", "Mac OS X", ...);
+    OTHER when the rules do not know it (or there is no agent)."""
+    found = parse_os(user_agent) if user_agent else None
+    family = found.family if found is not None else None
+    return family if family and family != "Other" else OTHER
+
+
+def _segment(dimension: str, row: Mapping[str, Any]) -> str:
+    if dimension == "platform":
+        return platform_of(str(row["user_agent"] or ""))
+    return str(row["visitor"])
+
+
+def segment_totals(
+    rows: Iterable[Mapping[str, Any]], top: int = TOP_SEGMENTS
+) -> dict[str, dict[str, dict[str, VariantTotals]]]:
+    """dimension -> segment -> variant -> totals; segments by units, largest first, the ones
+    after the `top` largest summed into OTHER (last)."""
+    rows = list(rows)
+    result = {}
+    for dimension in DIMENSIONS:
+        by_segment: dict[str, list[Mapping[str, Any]]] = {}
+        for row in rows:
+            by_segment.setdefault(_segment(dimension.slug, row), []).append(row)
+        units = {name: sum(int(r["units"]) for r in seg) for name, seg in by_segment.items()}
+        named = sorted((n for n in by_segment if n != OTHER), key=lambda n: (-units[n], n))
+        if len(named) + (OTHER in by_segment) > top:
+            kept, rest = named[: top - 1], named[top - 1 :]
+        else:
+            kept, rest = named, []
+        segments = {name: by_segment[name] for name in kept}
+        merged = [r for name in rest for r in by_segment[name]] + by_segment.get(OTHER, [])
+        if merged:
+            segments[OTHER] = merged
+        result[dimension.slug] = {
+            name: totals_by_variant(segment_rows) for name, segment_rows in segments.items()
+        }
+    return result
