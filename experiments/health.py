@@ -41,6 +41,9 @@ BALANCE_WARNING, BALANCE_ALARM = 0.01, 0.001
 
 @dataclass(frozen=True)
 class HealthCheck:
+    """`values`: the check's numbers, each key with one meaning across the checks
+    (experiments.serializers.HealthValuesSerializer types them)."""
+
     check: str
     status: Status
     title: str
@@ -157,7 +160,7 @@ def _sample_ratio(totals: Mapping[str, VariantTotals], weights: Sequence[float])
     units = {name: t.units for name, t in totals.items()}
     title = "Split of units between variants"
     if not sum(units.values()):
-        values: dict[str, Any] = {"units": units, "p_value": None}
+        values: dict[str, Any] = {"units_per_variant": units, "p_value": None}
         return HealthCheck("sample_ratio", "ok", title, "No units yet.", values)
     srm = srm_check(list(units.values()), weights)
     status = _graded(srm.p_value, SRM_WARNING, SRM_ALARM, below=True)
@@ -167,7 +170,12 @@ def _sample_ratio(totals: Mapping[str, VariantTotals], weights: Sequence[float])
         f"{name} {n:,} ({n / total:.1%}, planned {w:.0%})"
         for (name, n), w in zip(units.items(), shares, strict=True)
     )
-    values = {"units": units, "weights": list(weights), "chi2": srm.chi2, "p_value": srm.p_value}
+    values = {
+        "units_per_variant": units,
+        "weights": list(weights),
+        "chi2": srm.chi2,
+        "p_value": srm.p_value,
+    }
     if status == "ok":
         detail = f"Units per variant fit the planned split: {observed}; p = {srm.p_value:.2g}."
     elif status == "warning":
@@ -230,7 +238,7 @@ def _covariate(totals: VariantTotals) -> MeanStats:
 def _outcome_windows(totals: Mapping[str, VariantTotals]) -> HealthCheck:
     units = sum(t.units for t in totals.values())
     matured = sum(t.matured_units for t in totals.values())
-    values = {"units": units, "matured_units": matured, "outcome_days": OUTCOME_DAYS}
+    values = {"all_units": units, "matured_units": matured, "outcome_days": OUTCOME_DAYS}
     title = f"{OUTCOME_DAYS}-day outcome windows"
     if units == matured:
         detail = f"Every unit's {OUTCOME_DAYS} days after first exposure have passed."

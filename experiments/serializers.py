@@ -594,12 +594,38 @@ class MethodSerializer(serializers.Serializer):
     alpha = serializers.FloatField()
 
 
+class BalanceSerializer(serializers.Serializer):
+    control_mean = serializers.FloatField()
+    mean = serializers.FloatField()
+    p_value = serializers.FloatField()
+
+
+class HealthValuesSerializer(serializers.Serializer):
+    """The numbers of a health check (experiments.health): each check gives its own keys."""
+
+    multi_variant_units = serializers.IntegerField(required=False)
+    crawler_units = serializers.IntegerField(required=False)
+    crawler_and_person_units = serializers.IntegerField(required=False)
+    identities = serializers.IntegerField(required=False)
+    share = serializers.FloatField(required=False)
+    units_per_variant = serializers.DictField(child=serializers.IntegerField(), required=False)
+    weights = serializers.ListField(child=serializers.FloatField(), required=False)
+    chi2 = serializers.FloatField(required=False)
+    p_value = serializers.FloatField(required=False, allow_null=True)
+    variants = serializers.DictField(
+        child=BalanceSerializer(), required=False, help_text="Covariate balance per treatment."
+    )
+    all_units = serializers.IntegerField(required=False)
+    matured_units = serializers.IntegerField(required=False)
+    outcome_days = serializers.IntegerField(required=False)
+
+
 class HealthCheckSerializer(serializers.Serializer):
     check = serializers.CharField()
     status = serializers.ChoiceField(choices=("ok", "warning", "alarm"))
     title = serializers.CharField()
     detail = serializers.CharField()
-    values = serializers.DictField()
+    values = HealthValuesSerializer()
 
 
 class LiftSeriesSerializer(serializers.Serializer):

@@ -132,7 +132,7 @@ def test_outcome_windows_say_how_many_units_count_toward_outcomes():
         "treatment": totals(rng.normal(20, 5, 500), matured=320),
     }
     check = checks(arms)["outcome_windows"]
-    assert check.values == {"units": 1_000, "matured_units": 620, "outcome_days": 28}
+    assert check.values == {"all_units": 1_000, "matured_units": 620, "outcome_days": 28}
     assert check.detail.startswith("620 of 1,000 units have had 28 days")
 
 

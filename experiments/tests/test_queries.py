@@ -17,7 +17,7 @@ START, END = datetime.date(2026, 1, 18), datetime.date(2026, 1, 31)
 
 @pytest.fixture
 def engines(small_lake, warehouse_pg_dsn, pg_schema):
-    tables = ["fact_experiment_exposures", "fact_funnel_events", "fact_bookings"]
+    tables = ["fact_experiment_exposures", "fact_funnel_events", "fact_bookings", "dim_identities"]
     load_lake(warehouse_pg_dsn, small_lake, tables=tables, schema=pg_schema)
     return (
         DuckDBEngine(small_lake, threads=2, memory_limit="1GB", timeout_s=60),
@@ -26,7 +26,11 @@ def engines(small_lake, warehouse_pg_dsn, pg_schema):
 
 
 def same(frames):
-    duck, pg = (f.sort_values(list(f.columns[:2])).reset_index(drop=True) for f in frames)
+    """Equal rows, in any order: sorted by every column that is not a number (the first two
+    when all are)."""
+    keys = [c for c in frames[0].columns if frames[0][c].dtype.kind not in "biuf"]
+    keys = keys or list(frames[0].columns[:2])
+    duck, pg = (f.sort_values(keys).reset_index(drop=True) for f in frames)
     assert list(duck.columns) == list(pg.columns)
     assert len(duck) == len(pg) > 0
     for column in duck.columns:
@@ -46,6 +50,16 @@ def test_exposure_stats_agree(engines, key):
     same(frames)
     matured = frames[0].matured_units > 0
     assert matured.any() and not matured.all()
+
+
+@pytest.mark.parametrize("key", ["search_ranking_v2", "pricing_page_3way"])
+def test_segment_stats_agree(engines, key):
+    sql, params = queries.segment_stats(key, START, END, datetime.date(2026, 2, 22))
+    frames = [engine.run(sql, params).frame for engine in engines]
+    same(frames)
+    # Both kinds of visitor and several agents: the join and the grouping are exercised.
+    assert set(frames[0].visitor) == {"new", "returning"}
+    assert frames[0].user_agent.nunique() > 2
 
 
 @pytest.mark.parametrize("key", ["search_ranking_v2", "pricing_page_3way"])
