@@ -19,13 +19,17 @@
 --   outcome_value and converted the 28 days after; a missing value counts as 0. user_agent is
 --   the first exposure's (results by platform).
 WITH crawler_agents AS (
-    -- Its own read of the table (a CTE read twice would be materialized whole).
+    -- Its own read of the table (a CTE read twice would be materialized whole). The LIMIT,
+    -- far above any count of distinct agents, keeps an engine from pushing the match below
+    -- the DISTINCT: it then runs once per distinct agent, not once per exposure (a match
+    -- tries every pattern of the list; PostgreSQL took 2.2 s for 4,000 exposures without it).
     SELECT agent
     FROM (
         SELECT DISTINCT coalesce(user_agent, '') AS agent
         FROM fact_experiment_exposures
         WHERE (:experiment_key = '' OR experiment_key = :experiment_key)
           AND event_dt BETWEEN :start AND :end
+        LIMIT 2147483647
     ) AS agents
     WHERE regexp_like(agent || chr(3), :crawler_pattern)
 ),

@@ -1,6 +1,8 @@
 """Multiple-comparison corrections, small samples and a control rate of 0, and intervals that
 decide exactly as they read: against statsmodels, scipy and closed forms."""
 
+import gc
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -9,6 +11,7 @@ from statsmodels.stats.multitest import multipletests
 
 from experiments.stats import InputError, compare, mde
 from experiments.stats.compare import MIN_UNITS
+from experiments.stats.correction import adjusted_p_values
 
 # Four treatments against one control with lifts from nothing to clear.
 FAMILY = [
@@ -124,3 +127,20 @@ def test_the_mde_sizes_k_comparisons_at_alpha_over_k():
     bonferroni = mde("proportion", 0.05, [0.25] * 4, daily_units=1_000, mde_rel=0.1, alpha=0.05 / 3)
     single = mde("proportion", 0.05, [0.25] * 4, daily_units=1_000, mde_rel=0.1)
     assert family.n_total == bonferroni.n_total > single.n_total
+
+
+def test_a_correction_leaves_the_collector_as_it_found_it():
+    """statsmodels' Holm collects garbage on every call; the objects frozen around it are
+    unfrozen after, and a process that froze its own objects keeps them frozen."""
+    p_values = [0.01, 0.04, 0.2]
+    expected = list(multipletests(p_values, method="holm")[1])
+    assert gc.get_freeze_count() == 0
+    assert list(adjusted_p_values(p_values, "holm")) == pytest.approx(expected)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert list(adjusted_p_values(p_values, "holm")) == pytest.approx(expected)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
