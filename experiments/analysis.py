@@ -81,6 +81,14 @@ class Setup:
         return self.variants[0]
 
     @property
+    def primary(self) -> str | None:
+        return next((slug for slug, role in self.metrics if role == "primary"), None)
+
+    def totals_of(self, found: Mapping[str, VariantTotals]) -> dict[str, VariantTotals]:
+        """Every variant's totals in the experiment's order; empty where none were found."""
+        return {name: found.get(name, _EMPTY) for name in self.variants}
+
+    @property
     def tuning(self) -> float:
         """Units of control and one treatment where the sequential interval is tightest: the
         experiment's setting, else the planned sample of its largest comparison."""
@@ -184,7 +192,7 @@ def analyse(
         f"({found[name].units:,} units)"
         for name in sorted(set(found) - set(setup.variants))
     ]
-    totals = {name: found.get(name, _EMPTY) for name in setup.variants}
+    totals = setup.totals_of(found)
     counts = [totals[name].units for name in setup.variants]
     srm = srm_check(counts, setup.weights) if sum(counts) else None
     if srm is None:
@@ -214,7 +222,7 @@ def analyse(
 
 def _breakdowns(setup: Setup, rows: Iterable[Mapping[str, Any]]) -> tuple[Breakdown, ...]:
     """The primary outcome metric in every segment of every dimension."""
-    slug = next((s for s, role in setup.metrics if role == "primary"), None)
+    slug = setup.primary
     rows = list(rows)
     if slug not in OUTCOME_METRICS or not rows:
         return ()
@@ -223,7 +231,7 @@ def _breakdowns(setup: Setup, rows: Iterable[Mapping[str, Any]]) -> tuple[Breakd
     for dimension, by_segment in segment_totals(rows).items():
         values, members = [], []
         for value, found_totals in by_segment.items():
-            totals = {name: found_totals.get(name, _EMPTY) for name in setup.variants}
+            totals = setup.totals_of(found_totals)
             values.append((value, {name: t.units for name, t in totals.items()}))
             members.append(_metric(setup, totals, slug, "primary"))
         computed = iter(_corrected_together(setup, [m for m in members if m.result is not None]))
@@ -240,13 +248,13 @@ def _lift_over_time(setup: Setup, rows: list[Mapping[str, Any]]) -> dict[str, Li
     each day. Days where it cannot be computed yet (too little data) or has no relative lift
     are left out. Sequential intervals may be read at every one of these days; fixed-horizon
     ones only at the last."""
-    slug = next((s for s, role in setup.metrics if role == "primary"), None)
+    slug = setup.primary
     if slug not in OUTCOME_METRICS:
         return {}
     points: dict[str, list[tuple[datetime.date, Comparison]]] = {}
     for day in sorted({as_date(r["event_dt"]) for r in rows}):
         found = totals_by_variant(r for r in rows if as_date(r["event_dt"]) <= day)
-        totals = {name: found.get(name, _EMPTY) for name in setup.variants}
+        totals = setup.totals_of(found)
         metric = _families_corrected(setup, [_metric(setup, totals, slug, "primary")])[0]
         for c in metric.result.comparisons if metric.result else ():
             if c.ci_rel is not None:
