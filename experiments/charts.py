@@ -43,14 +43,22 @@ def forest(snapshots: Iterable[ResultSnapshot], titles: Mapping[str, str]) -> di
             "array": [(s.ci_rel_high - s.lift_rel) * 100 for s in rows],
             "arrayminus": [(s.lift_rel - s.ci_rel_low) * 100 for s in rows],
         },
-        "hovertemplate": "%{y}: %{x:+.2f}%<extra></extra>",
+        "customdata": [[s.ci_rel_low * 100, s.ci_rel_high * 100] for s in rows],
+        "hovertemplate": (
+            "%{y}: %{x:+.2f}% (interval %{customdata[0]:+.1f}% to %{customdata[1]:+.1f}%)"
+            "<extra></extra>"
+        ),
     }
     return {
         "data": [trace],
         "layout": _LAYOUT
         | {
             "height": max(200, 60 + 40 * len(rows)),
-            "xaxis": {"title": {"text": "lift vs control (%)"}, "zeroline": True},
+            "xaxis": {
+                "title": {"text": "lift vs control (%)"},
+                "zeroline": True,
+                "range": forest_range(rows),
+            },
             "yaxis": {"autorange": "reversed", "automargin": True},
             "shapes": [
                 {
@@ -65,6 +73,20 @@ def forest(snapshots: Iterable[ResultSnapshot], titles: Mapping[str, str]) -> di
             ],
         },
     }
+
+
+def forest_range(rows: list[ResultSnapshot]) -> list[float] | None:
+    """The lift axis (%): every interval, but not below -100% (no lift of a metric that cannot
+    be negative goes there) nor beyond three times the largest lift (at least 100%), so one
+    huge interval of a small sample does not flatten the rest. Clipped whiskers run off the
+    plot; the hover gives the whole interval."""
+    if not rows:
+        return None
+    low = max(min(s.ci_rel_low for s in rows) * 100, -100.0)
+    largest = max(abs(s.lift_rel) for s in rows) * 100
+    high = max(min(max(s.ci_rel_high for s in rows) * 100, max(100.0, 3 * largest)), low + 1)
+    pad = (high - low) * 0.05
+    return [low - pad, high + pad]
 
 
 def posterior(
