@@ -1,6 +1,6 @@
 """Plotly figures (plain dicts, drawn by static/experiments/charts.js) of a results page."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,11 @@ def forest(snapshots: Iterable[ResultSnapshot], titles: Mapping[str, str]) -> di
             "xaxis": {
                 "title": {"text": "lift vs control (%)"},
                 "zeroline": True,
-                "range": forest_range(rows),
+                "range": lift_range(
+                    [s.lift_rel for s in rows],
+                    [s.ci_rel_low for s in rows],
+                    [s.ci_rel_high for s in rows],
+                ),
             },
             "yaxis": {"autorange": "reversed", "automargin": True},
             "shapes": [
@@ -75,16 +79,18 @@ def forest(snapshots: Iterable[ResultSnapshot], titles: Mapping[str, str]) -> di
     }
 
 
-def forest_range(rows: list[ResultSnapshot]) -> list[float] | None:
-    """The lift axis (%): every interval, but not below -100% (no lift of a metric that cannot
-    be negative goes there) nor beyond three times the largest lift (at least 100%), so one
-    huge interval of a small sample does not flatten the rest. Clipped whiskers run off the
-    plot; the hover gives the whole interval."""
-    if not rows:
+def lift_range(
+    lifts: Sequence[float], lows: Sequence[float], highs: Sequence[float]
+) -> list[float] | None:
+    """A relative-lift axis (%): every interval, but not below -100% (no lift of a metric that
+    cannot be negative goes there) nor beyond three times the largest lift (at least 100%), so
+    one huge interval of a small sample does not flatten the rest. Clipped intervals run off
+    the plot; the hover gives them whole."""
+    if not lifts:
         return None
-    low = max(min(s.ci_rel_low for s in rows) * 100, -100.0)
-    largest = max(abs(s.lift_rel) for s in rows) * 100
-    high = max(min(max(s.ci_rel_high for s in rows) * 100, max(100.0, 3 * largest)), low + 1)
+    low = max(min(lows) * 100, -100.0)
+    largest = max(abs(lift) for lift in lifts) * 100
+    high = max(min(max(highs) * 100, max(100.0, 3 * largest)), low + 1)
     pad = (high - low) * 0.05
     return [low - pad, high + pad]
 
@@ -177,7 +183,15 @@ def lift_over_time(
         "data": data,
         "layout": _LAYOUT
         | {
-            "yaxis": {"title": {"text": f"lift vs control (%), {interval}"}, "zeroline": True},
+            "yaxis": {
+                "title": {"text": f"lift vs control (%), {interval}"},
+                "zeroline": True,
+                "range": lift_range(
+                    [v for s in series.values() for v in s["lift_rel"]],
+                    [v for s in series.values() for v in s["low"]],
+                    [v for s in series.values() for v in s["high"]],
+                ),
+            },
             "xaxis": {"title": {"text": "units first exposed up to"}},
         },
     }
