@@ -187,7 +187,8 @@ class Client:
     def finish(self, url: str, poll: str) -> dict:
         while (run := self.get(poll).json())["status"] not in ("succeeded", "failed"):
             time.sleep(0.5)
-        assert run["status"] == "succeeded", (url, run)
+        # The error first: pytest shortens the rest of the run's fields.
+        assert run["status"] == "succeeded", (url, run["error"], run)
         answer = self.get(url)
         assert answer.status_code == 200, (url, answer.status_code, answer.text[:300])
         return answer.json()
