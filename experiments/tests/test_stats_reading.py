@@ -139,8 +139,9 @@ def test_a_correction_leaves_the_collector_as_it_found_it():
     assert gc.get_freeze_count() == 0
     gc.freeze()
     try:
-        frozen = gc.get_freeze_count()
         assert list(adjusted_p_values(p_values, "holm")) == pytest.approx(expected)
-        assert gc.get_freeze_count() == frozen
+        # Still frozen (unfreezing empties the permanent generation; the count itself drifts
+        # as frozen objects are freed).
+        assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
