@@ -57,11 +57,23 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 # GrowthBook's stats engine as the experiments tests' reference (experiments/tests/
-# gbstats_cases.json). It pins numpy<2 and pandas<2, so it gets a throwaway venv of its own.
+# gbstats_cases.json). It pins numpy<2 and pandas<2, so it gets throwaway venvs of its own.
+# CUPED for ratio metrics (RegressionAdjustedRatioStatistic) is in gbstats' source but in no
+# release (0.8.0, PyPI's newest, predates it), so those cases come from a pinned commit of the
+# GrowthBook repository, the rest still from the release. GBSTATS_SOURCE may name an export of
+# that commit's packages/stats instead (file:///path), for a machine that reaches PyPI only.
+GBSTATS_RELEASE := 0.8.0
+GBSTATS_COMMIT := 8f1db4456915a8e7b7faf23d5632ca7219d2f469
+GBSTATS_SOURCE ?= git+https://github.com/growthbook/growthbook@$(GBSTATS_COMMIT)\#subdirectory=packages/stats
 gbstats-cases:
-	rm -rf var/gbstats-venv && $(PYTHON) -m venv var/gbstats-venv
-	var/gbstats-venv/bin/pip install --quiet gbstats==0.8.0
-	var/gbstats-venv/bin/python tools/gbstats_cases.py
+	rm -rf var/gbstats-venv var/gbstats-source-venv
+	$(PYTHON) -m venv var/gbstats-venv
+	var/gbstats-venv/bin/pip install --quiet gbstats==$(GBSTATS_RELEASE)
+	var/gbstats-venv/bin/python tools/gbstats_cases.py released gbstats==$(GBSTATS_RELEASE)
+	$(PYTHON) -m venv var/gbstats-source-venv
+	var/gbstats-source-venv/bin/pip install --quiet "gbstats @ $(GBSTATS_SOURCE)"
+	var/gbstats-source-venv/bin/python tools/gbstats_cases.py ratio_cuped \
+		growthbook/growthbook@$(GBSTATS_COMMIT):packages/stats
 
 clean:
 	rm -rf var/test var/cache var/broker

@@ -17,15 +17,18 @@ from experiments.catalogue import metric_title
 from experiments.health import ExposureHygiene, HealthCheck, health_checks
 from experiments.outcomes import (
     OUTCOME_METRICS,
+    RATIO_SUMS,
     DailyExposures,
     VariantTotals,
     as_date,
     daily_exposures,
+    grouped_by,
     metric_mean,
     metric_stats,
+    ratio_totals,
     totals_by_variant,
 )
-from experiments.segments import DIMENSIONS, segment_totals
+from experiments.segments import DIMENSIONS, metric_dimension_rows, segment_rows
 from experiments.stats import (
     CompareResult,
     Comparison,
@@ -46,22 +49,30 @@ NOT_PER_VARIANT = (
     "a catalogue metric without an experiment unit: it is measured for the whole marketplace "
     "on the metrics pages, not per variant"
 )
-_RATIO_SUMS = (
-    "numerator_sum",
-    "numerator_sum_squares",
-    "denominator_sum",
-    "denominator_sum_squares",
-    "sum_products",
-)
+Rows = Sequence[Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
 class CatalogueRows:
-    """A catalogue metric's per-variant rows (metric_unit_stats.sql), or why there are none."""
+    """A catalogue metric's rows (metric_unit_stats.sql: per variant and day, segment, and
+    value of each of its own dimensions, those rows with the `split_by` they were computed
+    with), or why there are none."""
 
-    rows: Sequence[Mapping[str, Any]]
+    rows: Rows
     higher_is_better: bool
     error: str | None = None
+
+    @property
+    def days(self) -> list[Mapping[str, Any]]:
+        return grouped_by(self.rows, "day")
+
+    @property
+    def segments(self) -> list[Mapping[str, Any]]:
+        return grouped_by(self.rows, "segment")
+
+    @property
+    def dimension_values(self) -> list[Mapping[str, Any]]:
+        return grouped_by(self.rows, "dimension")
 
 
 @dataclass(frozen=True)
@@ -149,9 +160,10 @@ class Segment:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """The primary metric by one dimension; every segment's comparisons are one family of the
-    correction (reading many segments is many chances of a false positive)."""
+    """A primary or secondary metric by one dimension; every segment's comparisons are one
+    family of the correction (reading many segments is many chances of a false positive)."""
 
+    metric: str
     dimension: str
     title: str
     segments: tuple[Segment, ...]
@@ -198,15 +210,22 @@ def analyse(
     if srm is None:
         warnings.append("no exposures yet")
     days_with_data = len({str(r["event_dt"]) for r in rows if str(r["variant"]) in totals})
+    catalogue = catalogue or {}
+    segments = list(segments)
     metrics = _families_corrected(
         setup,
         [
             _metric(setup, totals, slug, role)
             if slug in OUTCOME_METRICS
-            else _catalogue_metric(setup, (catalogue or {}).get(slug), slug, role)
+            else _catalogue_metric(setup, catalogue.get(slug), slug, role)
             for slug, role in setup.metrics
         ],
     )
+    measured = {
+        slug: found
+        for slug, _role in setup.metrics
+        if (found := _measured_rows(slug, rows, segments, catalogue)) is not None
+    }
     return Analysis(
         totals=totals,
         exposures={k: v for k, v in daily_exposures(rows).items() if k in totals},
@@ -214,48 +233,96 @@ def analyse(
         progress=_progress(setup, counts, days_with_data, today),
         metrics=metrics,
         warnings=tuple(warnings),
-        lift_over_time=_lift_over_time(setup, rows),
+        lift_over_time=_lift_over_time(setup, measured.get(setup.primary)),
         health=health_checks(totals=totals, weights=setup.weights, hygiene=hygiene),
-        breakdowns=_breakdowns(setup, segments),
+        breakdowns=tuple(
+            breakdown
+            for slug, role in setup.metrics
+            if role in ("primary", "secondary") and slug in measured
+            for breakdown in _breakdowns(setup, slug, measured[slug])
+        ),
     )
 
 
-def _breakdowns(setup: Setup, rows: Iterable[Mapping[str, Any]]) -> tuple[Breakdown, ...]:
-    """The primary outcome metric in every segment of every dimension."""
-    slug = setup.primary
-    rows = list(rows)
-    if slug not in OUTCOME_METRICS or not rows:
-        return ()
-    breakdowns = []
+@dataclass(frozen=True)
+class _MeasuredRows:
+    """The rows a metric is computed from: per variant and day, per variant and segment
+    (exposure_stats and segment_stats for an outcome metric, its own for a catalogue one), and
+    per variant and value of a catalogue metric's own dimensions."""
+
+    days: list[Mapping[str, Any]]
+    segments: list[Mapping[str, Any]]
+    higher_is_better: bool
+    dimension_values: list[Mapping[str, Any]] = dataclasses.field(default_factory=list)
+
+
+def _measured_rows(
+    slug: str, rows: Rows, segments: Rows, catalogue: Mapping[str, CatalogueRows]
+) -> _MeasuredRows | None:
+    """None for a metric that is not computed per variant (or whose query failed)."""
+    if slug in OUTCOME_METRICS:
+        return _MeasuredRows(list(rows), list(segments), True)
+    found = catalogue.get(slug)
+    if found is None or found.error is not None:
+        return None
+    return _MeasuredRows(found.days, found.segments, found.higher_is_better, found.dimension_values)
+
+
+def _measured(
+    setup: Setup, slug: str, role: str, rows: Rows, higher_is_better: bool
+) -> MetricResult:
+    """The metric over these rows (a segment's, or the days up to one), uncorrected."""
+    if slug in OUTCOME_METRICS:
+        return _metric(setup, setup.totals_of(totals_by_variant(rows)), slug, role)
+    return _ratio_metric(setup, slug, role, rows, higher_is_better)
+
+
+def _breakdowns(setup: Setup, slug: str, measured: _MeasuredRows) -> list[Breakdown]:
+    """The metric in every segment of every dimension: the units' (platform and visitor kind),
+    then a catalogue metric's own."""
+    role = dict(setup.metrics)[slug]
     titles = {d.slug: d.title for d in DIMENSIONS}
-    for dimension, by_segment in segment_totals(rows).items():
+    dimensions = {}
+    if measured.segments:
+        dimensions |= segment_rows(measured.segments)
+    for dimension, by_value in metric_dimension_rows(measured.dimension_values).items():
+        titles[dimension] = dimension.replace("_", " ").capitalize()
+        dimensions[dimension] = by_value
+    breakdowns = []
+    for dimension, by_segment in dimensions.items():
         values, members = [], []
-        for value, found_totals in by_segment.items():
-            totals = setup.totals_of(found_totals)
-            values.append((value, {name: t.units for name, t in totals.items()}))
-            members.append(_metric(setup, totals, slug, "primary"))
+        for value, rows in by_segment.items():
+            values.append((value, _units(setup, rows)))
+            members.append(_measured(setup, slug, role, rows, measured.higher_is_better))
         computed = iter(_corrected_together(setup, [m for m in members if m.result is not None]))
         segments = tuple(
             Segment(value, units, next(computed) if m.result is not None else m)
             for (value, units), m in zip(values, members, strict=True)
         )
-        breakdowns.append(Breakdown(dimension, titles[dimension], segments))
-    return tuple(breakdowns)
+        breakdowns.append(Breakdown(slug, dimension, titles[dimension], segments))
+    return breakdowns
 
 
-def _lift_over_time(setup: Setup, rows: list[Mapping[str, Any]]) -> dict[str, LiftSeries]:
-    """Per treatment: the primary outcome metric recomputed on the units first exposed up to
-    each day. Days where it cannot be computed yet (too little data) or has no relative lift
-    are left out. Sequential intervals may be read at every one of these days; fixed-horizon
-    ones only at the last."""
-    slug = setup.primary
-    if slug not in OUTCOME_METRICS:
+def _units(setup: Setup, rows: Rows) -> dict[str, int]:
+    return {
+        name: sum(int(r["units"]) for r in rows if str(r["variant"]) == name)
+        for name in setup.variants
+    }
+
+
+def _lift_over_time(setup: Setup, measured: _MeasuredRows | None) -> dict[str, LiftSeries]:
+    """Per treatment: the primary metric recomputed on the units first exposed up to each day.
+    Days where it cannot be computed yet (too little data) or has no relative lift are left
+    out. Sequential intervals may be read at every one of these days; fixed-horizon ones only
+    at the last."""
+    if measured is None:
         return {}
+    slug, rows = setup.primary, measured.days
     points: dict[str, list[tuple[datetime.date, Comparison]]] = {}
     for day in sorted({as_date(r["event_dt"]) for r in rows}):
-        found = totals_by_variant(r for r in rows if as_date(r["event_dt"]) <= day)
-        totals = setup.totals_of(found)
-        metric = _families_corrected(setup, [_metric(setup, totals, slug, "primary")])[0]
+        so_far = [r for r in rows if as_date(r["event_dt"]) <= day]
+        measured_so_far = _measured(setup, slug, "primary", so_far, measured.higher_is_better)
+        metric = _families_corrected(setup, [measured_so_far])[0]
         for c in metric.result.comparisons if metric.result else ():
             if c.ci_rel is not None:
                 points.setdefault(c.variant, []).append((day, c))
@@ -285,25 +352,32 @@ def _metric(setup: Setup, totals: dict[str, VariantTotals], slug: str, role: str
 def _catalogue_metric(
     setup: Setup, rows: CatalogueRows | None, slug: str, role: str
 ) -> MetricResult:
-    """A catalogue ratio metric per variant: Σ numerator / Σ denominator over exposed units."""
+    """A catalogue ratio metric per variant: sum(numerator) / sum(denominator) over exposed
+    units, or why it is not computed."""
     if rows is None:
         return MetricResult(slug, role, None, None, NOT_PER_VARIANT, {})
     if rows.error is not None:
         return MetricResult(slug, role, "ratio", None, rows.error, {})
-    by_variant = {str(r["variant"]): r for r in rows.rows}
+    return _ratio_metric(setup, slug, role, rows.days, rows.higher_is_better)
+
+
+def _ratio_metric(
+    setup: Setup, slug: str, role: str, rows: Rows, higher_is_better: bool
+) -> MetricResult:
+    totals = ratio_totals(rows)
     means = {
-        name: float(r["numerator_sum"]) / float(r["denominator_sum"])
-        for name, r in by_variant.items()
-        if name in setup.variants and r["denominator_sum"]
+        name: t["numerator_sum"] / t["denominator_sum"]
+        for name, t in totals.items()
+        if name in setup.variants and t["denominator_sum"]
     }
 
     def stats(name: str) -> RatioStats:
-        row = by_variant.get(name)
-        if row is None:
+        found = totals.get(name)
+        if found is None:
             raise InputError("n", "must be at least 2")
-        return RatioStats(n=int(row["units"]), **{k: float(row[k]) for k in _RATIO_SUMS})
+        return RatioStats(n=int(found["units"]), **{k: found[k] for k in RATIO_SUMS})
 
-    return _compared(setup, slug, role, "ratio", stats, means, rows.higher_is_better)
+    return _compared(setup, slug, role, "ratio", stats, means, higher_is_better)
 
 
 def _families_corrected(setup: Setup, metrics: list[MetricResult]) -> tuple[MetricResult, ...]:

@@ -15,7 +15,8 @@ from rest_framework.response import Response
 from experiments import queries, selectors, serializers
 from experiments.assignment import assign
 from experiments.catalogue import titles_for
-from experiments.outcomes import baseline_from_row
+from experiments.outcomes import baseline_from_row, grouped_by, ratio_baseline
+from metrics.catalogue import load_catalogue
 from portal.authentication import has_token_scope
 from portal.permissions import allows
 from portal.roles import Capability, data_scope
@@ -37,8 +38,8 @@ readers = allows(Capability.EXPERIMENTS_READ)
 @api_view(["POST"])
 @permission_classes([readers])
 def stats_compare(request):
-    """Compare variants from their sufficient statistics (proportions or means, CUPED when the
-    covariate sums are given)."""
+    """Compare variants from their sufficient statistics (proportions, means or ratios; CUPED
+    when the covariate sums are given)."""
     body = serializers.CompareRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     return Response(
@@ -74,16 +75,21 @@ def stats_mde(request):
 @throttle_classes(QUERY_THROTTLES)
 def stats_baseline(request):
     """Baseline rate, mean, standard deviation, pre-period correlation and daily traffic of
-    experiment units over the last `days` days of data (all experiments, or `experiment_key`).
-    200 with the numbers when ready, 202 while the query runs (ask again)."""
+    experiment units over the last `days` days of data (all experiments, or `experiment_key`):
+    of the outcome metrics, or of one catalogue ratio metric (`metric`). 200 with the numbers
+    when ready, 202 while the query runs (ask again)."""
     query = serializers.BaselineQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     key, days = query.validated_data["experiment_key"], query.validated_data["days"]
+    slug = query.validated_data["metric"]
     experiment = selectors.experiment_get(key) if key else None
     control = experiment.variant_names[0] if experiment else "control"
     end = _last_day_of_data()
     start = end - datetime.timedelta(days=days - 1)
-    sql, params = queries.baseline(start, end, key, control)
+    if slug:
+        sql, params = queries.metric_unit_stats(load_catalogue().get(slug), key, start, end)
+    else:
+        sql, params = queries.baseline(start, end, key, control)
     submission = warehouse_services.query_submit(
         sql=sql,
         params=params,
@@ -105,12 +111,16 @@ def stats_baseline(request):
             status=502,
         )
     cached = answer.result
-    baseline = baseline_from_row(cached.frame.iloc[0].to_dict())
+    if slug:
+        baseline = ratio_baseline(grouped_by(cached.frame.to_dict("records"), "day"), control)
+    else:
+        baseline = baseline_from_row(cached.frame.iloc[0].to_dict())
     answer = serializers.BaselineSerializer(
         {
             "status": "succeeded",
             "run_id": cached.run_id,
             "experiment_key": key or None,
+            "metric": slug or None,
             "window": {"start": start.isoformat(), "end": end.isoformat(), "days": days},
             "baseline": {
                 "days_with_data": baseline.days,

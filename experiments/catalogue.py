@@ -21,6 +21,21 @@ def per_variant_titles() -> dict[str, str]:
     }
 
 
+def primary_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What an experiment's primary metric may be, grouped for a select box: its outcome
+    metrics and the catalogue's ratio metrics computed per variant."""
+    return [
+        (
+            "Experiment outcomes",
+            [(m.slug, f"{m.title} ({m.metric_type})") for m in OUTCOME_METRICS.values()],
+        ),
+        (
+            "Catalogue metrics",
+            [(slug, f"{title} (ratio)") for slug, title in sorted(per_variant_titles().items())],
+        ),
+    ]
+
+
 def titles_for(slugs: list[str]) -> dict[str, str] | None:
     """The catalogue's titles when some of `slugs` need them (loading it parses every file)."""
     if all(slug in OUTCOME_METRICS for slug in slugs):
@@ -29,7 +44,7 @@ def titles_for(slugs: list[str]) -> dict[str, str] | None:
 
 
 def metric_problem(slug: str) -> str | None:
-    """Why an experiment cannot use `slug` as a secondary or guardrail metric; None if it can."""
+    """Why an experiment cannot use `slug` as a metric of any role; None if it can."""
     if slug in OUTCOME_METRICS:
         return None
     catalogue = load_catalogue()

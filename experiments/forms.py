@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from experiments import services
+from experiments.catalogue import primary_choices
 from experiments.models import KEY_VALIDATOR, NAME_VALIDATOR, Correction, Experiment
-from experiments.outcomes import OUTCOME_METRICS
 from experiments.stats.reading import MIN_TUNING
 from experiments.stats.validation import MAX_DAILY_UNITS
 from portal.roles import CAPABILITIES, Capability
@@ -52,9 +52,7 @@ class ExperimentForm(forms.Form):
     targeted_surfaces = forms.CharField(
         required=False, help_text="Comma-separated surface slugs, e.g. search_results."
     )
-    primary_metric = forms.ChoiceField(
-        choices=[(m.slug, f"{m.title} ({m.metric_type})") for m in OUTCOME_METRICS.values()]
-    )
+    primary_metric = forms.ChoiceField(choices=primary_choices)
     secondary_metrics = forms.CharField(
         required=False, help_text="Comma-separated: outcome metrics or catalogue slugs."
     )
@@ -64,15 +62,20 @@ class ExperimentForm(forms.Form):
     alpha = forms.FloatField(initial=0.05, min_value=0.0001, max_value=0.5)
     power = forms.FloatField(initial=0.8, min_value=0.5, max_value=0.9999)
     mde_rel = forms.FloatField(label="MDE (relative)", help_text="0.05 means 5%.")
-    baseline = forms.FloatField(help_text="Control conversion rate (0-1), or control mean.")
+    baseline = forms.FloatField(
+        help_text="Control conversion rate (0-1), or the control's mean or ratio."
+    )
     baseline_std = forms.FloatField(
-        required=False, label="Baseline standard deviation", help_text="Mean metrics only."
+        required=False,
+        label="Baseline standard deviation",
+        help_text="Mean and ratio metrics (a ratio's per unit, as the MDE calculator's baseline "
+        "gives it).",
     )
     expected_correlation = forms.FloatField(
         initial=0.0,
         min_value=-0.999,
         max_value=0.999,
-        help_text="Pre-period correlation for CUPED (mean metrics only).",
+        help_text="Pre-period correlation for CUPED (mean and ratio metrics).",
     )
     max_duration_days = forms.IntegerField(min_value=1, max_value=365, initial=28)
     expected_daily_units = CountField(min_value=1, max_value=MAX_DAILY_UNITS)

@@ -9,7 +9,8 @@ from django.db import models
 
 from experiments import stats
 from experiments.assignment import AssignmentConfig
-from experiments.outcomes import OUTCOME_METRICS, MetricType
+from experiments.outcomes import OUTCOME_METRICS
+from experiments.stats.compare import MetricType
 from experiments.stats.reading import MIN_TUNING
 
 KEY_VALIDATOR = RegexValidator(
@@ -145,7 +146,15 @@ class Experiment(models.Model):
 
     @property
     def metric_type(self) -> MetricType:
-        return OUTCOME_METRICS[self.primary_metric].metric_type
+        """The primary metric's: an outcome metric's own, else a catalogue ratio's."""
+        outcome = OUTCOME_METRICS.get(self.primary_metric)
+        return outcome.metric_type if outcome is not None else "ratio"
+
+    @property
+    def sized_as(self) -> MetricType:
+        """How the plan sizes the primary metric: a ratio as a mean of its per-unit
+        linearisation (the delta method), whose standard deviation `baseline_std` holds."""
+        return "proportion" if self.metric_type == "proportion" else "mean"
 
     def ordered_variants(self) -> list["Variant"]:
         # Sorted in Python so that a prefetched set of variants costs no query.
@@ -171,7 +180,7 @@ class Experiment(models.Model):
         """The sample the primary metric needs for the planned MDE (with the variants' weights,
         or `weights` for variants not saved yet); InputError if the plan cannot be computed
         (the error names the field as the MDE API spells it)."""
-        kind = self.metric_type
+        kind = self.sized_as
         return stats.mde(
             kind,
             self.baseline,
@@ -315,8 +324,9 @@ class ResultComputation(models.Model):
     method = models.JSONField(default=dict)
     # experiments.health checks: [{"check", "status", "title", "detail", "values"}].
     health = models.JSONField(default=list)
-    # The primary metric by dimension: [{"dimension", "title", "segments": [{"value", "units",
-    # "error", "comparisons"}]}] (experiments.results._breakdowns_json).
+    # The primary and secondary metrics by dimension: [{"metric", "dimension", "title",
+    # "segments": [{"value", "units", "error", "comparisons"}]}]
+    # (experiments.results._breakdowns_json).
     breakdowns = models.JSONField(default=list)
     # Per metric slug, per variant: {"days": [...], "lift_rel": [...], "low": [...], "high": [...]}.
     lift_over_time = models.JSONField(default=dict)

@@ -16,11 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from experiments.stats import MeanStats, ProportionStats
+from experiments.stats import MeanStats, ProportionStats, RatioStats
+from experiments.stats.sufficient import RATIO_COVARIATE_FIELDS, RATIO_FIELDS
 
 MetricType = Literal["proportion", "mean"]
 # The outcome window: outcome_value and converted are measured over the days after exposure.
 OUTCOME_DAYS = 28
+# The CUPED covariate's window before first exposure: the lake's pre_value, and a catalogue
+# metric's own pre-period (spelled out again in metric_unit_stats.sql's date_add).
+PRE_PERIOD_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,30 @@ def totals_by_variant(rows: Iterable[Mapping[str, Any]]) -> dict[str, VariantTot
             **{name: math.fsum(float(r[name]) for r in day_rows) for name in _SUMS},
         )
         for variant, day_rows in by_variant.items()
+    }
+
+
+# The sums of metric_unit_stats.sql's rows: experiments.stats.RatioStats' fields, with its
+# covariate (a row's `units` is its n).
+RATIO_SUMS = (*RATIO_FIELDS, *RATIO_COVARIATE_FIELDS)
+
+
+def grouped_by(
+    rows: Iterable[Mapping[str, Any]], grouping: Literal["day", "segment"]
+) -> list[Mapping[str, Any]]:
+    """metric_unit_stats.sql's rows of one grouping: per variant and day, or per segment."""
+    return [r for r in rows if r["grouped_by"] == grouping]
+
+
+def ratio_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per variant: `units` and every one of RATIO_SUMS, summed over its rows (with fsum)."""
+    by_variant: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_variant.setdefault(str(row["variant"]), []).append(row)
+    return {
+        variant: {"units": sum(int(r["units"]) for r in variant_rows)}
+        | {name: math.fsum(float(r[name]) for r in variant_rows) for name in RATIO_SUMS}
+        for variant, variant_rows in by_variant.items()
     }
 
 
@@ -193,4 +221,34 @@ def baseline_from_row(row: Mapping[str, Any]) -> Baseline:
         mean=stats.mean,
         std=math.sqrt(stats.variance),
         correlation=stats.covariance / spread if spread > 0 else 0.0,
+    )
+
+
+def ratio_baseline(rows: Iterable[Mapping[str, Any]], control: str) -> Baseline:
+    """A catalogue ratio metric's baseline from metric_unit_stats.sql's day rows: the control
+    units' ratio, the standard deviation of its per-unit linearisation (x - R y) / mean(y),
+    which sizes a ratio as a mean (the delta method), and the correlation of that linearisation
+    with the same metric's pre-period one (CUPED; 0 without a pre-period). None where there are
+    too few control units, or no denominator to divide by."""
+    rows = list(rows)
+    days = len({str(r["event_dt"]) for r in rows})
+    units = sum(int(r["units"]) for r in rows)
+    daily = units / days if days else None
+    totals = ratio_totals(r for r in rows if str(r["variant"]) == control).get(control)
+    n = int(totals["units"]) if totals else 0
+    if totals is None or n < 2 or not totals["denominator_sum"] > 0:
+        return Baseline(days, daily, n, None, None, None, None)
+    stats = RatioStats(n=n, **{name: totals[name] for name in RATIO_SUMS})
+    correlation = 0.0
+    if stats.pre_denominator_sum > 0:
+        spread = math.sqrt(stats.variance * stats.pre_variance)
+        correlation = stats.covariance / spread if spread > 0 else 0.0
+    return Baseline(
+        days=days,
+        daily_units=daily,
+        control_units=n,
+        conversion_rate=None,
+        mean=stats.mean,
+        std=math.sqrt(stats.variance),
+        correlation=correlation,
     )

@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from experiments.crawlers import CRAWLER_PATTERN
-from experiments.outcomes import OUTCOME_DAYS
+from experiments.outcomes import OUTCOME_DAYS, PRE_PERIOD_DAYS
 from metrics.definitions import Metric
 from metrics.params import MetricParams
 from metrics.per_unit import per_unit_tree
@@ -34,12 +34,20 @@ def sql(name: str) -> str:
 
 
 def with_ctes(name: str, ctes: dict[str, exp.Expression]) -> str:
-    """The query of file ``name`` with ``ctes`` (name -> query) defined before its own."""
+    """The query of file ``name`` with those of ``ctes`` (name -> query, each reading only
+    earlier ones) it reads, directly or through another, defined before its own. Unread ones
+    are left out: an engine would still load the tables they name."""
     tree = sqlglot.parse_one(sql(name), read=SOURCE_DIALECT)
     own = tree.args.get("with_")
+    read = {table.name for table in tree.find_all(exp.Table)}
+    needed = []
+    for cte, query in reversed(ctes.items()):
+        if cte in read:
+            needed.insert(0, (cte, query))
+            read |= {table.name for table in query.find_all(exp.Table)}
     defined = [
         exp.CTE(this=query, alias=exp.TableAlias(this=exp.to_identifier(cte)))
-        for cte, query in ctes.items()
+        for cte, query in needed
     ]
     tree.set("with_", exp.With(expressions=[*defined, *(own.expressions if own else [])]))
     return tree.sql(dialect=SOURCE_DIALECT, pretty=True)
@@ -51,16 +59,18 @@ def _parsed(name: str) -> exp.Expression:
 
 
 def _units_ctes() -> dict[str, exp.Expression]:
-    # exposure_units first: first_exposures reads it.
+    # In the order they read each other.
     return {
         "exposure_units": _parsed("exposure_units"),
         "first_exposures": _parsed("first_exposures"),
+        "unit_segments": _parsed("unit_segments"),
     }
 
 
 @cache
 def units_query(name: str) -> str:
-    """Query ``name`` reading exposure_units and first_exposures."""
+    """Query ``name`` with whichever of exposure_units, first_exposures and unit_segments it
+    reads."""
     return with_ctes(name, _units_ctes())
 
 
@@ -117,21 +127,37 @@ def exposure_hygiene(
 
 
 def metric_unit_stats(
-    metric: Metric, experiment_key: str, start: datetime.date, end: datetime.date
+    metric: Metric,
+    experiment_key: str,
+    start: datetime.date,
+    end: datetime.date,
+    split_by: str | None = None,
 ) -> tuple[str, dict]:
-    """Per-variant sums of the metric's per-unit numerator and denominator (ratio statistics).
+    """Sums of the metric's per-unit numerator and denominator, after first exposure and in
+    the 28 days before it (ratio statistics with their CUPED covariate), per variant and day,
+    segment, and value of the dimension `split_by` (one of the metric's; none: 'all').
 
-    The metric runs unsplit and unfiltered (every dimension filter keeps every value) over the
-    experiment's window."""
+    The metric runs unfiltered (every dimension filter keeps every value) from 28 days before
+    the experiment's window to its end: its :start becomes :metric_start, since the units'
+    :start is the window's own."""
     if metric.experiment_unit is None:
         raise ValueError(f"metric {metric.slug} names no experiment_unit")
     per_unit = per_unit_tree(
         sqlglot.parse_one(metric.sql, read=SOURCE_DIALECT), metric.experiment_unit
-    )
+    ).transform(_metric_start)
     text = with_ctes("metric_unit_stats", {**_units_ctes(), "metric_rows": per_unit})
-    window = MetricParams(start=start, end=end, grain=METRIC_GRAIN).bind(metric)
-    # Splitting by unit drops the metric's :split_by.
+    metric_start = start - datetime.timedelta(days=PRE_PERIOD_DAYS)
+    window = MetricParams(start=metric_start, end=end, grain=METRIC_GRAIN, split_by=split_by).bind(
+        metric
+    )
+    window["metric_start"] = window.pop("start")
     return text, params_used(text, {**window, **_unit_params(experiment_key, start, end)})
+
+
+def _metric_start(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Placeholder) and node.name == "start":
+        return exp.Placeholder(this="metric_start")
+    return node
 
 
 def baseline(

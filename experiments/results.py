@@ -167,11 +167,12 @@ def _catalogue_rows(
     experiment: Experiment, window: tuple[datetime.date, datetime.date]
 ) -> dict[str, CatalogueRows]:
     """Per-variant rows of each catalogue metric the experiment names and experiments can
-    split by unit (one warehouse query each); a metric that fails gets its error, the others
-    are still computed."""
+    split by unit: one warehouse query each, or for a primary or secondary metric with
+    dimensions of its own one per dimension (its results by dimension), whose dimension rows
+    are tagged with it. A metric that fails gets its error, the others are still computed."""
     catalogue = load_catalogue()
     found: dict[str, CatalogueRows] = {}
-    for slug, _role in experiment.metrics():
+    for slug, role in experiment.metrics():
         if slug in OUTCOME_METRICS:
             continue
         metric = catalogue.metrics.get(slug)
@@ -188,15 +189,26 @@ def _catalogue_rows(
                 (), metric.higher_is_better, "cannot be computed: it reads restricted data"
             )
             continue
+        splits = list(metric.dimensions) if role != "guardrail" and metric.dimensions else [None]
+        rows: list[dict[str, Any]] = []
         try:
-            result = _job_query(
-                f"experiment results: {experiment.key} / {slug}",
-                queries.metric_unit_stats(metric, experiment.key, *window),
-            )
+            for split_by in splits:
+                result = _job_query(
+                    f"experiment results: {experiment.key} / {slug}"
+                    + (f" by {split_by}" if split_by else ""),
+                    queries.metric_unit_stats(metric, experiment.key, *window, split_by),
+                )
+                for row in result.frame.to_dict("records"):
+                    if row["grouped_by"] != "dimension":
+                        # The same in every split: the first one's are kept.
+                        if split_by == splits[0]:
+                            rows.append(row)
+                    elif split_by is not None:
+                        rows.append(row | {"split_by": split_by})
         except QueryFailed as err:
             found[slug] = CatalogueRows((), metric.higher_is_better, f"the query failed: {err}")
             continue
-        found[slug] = CatalogueRows(result.frame.to_dict("records"), metric.higher_is_better)
+        found[slug] = CatalogueRows(rows, metric.higher_is_better)
     return found
 
 
@@ -223,6 +235,7 @@ def _segment_rows(experiment: Experiment, window) -> tuple[list[dict], list[str]
 def _breakdowns_json(analysis: Analysis) -> list[dict[str, Any]]:
     return [
         {
+            "metric": b.metric,
             "dimension": b.dimension,
             "title": b.title,
             "segments": [

@@ -1,8 +1,9 @@
-"""Results by dimension: each unit's segment from the rows of
-analytics/experiments/segment_stats.sql (one row per variant, user agent and visitor kind).
+"""Results by dimension: each unit's segment from rows per variant, user agent and visitor
+kind (analytics/experiments/segment_stats.sql, and metric_unit_stats.sql's segment rows), and
+a catalogue metric's values of its own dimensions (metric_unit_stats.sql's dimension rows).
 
-Pure: rows in, per dimension and segment the variants' totals out (experiments.outcomes'
-VariantTotals, summed with fsum as there). A user agent's platform is its operating system as
+Pure: rows in, per dimension and segment the rows of that segment out (the caller sums them
+as it sums any rows of its metric). A user agent's platform is its operating system as
 ua-parser reads it (the uap-core rules, maintained for browsers and apps alike); the largest
 segments are kept and the rest are summed into "Other", so that a dimension with a long tail
 is still a handful of comparisons.
@@ -16,7 +17,6 @@ from typing import Any
 from ua_parser import parse_os
 
 from experiments.crawlers import AGENTS_CACHED
-from experiments.outcomes import VariantTotals, totals_by_variant
 
 OTHER = "Other"
 # Segments kept per dimension, by units; the rest are summed into OTHER.
@@ -47,11 +47,12 @@ def _segment(dimension: str, row: Mapping[str, Any]) -> str:
     return str(row["visitor"])
 
 
-def segment_totals(
+def segment_rows(
     rows: Iterable[Mapping[str, Any]], top: int = TOP_SEGMENTS
-) -> dict[str, dict[str, dict[str, VariantTotals]]]:
-    """dimension -> segment -> variant -> totals; segments by units, largest first, the ones
-    after the `top` largest summed into OTHER (last)."""
+) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
+    """dimension -> segment -> its rows; segments by units, largest first, the ones after the
+    `top` largest merged into OTHER (last): the segments partition the units, so merged rows
+    still count each unit once."""
     rows = list(rows)
     result = {}
     for dimension in DIMENSIONS:
@@ -68,7 +69,27 @@ def segment_totals(
         merged = [r for name in rest for r in by_segment[name]] + by_segment.get(OTHER, [])
         if merged:
             segments[OTHER] = merged
-        result[dimension.slug] = {
-            name: totals_by_variant(segment_rows) for name, segment_rows in segments.items()
+        result[dimension.slug] = segments
+    return result
+
+
+def metric_dimension_rows(
+    rows: Iterable[Mapping[str, Any]], top: int = TOP_SEGMENTS
+) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
+    """A catalogue metric's own dimension -> value -> its rows (metric_unit_stats.sql's
+    dimension rows, each with the `split_by` it was computed with); the `top` values with the
+    largest denominators. Every unit is in every value (with 0 / 0 where it has no events), so
+    values cannot be merged into an OTHER as segments are."""
+    by_dimension: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for row in rows:
+        values = by_dimension.setdefault(str(row["split_by"]), {})
+        values.setdefault(str(row["dimension_value"]), []).append(row)
+    result = {}
+    for dimension, by_value in by_dimension.items():
+        size = {
+            value: sum(float(r["denominator_sum"]) for r in value_rows)
+            for value, value_rows in by_value.items()
         }
+        largest = sorted(by_value, key=lambda value: (-size[value], value))[:top]
+        result[dimension] = {value: by_value[value] for value in largest}
     return result

@@ -12,8 +12,9 @@ from rest_framework import serializers
 
 from core.errors import InputError
 from experiments import stats
-from experiments.catalogue import metric_title
+from experiments.catalogue import metric_problem, metric_title
 from experiments.models import KEY_VALIDATOR, Experiment, ExperimentChange, ResultComputation
+from experiments.outcomes import OUTCOME_METRICS
 from experiments.segments import DIMENSIONS
 from experiments.selectors import without_server_paths
 from experiments.stats.correction import CORRECTIONS
@@ -320,7 +321,7 @@ def _pair_field(**kwargs) -> serializers.ListField:
 class VariantStatsSerializer(serializers.Serializer):
     """A variant's sufficient statistics: n and conversions (proportion); n, sum, sum_squares
     and optionally pre_sum, pre_sum_squares, sum_products for CUPED (mean); n and the
-    numerator/denominator sums (ratio)."""
+    numerator/denominator sums, and optionally the nine pre-period sums for CUPED (ratio)."""
 
     name = serializers.CharField()
     n = serializers.IntegerField(min_value=1)
@@ -334,6 +335,25 @@ class VariantStatsSerializer(serializers.Serializer):
     numerator_sum_squares = serializers.FloatField(required=False)
     denominator_sum = serializers.FloatField(required=False)
     denominator_sum_squares = serializers.FloatField(required=False)
+    # A ratio's CUPED covariate: the same metric's numerator x' and denominator y' of each unit
+    # before its first exposure; all nine or none.
+    pre_numerator_sum = serializers.FloatField(required=False, help_text="Ratio: sum of x'.")
+    pre_numerator_sum_squares = serializers.FloatField(required=False)
+    pre_denominator_sum = serializers.FloatField(required=False, help_text="Ratio: sum of y'.")
+    pre_denominator_sum_squares = serializers.FloatField(required=False)
+    pre_sum_products = serializers.FloatField(required=False, help_text="Ratio: sum of x'y'.")
+    numerator_pre_numerator_products = serializers.FloatField(
+        required=False, help_text="Ratio: sum of x x'."
+    )
+    numerator_pre_denominator_products = serializers.FloatField(
+        required=False, help_text="Ratio: sum of x y'."
+    )
+    denominator_pre_numerator_products = serializers.FloatField(
+        required=False, help_text="Ratio: sum of y x'."
+    )
+    denominator_pre_denominator_products = serializers.FloatField(
+        required=False, help_text="Ratio: sum of y y'."
+    )
 
 
 class CompareRequestSerializer(serializers.Serializer):
@@ -450,16 +470,29 @@ class BaselineNumbersSerializer(serializers.Serializer):
     days_with_data = serializers.IntegerField()
     daily_units = serializers.FloatField(allow_null=True)
     control_units = serializers.IntegerField(allow_null=True)
-    conversion_rate = serializers.FloatField(allow_null=True)
-    mean = serializers.FloatField(allow_null=True)
-    std = serializers.FloatField(allow_null=True)
-    correlation = serializers.FloatField(allow_null=True)
+    conversion_rate = serializers.FloatField(
+        allow_null=True, help_text="The outcome metrics' baseline only."
+    )
+    mean = serializers.FloatField(
+        allow_null=True, help_text="Activity value's mean, or the catalogue metric's ratio."
+    )
+    std = serializers.FloatField(
+        allow_null=True,
+        help_text="Per unit; for a ratio, of its linearisation (x - R y) / mean(y), which "
+        "sizes it as a mean.",
+    )
+    correlation = serializers.FloatField(
+        allow_null=True, help_text="With the same measure in the 28 days before exposure."
+    )
 
 
 class BaselineSerializer(serializers.Serializer):
     status = serializers.CharField()
     run_id = serializers.IntegerField()
     experiment_key = serializers.CharField(allow_null=True)
+    metric = serializers.CharField(
+        allow_null=True, help_text="The catalogue metric asked for; null: the outcome metrics."
+    )
     window = BaselineWindowSerializer()
     baseline = BaselineNumbersSerializer()
 
@@ -656,7 +689,11 @@ class SegmentSerializer(serializers.Serializer):
 
 
 class BreakdownSerializer(serializers.Serializer):
-    dimension = serializers.ChoiceField(choices=[d.slug for d in DIMENSIONS])
+    metric = serializers.CharField(help_text="The primary or a secondary metric's slug.")
+    dimension = serializers.CharField(
+        help_text=f"{', '.join(d.slug for d in DIMENSIONS)}, or one of a catalogue metric's "
+        "own dimensions (its values: each with every unit, 0 / 0 where it has no events)."
+    )
     title = serializers.CharField()
     segments = SegmentSerializer(many=True)
 
@@ -689,7 +726,9 @@ class ResultsSerializer(serializers.Serializer):
     breakdowns = BreakdownSerializer(
         many=True,
         required=False,
-        help_text="The primary metric by platform and by new or returning visitor.",
+        help_text=(
+            "The primary and secondary metrics by platform and by new or returning visitor."
+        ),
     )
     lake = serializers.CharField(allow_null=True, required=False)
 
@@ -720,6 +759,13 @@ class BaselineQuerySerializer(serializers.Serializer):
     experiment_key = serializers.CharField(
         required=False, allow_blank=True, default="", validators=[KEY_VALIDATOR]
     )
+    metric = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A catalogue ratio metric computed per variant; empty (or an outcome "
+        "metric): the outcome metrics.",
+    )
     days = serializers.IntegerField(
         required=False,
         default=BASELINE_DAYS,
@@ -730,3 +776,11 @@ class BaselineQuerySerializer(serializers.Serializer):
             f"must be a whole number from 1 to {MAX_BASELINE_DAYS}",
         ),
     )
+
+    def validate_metric(self, slug: str) -> str:
+        """ "" for the outcome metrics (one query gives both), else a catalogue slug."""
+        if not slug or slug in OUTCOME_METRICS:
+            return ""
+        if problem := metric_problem(slug):
+            raise serializers.ValidationError(problem)
+        return slug

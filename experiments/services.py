@@ -19,7 +19,6 @@ from experiments import selectors
 from experiments.assignment import BUCKETS, bucket_edges
 from experiments.catalogue import metric_problem
 from experiments.models import Correction, Experiment, ExperimentChange, GateOverride, Variant
-from experiments.outcomes import OUTCOME_METRICS
 from experiments.stats.power import plan_problems, required_sample_reachable
 from experiments.stats.reading import MIN_TUNING
 from experiments.stats.validation import normalized_weights
@@ -285,14 +284,9 @@ def experiment_problems(
         except InputError as err:
             problems.append(err)
     primary = fields.get("primary_metric")
-    if primary is not None and primary not in OUTCOME_METRICS:
-        problems.append(
-            InputError(
-                "primary_metric",
-                f"must be an experiment outcome metric ({', '.join(OUTCOME_METRICS)}): the gate "
-                "sizes the experiment from its variance",
-            )
-        )
+    primary_problem = metric_problem(primary) if primary is not None else None
+    if primary_problem:
+        problems.append(InputError("primary_metric", primary_problem))
     seen = {primary}
     for field in ("secondary_metrics", "guardrail_metrics"):
         for slug in fields.get(field, ()):
@@ -311,7 +305,7 @@ def experiment_problems(
         problems.append(InputError("sequential_tuning", f"must be at least {MIN_TUNING} units"))
     if fields.get("correction", Correction.HOLM) not in Correction.values:
         problems.append(InputError("correction", f"must be one of {', '.join(Correction.values)}"))
-    elif primary in OUTCOME_METRICS:
+    elif not primary_problem:
         problems += _plan_problems(fields, weights)
     return problems
 
@@ -349,9 +343,9 @@ def _plan_problems(fields: Mapping[str, Any], weights: Sequence[float] | None) -
         return []
     complete = weights is not None and all(name in fields for name in _PLAN_INPUTS)
     draft = Experiment(**(_PLAN_STAND_INS | {n: fields[n] for n in _PLAN_INPUTS if n in fields}))
-    mean = draft.metric_type == "mean"
+    mean = draft.sized_as == "mean"
     problems = plan_problems(
-        draft.metric_type,
+        draft.sized_as,
         baseline=draft.baseline,
         mde_rel=draft.mde_rel,
         daily_units=draft.expected_daily_units,

@@ -253,6 +253,7 @@ def experiment_results(request, key: str):
             "outcome_names": dict(Outcome.choices),
             "correction_name": CORRECTION_NAMES.get(computation.method.get("correction")),
         }
+        context["breakdowns"] = _breakdowns_by_metric(experiment, computation, titles)
         if computation.lift_over_time:
             context["lift"] = charts.lift_over_time(
                 computation.lift_over_time, colours, interval_name
@@ -260,6 +261,20 @@ def experiment_results(request, key: str):
         if any(s.metric_type == "proportion" and not s.error for s in snapshots):
             context["posterior"] = charts.posterior(computation.totals, colours)
     return render(request, "experiments/experiment_results.html", context)
+
+
+def _breakdowns_by_metric(
+    experiment: Experiment, computation, titles: dict[str, str]
+) -> list[tuple[str, str, list[dict]]]:
+    """(title, role, its breakdowns) per metric, in the experiment's order of metrics."""
+    found: dict[str, list[dict]] = {}
+    for breakdown in computation.breakdowns:
+        found.setdefault(breakdown["metric"], []).append(breakdown)
+    return [
+        (titles.get(slug, slug), role, found[slug])
+        for slug, role in experiment.metrics()
+        if slug in found
+    ]
 
 
 def _split(experiment: Experiment, computation) -> list[tuple[str, int, int]]:
@@ -278,5 +293,9 @@ def mde_calculator(request):
     return render(
         request,
         "experiments/mde.html",
-        {"experiments": selectors.experiment_choices(), "corrections": Correction.choices},
+        {
+            "experiments": selectors.experiment_choices(),
+            "corrections": Correction.choices,
+            "catalogue_metrics": sorted(per_variant_titles().items(), key=lambda item: item[1]),
+        },
     )

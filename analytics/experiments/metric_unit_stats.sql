@@ -1,29 +1,105 @@
--- Sufficient statistics of a catalogue ratio metric per variant of one experiment.
+-- Sufficient statistics of a catalogue ratio metric in one experiment, in one read of the
+-- metric: per variant and day of first exposure (the totals and the lift over time), per
+-- variant and segment (results by platform and visitor kind), and per variant and value of
+-- the dimension the metric is split by (results by the metric's own dimension; one value,
+-- 'all', when it is not split). grouped_by says which a row is.
 --
--- Reads first_exposures (first_exposures.sql) and metric_rows: the metric's own query split by
--- unit (metrics.per_unit) at grain day, one row per unit and day with its numerator and
--- denominator. experiments.queries joins both in, so the metric keeps its one definition.
--- A unit's rows count from the day of its first exposure on: what it did before it saw a
--- variant cannot be the variant's effect. An exposed unit without rows counts as 0 / 0, so each
--- variant's units are all its exposed units and the ratio is Σ numerator / Σ denominator.
-WITH per_unit AS (
+-- Reads unit_segments (unit_segments.sql: the units, with their segments) and metric_rows: the
+-- metric's own query split by unit (metrics.per_unit) at grain day, one row per period, value
+-- of its dimension and unit, with the unit's numerator and denominator, from :metric_start
+-- (28 days before the window) on. experiments.queries joins both in, so the metric keeps its
+-- one definition.
+-- x and y: a unit's numerator and denominator from the day of its first exposure on (what it
+-- did before it saw a variant cannot be the variant's effect). x_pre and y_pre: the same
+-- metric's in the 28 days before that day, the CUPED covariate. A unit without rows counts as
+-- 0 / 0, in every value of the dimension, so each variant's units are all its exposed units,
+-- whole or within one value, and the ratio is sum(x) / sum(y). A unit's numerators and
+-- denominators add up over the values of the dimension (each row of the metric is in one
+-- value), which gives its whole x and y.
+WITH dimension_values AS (
+    -- Every value, for the units' whole x and y; those seen only before the window have no
+    -- results of their own.
+    SELECT dimension_value, max(CASE WHEN period >= :start THEN 1 ELSE 0 END) AS in_window
+    FROM metric_rows
+    GROUP BY dimension_value
+),
+by_value AS (
     SELECT
-        f.variant,
-        CAST(coalesce(sum(m.numerator), 0) AS DOUBLE) AS x,
-        CAST(coalesce(sum(m.denominator), 0) AS DOUBLE) AS y
-    FROM first_exposures AS f
+        u.identity_id,
+        u.variant,
+        u.event_dt,
+        u.user_agent,
+        u.visitor,
+        v.dimension_value,
+        v.in_window,
+        CAST(coalesce(sum(CASE WHEN m.period >= u.event_dt THEN m.numerator END), 0) AS DOUBLE)
+            AS x,
+        CAST(coalesce(sum(CASE WHEN m.period >= u.event_dt THEN m.denominator END), 0) AS DOUBLE)
+            AS y,
+        CAST(coalesce(sum(CASE WHEN m.period < u.event_dt THEN m.numerator END), 0) AS DOUBLE)
+            AS x_pre,
+        CAST(coalesce(sum(CASE WHEN m.period < u.event_dt THEN m.denominator END), 0) AS DOUBLE)
+            AS y_pre
+    FROM unit_segments AS u
+    -- Kept without values too: a metric without rows still has its units, at 0 / 0.
+    LEFT JOIN dimension_values AS v ON 1 = 1
     LEFT JOIN metric_rows AS m
-        ON m.dimension_value = f.identity_id AND m.period >= f.event_dt
-    GROUP BY f.variant, f.identity_id
+        ON m.unit_id = u.identity_id
+        AND m.dimension_value = v.dimension_value
+        AND m.period >= date_add('day', -28, u.event_dt)
+    GROUP BY
+        u.identity_id, u.variant, u.event_dt, u.user_agent, u.visitor, v.dimension_value,
+        v.in_window
+),
+by_unit AS (
+    SELECT
+        variant,
+        event_dt,
+        user_agent,
+        visitor,
+        sum(x) AS x,
+        sum(y) AS y,
+        sum(x_pre) AS x_pre,
+        sum(y_pre) AS y_pre
+    FROM by_value
+    GROUP BY identity_id, variant, event_dt, user_agent, visitor
+),
+stacked AS (
+    SELECT
+        'day' AS grouped_by, variant, event_dt, CAST(NULL AS varchar) AS user_agent,
+        CAST(NULL AS varchar) AS visitor, CAST(NULL AS varchar) AS dimension_value,
+        x, y, x_pre, y_pre
+    FROM by_unit
+    UNION ALL
+    SELECT 'segment', variant, NULL, user_agent, visitor, NULL, x, y, x_pre, y_pre
+    FROM by_unit
+    UNION ALL
+    SELECT 'dimension', variant, NULL, NULL, NULL, dimension_value, x, y, x_pre, y_pre
+    FROM by_value
+    WHERE in_window = 1
 )
 SELECT
+    grouped_by,
     variant,
+    event_dt,
+    user_agent,
+    visitor,
+    dimension_value,
     count(*) AS units,
     sum(x) AS numerator_sum,
     sum(x * x) AS numerator_sum_squares,
     sum(y) AS denominator_sum,
     sum(y * y) AS denominator_sum_squares,
-    sum(x * y) AS sum_products
-FROM per_unit
-GROUP BY variant
-ORDER BY variant
+    sum(x * y) AS sum_products,
+    sum(x_pre) AS pre_numerator_sum,
+    sum(x_pre * x_pre) AS pre_numerator_sum_squares,
+    sum(y_pre) AS pre_denominator_sum,
+    sum(y_pre * y_pre) AS pre_denominator_sum_squares,
+    sum(x_pre * y_pre) AS pre_sum_products,
+    sum(x * x_pre) AS numerator_pre_numerator_products,
+    sum(x * y_pre) AS numerator_pre_denominator_products,
+    sum(y * x_pre) AS denominator_pre_numerator_products,
+    sum(y * y_pre) AS denominator_pre_denominator_products
+FROM stacked
+GROUP BY grouped_by, variant, event_dt, user_agent, visitor, dimension_value
+ORDER BY grouped_by, variant, event_dt, user_agent, visitor, dimension_value

@@ -28,6 +28,7 @@ from experiments.stats.power import (
     sample_size_mean,
     sample_size_proportion,
 )
+from experiments.stats.ratio_cuped import AdjustedRatio, adjusted_ratio_difference, ratio_cuped
 from experiments.stats.reading import DEFAULT_TUNING, Reading
 from experiments.stats.srm import SRM_THRESHOLD, srm_check
 from experiments.stats.sufficient import Arm, MeanStats, ProportionStats, RatioStats
@@ -62,8 +63,8 @@ class Comparison:
     to the level the correction leaves this comparison, so `decision` (increase, decrease,
     inconclusive, or too_few_units below `MIN_UNITS` per arm) is exactly what the printed
     interval shows, and p_value_adjusted < alpha exactly when it excludes 0 (with enough
-    units). `variance_reduction` with a CUPED covariate (means); the Bayesian fields for
-    proportions only. `test`: welch, z, or fisher_exact (proportions below MIN_UNITS)."""
+    units). `variance_reduction` with a CUPED covariate (means and ratios); the Bayesian fields
+    for proportions only. `test`: welch, z, or fisher_exact (proportions below MIN_UNITS)."""
 
     variant: str
     lift_abs: float
@@ -128,10 +129,14 @@ def compare(
     Proportions: Wald two-proportion differences and the beta-binomial posterior under `prior`
     (uniform by default). Means: Welch, after CUPED when every variant carries the covariate
     sums (θ pooled over all variants). Ratios (Σx/Σy over units): Welch with the delta-method
-    variance of each arm's ratio. `sequential`: always-valid intervals and p-values (a
-    confidence sequence tightest near `sequential_tuning` units), else fixed horizon. The
-    p-values are corrected across the treatments by `correction` (holm, bh or none) and each
-    interval is widened to match. SRM compares the variants' n with `weights`.
+    variance of each arm's ratio, after CUPED by the same metric's pre-period ratio when every
+    variant carries its nine sums (`ratio_cuped`; theta pooled over all variants as gbstats
+    pools it over two). With CUPED the relative lift is the adjusted difference over the
+    control's unadjusted mean or ratio, as gbstats reads it. `sequential`: always-valid
+    intervals and p-values (a confidence sequence tightest near `sequential_tuning` units),
+    else fixed horizon. The p-values are corrected across the treatments by `correction`
+    (holm, bh or none) and each interval is widened to match. SRM compares the variants' n
+    with `weights`.
     """
     kind = _metric_type(metric_type)
     alpha = require_alpha(alpha)
@@ -150,8 +155,9 @@ def compare(
         ]
     else:
         arms: Sequence[Arm] = stats
-        if kind == "mean" and any(s.has_covariate for s in stats):
-            adjusted = cuped(stats)  # names the first variant without the covariate
+        if any(s.has_covariate for s in stats):
+            # Either names the first variant without the covariate.
+            adjusted = cuped(stats) if kind == "mean" else ratio_cuped(stats)
             arms, theta, applied = adjusted.arms, adjusted.theta, adjusted.cuped_applied
         comparisons = [
             _mean_comparison(
@@ -347,9 +353,19 @@ def _mean_comparison(
     """Welch on the (possibly CUPED-adjusted) arms; the variance reduction is that of the
     difference, 1 - se²_adjusted / se²_raw: None without a covariate, 0 when CUPED fell back."""
     squares = "numerator_sum_squares" if isinstance(control, RatioStats) else "sum_squares"
-    difference = _reroot(
-        lambda: welch_difference(control_arm, treatment_arm, squares_field=squares), index
-    )
+
+    def test() -> Difference:
+        # Adjusted ratios read their relative lift their own way; unadjusted arms (a fallback
+        # too) the plain way, to the bit.
+        if (
+            applied
+            and isinstance(control_arm, AdjustedRatio)
+            and isinstance(treatment_arm, AdjustedRatio)
+        ):
+            return adjusted_ratio_difference(control_arm, treatment_arm)
+        return welch_difference(control_arm, treatment_arm, squares_field=squares)
+
+    difference = _reroot(test, index)
     reduction = None
     if theta is not None:
         raw = control.variance / control.n + treatment.variance / treatment.n

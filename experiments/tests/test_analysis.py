@@ -4,11 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
 
 from experiments.analysis import NOT_PER_VARIANT, CatalogueRows, Setup, analyse, decision_lines
 from experiments.health import ExposureHygiene
+from experiments.stats.sufficient import RATIO_COVARIATE_FIELDS
 from experiments.tests.builders import exposures
 from experiments.tests.references import confidence_sequence, relative_se
+from experiments.tests.stats_examples import ratio_sums
 
 TODAY = datetime.date(2026, 1, 20)
 
@@ -132,16 +135,21 @@ def test_no_exposures_at_all():
     assert analysis.progress.days_remaining is None
 
 
-def ratio_row(variant: str, x: np.ndarray, y: np.ndarray) -> dict:
-    """One row of metric_unit_stats.sql, from per-unit numerators and denominators."""
+def ratio_row(variant: str, x: np.ndarray, y: np.ndarray, **grouping) -> dict:
+    """One row of metric_unit_stats.sql from per-unit numerators and denominators (no
+    pre-period): a day row (of TODAY unless `grouping` says) or, with user_agent and visitor,
+    a segment row."""
+    segment = "visitor" in grouping
     return {
+        "grouped_by": "segment" if segment else "day",
         "variant": variant,
+        "event_dt": None if segment else grouping.get("event_dt", TODAY),
+        "user_agent": grouping.get("user_agent"),
+        "visitor": grouping.get("visitor"),
         "units": len(x),
-        "numerator_sum": x.sum(),
-        "numerator_sum_squares": x @ x,
-        "denominator_sum": y.sum(),
-        "denominator_sum_squares": y @ y,
-        "sum_products": x @ y,
+        **ratio_sums(x, y),
+        # No pre-period (CUPED cannot apply).
+        **dict.fromkeys(RATIO_COVARIATE_FIELDS, 0.0),
     }
 
 
@@ -248,3 +256,109 @@ def test_health_checks_come_with_the_analysis():
         "pre_period_balance": "ok",
         "outcome_windows": "ok",
     }
+
+
+IOS = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15"
+ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/131.0"
+
+
+def ratio_units(rate_treatment: float) -> pd.DataFrame:
+    """Units over five days with a platform and a visitor kind, and a ratio metric's numerator
+    (x) and denominator (y) each."""
+    rng = np.random.default_rng(11)
+    frames = []
+    for variant, rate in (("control", 0.3), ("treatment", rate_treatment)):
+        n = 3_000
+        y = rng.poisson(3.0, n).astype(float)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "variant": variant,
+                    "event_dt": [
+                        TODAY - datetime.timedelta(days=int(d)) for d in rng.integers(0, 5, n)
+                    ],
+                    "user_agent": np.where(rng.random(n) < 0.6, IOS, ANDROID),
+                    "visitor": np.where(rng.random(n) < 0.3, "returning", "new"),
+                    "x": rng.binomial(y.astype(int), rate).astype(float),
+                    "y": y,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def catalogue_rows(units: pd.DataFrame) -> list[dict]:
+    """metric_unit_stats.sql's two groupings of `units`."""
+    rows = []
+    for keys, group in units.groupby(["variant", "event_dt"]):
+        rows.append(ratio_row(keys[0], group.x.to_numpy(), group.y.to_numpy(), event_dt=keys[1]))
+    for (variant, agent, visitor), group in units.groupby(["variant", "user_agent", "visitor"]):
+        x, y = group.x.to_numpy(), group.y.to_numpy()
+        rows.append(ratio_row(variant, x, y, user_agent=agent, visitor=visitor))
+    return rows
+
+
+def linearised(arm: pd.DataFrame) -> tuple[float, float, int]:
+    """An arm's ratio, the variance of its per-unit linearisation, and its units."""
+    ratio = arm.x.sum() / arm.y.sum()
+    return ratio, float(((arm.x - ratio * arm.y) / arm.y.mean()).var(ddof=1)), len(arm)
+
+
+def test_a_catalogue_primary_has_its_lift_over_time_and_breakdowns():
+    units = ratio_units(0.33)
+    frame = five_days({"control": 600, "treatment": 600})
+    metrics = (("search_to_view_ctr", "primary"), ("outcome_value", "guardrail"))
+    catalogue = {"search_to_view_ctr": CatalogueRows(catalogue_rows(units), True)}
+    analysis = analyse(setup(metrics=metrics), day_rows(frame), TODAY, catalogue)
+    primary = analysis.metrics[0]
+    assert primary.metric_type == "ratio" and primary.error is None
+    # Lift over time: the ratios of the units first exposed up to each day.
+    series = analysis.lift_over_time["treatment"]
+    assert series.days == tuple(sorted(units.event_dt.unique()))
+    for day, lift, low, high in zip(
+        series.days, series.lift_rel, series.low, series.high, strict=True
+    ):
+        upto = units[units.event_dt <= day]
+        c = linearised(upto[upto.variant == "control"])
+        t = linearised(upto[upto.variant == "treatment"])
+        assert lift == pytest.approx(t[0] / c[0] - 1, rel=1e-9)
+        se = relative_se(c, t)
+        expected = confidence_sequence(lift, se, c[2] + t[2], 0.05, 6_000)
+        assert (low, high) == pytest.approx(expected, rel=1e-6)
+    (final,) = primary.result.comparisons
+    assert (series.low[-1], series.high[-1]) == pytest.approx(final.ci_rel)
+    # Breakdowns of the primary only (a guardrail has none), one Holm family per dimension.
+    assert {(b.metric, b.dimension) for b in analysis.breakdowns} == {
+        ("search_to_view_ctr", "platform"),
+        ("search_to_view_ctr", "visitor"),
+    }
+    platforms = {"iOS": IOS, "Android": ANDROID}
+    for breakdown in analysis.breakdowns:
+        column = "user_agent" if breakdown.dimension == "platform" else "visitor"
+        raw, adjusted = [], []
+        for segment in breakdown.segments:
+            value = platforms.get(segment.value, segment.value)
+            members = units[units[column] == value]
+            counts = members.groupby("variant").size()
+            assert segment.units == {"control": counts["control"], "treatment": counts["treatment"]}
+            (c,) = segment.metric.result.comparisons
+            control = members[members.variant == "control"]
+            treatment = members[members.variant == "treatment"]
+            expected = linearised(treatment)[0] - linearised(control)[0]
+            assert c.lift_abs == pytest.approx(expected, rel=1e-9)
+            raw.append(c.p_value)
+            adjusted.append(c.p_value_adjusted)
+        assert adjusted == pytest.approx(list(multipletests(raw, method="holm")[1]), rel=1e-9)
+
+
+def test_secondaries_have_breakdowns_too():
+    units = ratio_units(0.3)
+    frame = five_days({"control": 300, "treatment": 300})
+    metrics = (("conversion", "primary"), ("search_to_view_ctr", "secondary"))
+    catalogue = {"search_to_view_ctr": CatalogueRows(catalogue_rows(units), True)}
+    analysis = analyse(setup(metrics=metrics), day_rows(frame), TODAY, catalogue)
+    # No segment rows of the outcome metrics were given: only the secondary is broken down.
+    assert [b.metric for b in analysis.breakdowns] == ["search_to_view_ctr"] * 2
+    # The lift over time is the primary's.
+    (final,) = analysis.metrics[0].result.comparisons
+    assert analysis.lift_over_time["treatment"].lift_rel[-1] == pytest.approx(final.lift_rel)

@@ -11,10 +11,16 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
 from experiments.tests.builders import user
-from experiments.tests.references import relative_p_value, welch_on_ratios
-from experiments.tests.stats_examples import ISSUE_COMPARE, ISSUE_MDE
+from experiments.tests.references import (
+    ratio_cuped_on_units,
+    relative_p_value,
+    welch_on_ratios,
+)
+from experiments.tests.stats_examples import ISSUE_COMPARE, ISSUE_MDE, ratio_sums
 
 pytestmark = pytest.mark.django_db
+CASES = json.loads((Path(__file__).parent / "gbstats_cases.json").read_text())["cases"]
+RATIO_CUPED = next(c for c in CASES if c["case"] == "ratio_cuped_strong")
 
 
 def post(client, path, body):
@@ -120,16 +126,7 @@ def test_compare_ratios_matches_the_linearised_welch_test(analyst):
         "metric_type": "ratio",
         "weights": [0.5, 0.5],
         "variants": [
-            {
-                "name": name,
-                "n": len(x),
-                "numerator_sum": float(x.sum()),
-                "numerator_sum_squares": float(x @ x),
-                "denominator_sum": float(y.sum()),
-                "denominator_sum_squares": float(y @ y),
-                "sum_products": float(x @ y),
-            }
-            for name, (x, y) in arms.items()
+            {"name": name, "n": len(x), **ratio_sums(x, y)} for name, (x, y) in arms.items()
         ],
     }
     (comparison,) = post(analyst, "/api/stats/compare", body).json()["comparisons"]
@@ -139,6 +136,87 @@ def test_compare_ratios_matches_the_linearised_welch_test(analyst):
     assert comparison["ci_abs"] == pytest.approx(list(ratio.interval), rel=1e-9)
     assert comparison["p_value"] == pytest.approx(ratio.relative_p_value, rel=1e-6)
     assert comparison["prob_beat_control"] is None
+
+
+def test_compare_ratios_with_cuped_matches_the_unit_level_delta_method(analyst):
+    # Each unit's activity and propensity carry over from the pre-period, so the periods'
+    # ratios correlate.
+    rng = np.random.default_rng(12)
+    arms = {}
+    for name, lift in (("control", 0.0), ("b", 0.05)):
+        activity, propensity = rng.gamma(2.0, 2.0, 5_000), rng.beta(3.0, 7.0, 5_000)
+        views, views_pre = rng.poisson(activity), rng.poisson(activity)
+        arms[name] = tuple(
+            v.astype(float)
+            for v in (
+                rng.binomial(views, np.minimum(propensity * (1 + lift), 1.0)),
+                views,
+                rng.binomial(views_pre, propensity),
+                views_pre,
+            )
+        )
+    body = {
+        "metric_type": "ratio",
+        "weights": [0.5, 0.5],
+        "variants": [
+            {"name": name, "n": len(x), **ratio_sums(x, y, x_pre, y_pre)}
+            for name, (x, y, x_pre, y_pre) in arms.items()
+        ],
+    }
+    answer = post(analyst, "/api/stats/compare", body)
+    assert answer.status_code == 200, answer.json()
+    (comparison,) = answer.json()["comparisons"]
+    reference = ratio_cuped_on_units(arms["control"], arms["b"])
+    plain = welch_on_ratios(arms["control"][:2], arms["b"][:2], 0.05)
+    assert answer.json()["cuped_applied"] is True
+    assert answer.json()["theta"] == pytest.approx(reference.theta, rel=1e-6)
+    assert comparison["lift_abs"] == pytest.approx(reference.lift, rel=1e-6)
+    assert comparison["lift_rel"] == pytest.approx(reference.lift_rel, rel=1e-6)
+    assert comparison["p_value"] == pytest.approx(reference.relative_p_value, rel=1e-5)
+    assert comparison["variance_reduction"] == pytest.approx(
+        1 - reference.se**2 / plain.se**2, rel=1e-6
+    )
+    assert comparison["variance_reduction"] > 0.1  # the periods' ratios correlate
+
+
+def ratio_cuped_body(changes=None, drop=()):
+    """gbstats' strong ratio case, the treatment's sums changed or dropped."""
+    control, treatment = RATIO_CUPED["variants"]
+    treatment = {k: v for k, v in (treatment | (changes or {})).items() if k not in drop}
+    return {"metric_type": "ratio", "weights": [0.5, 0.5], "variants": [control, treatment]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (ratio_cuped_body(drop=("pre_sum_products",)), "variants[1].pre_sum_products"),
+        (
+            ratio_cuped_body(drop=("denominator_pre_denominator_products",)),
+            "variants[1].denominator_pre_denominator_products",
+        ),
+        (
+            # Control with the covariate, treatment without: named, not silently unadjusted.
+            ratio_cuped_body(drop=[k for k in RATIO_CUPED["variants"][1] if "pre" in k]),
+            "variants[1].pre_numerator_sum",
+        ),
+        (ratio_cuped_body({"pre_sum_products": 1e12}), "variants[1].pre_sum_products"),
+        (
+            ratio_cuped_body({"numerator_pre_numerator_products": -1e9}),
+            "variants[1].numerator_pre_numerator_products",
+        ),
+        (
+            ratio_cuped_body({"pre_numerator_sum_squares": 0.0}),
+            "variants[1].pre_numerator_sum_squares",
+        ),
+        (ratio_cuped_body({"pre_denominator_sum": -1.0}), "variants[1].pre_denominator_sum"),
+        (ratio_cuped_body({"pre_numerator_sum": "many"}), "variants[1].pre_numerator_sum"),
+        (ratio_cuped_body({"pre_ratio": 0.3}), "variants[1].pre_ratio"),
+    ],
+)
+def test_a_bad_ratio_covariate_is_a_400_naming_the_field(analyst, body, field):
+    answer = post(analyst, "/api/stats/compare", body)
+    assert answer.status_code == 400
+    assert field in answer.json(), answer.json()
 
 
 def test_mde_as_the_issue_shows(analyst):
@@ -280,8 +358,7 @@ def test_anonymous_callers_are_refused(client):
 
 
 def test_compare_reads_sequentially_and_corrects_as_asked(analyst):
-    cases = json.loads((Path(__file__).parent / "gbstats_cases.json").read_text())["cases"]
-    case = next(c for c in cases if c["case"] == "mean_small_lift" and c["tuning"] == 20000)
+    case = next(c for c in CASES if c["case"] == "mean_small_lift" and c["tuning"] == 20000)
     body = {
         "metric_type": "mean",
         "alpha": case["alpha"],

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from experiments.stats.sufficient import RATIO_COVARIATE_FIELDS
 from experiments.stats.validation import MAX_VARIANTS
 from experiments.tests.stats_examples import ISSUE_COMPARE, ISSUE_MDE
 
@@ -137,7 +138,8 @@ ratio = st.fixed_dictionaries(
         "denominator_sum": values,
         "denominator_sum_squares": values,
         "sum_products": values,
-    }
+    },
+    optional=dict.fromkeys(RATIO_COVARIATE_FIELDS, values),
 )
 compare_bodies = st.fixed_dictionaries(
     {

@@ -69,13 +69,47 @@ def test_exposure_hygiene_agrees(engines, key):
 
 
 @pytest.mark.parametrize(
-    ("key", "slug"),
-    [("search_ranking_v2", "search_to_view_ctr"), ("checkout_button_color", "refund_rate")],
+    ("key", "slug", "searched_before"),
+    [
+        ("search_ranking_v2", "search_to_view_ctr", True),
+        # Its units' bookings all come after exposure.
+        ("checkout_button_color", "refund_rate", False),
+    ],
 )
-def test_metric_unit_stats_agree(engines, key, slug):
+def test_metric_unit_stats_agree(engines, key, slug, searched_before):
     metric = load_catalogue().get(slug)
     sql, params = queries.metric_unit_stats(metric, key, START, END)
-    same([engine.run(sql, params).frame for engine in engines])
+    frames = [engine.run(sql, params).frame for engine in engines]
+    same(frames)
+    rows = frames[0]
+    assert set(rows.grouped_by) == {"day", "segment", "dimension"}
+    # Every grouping counts every unit once, and the pre-period is read.
+    units = rows.groupby("grouped_by").units.sum()
+    assert units["day"] == units["segment"] == units["dimension"]
+    assert bool(rows.pre_denominator_sum.sum() > 0) == searched_before
+
+
+def test_metric_unit_stats_split_by_the_metrics_dimension(engines):
+    metric = load_catalogue().get("refund_rate")
+    whole = queries.metric_unit_stats(metric, "checkout_button_color", START, END)
+    split = queries.metric_unit_stats(
+        metric, "checkout_button_color", START, END, split_by="listing_kind"
+    )
+    frames = [engine.run(*split).frame for engine in engines]
+    same(frames)
+    rows, unsplit = frames[0], engines[0].run(*whole).frame
+    by_value = rows[rows.grouped_by == "dimension"]
+    assert by_value.dimension_value.nunique() > 1
+    # A unit counts in every value; its values add up to the whole.
+    units = unsplit[unsplit.grouped_by == "day"].groupby("variant").units.sum()
+    for value, group in by_value.groupby("dimension_value"):
+        assert group.set_index("variant").units.to_dict() == units.to_dict(), value
+    sums = by_value.groupby("variant")[["numerator_sum", "denominator_sum"]].sum()
+    days = unsplit[unsplit.grouped_by == "day"].groupby("variant")
+    assert sums.numerator_sum.tolist() == pytest.approx(days.numerator_sum.sum().tolist())
+    assert sums.denominator_sum.tolist() == pytest.approx(days.denominator_sum.sum().tolist())
+    # The day and segment rows do not depend on the split.
+    same([rows[rows.grouped_by != "dimension"], unsplit[unsplit.grouped_by != "dimension"]])
 
 
 def test_baseline_agrees(engines):

@@ -21,6 +21,9 @@ from experiments.stats.compare import MIN_UNITS
 from experiments.tests.builders import user
 from experiments.tests.references import (
     confidence_sequence,
+    exposed_units,
+    per_unit_ratio,
+    ratio_cuped_on_units,
     relative_se,
     sequential_p_value,
     welch_on_ratios,
@@ -29,10 +32,6 @@ from warehouse.lake import contract, storage
 from warehouse.models import QueryRun
 
 pytestmark = pytest.mark.django_db
-
-EXPOSURES = contract.table("fact_experiment_exposures")
-# The demo lake's crawlers, as its generator writes them (not the portal's list).
-LAKE_CRAWLERS = "Googlebot|bingbot"
 
 
 @pytest.fixture
@@ -44,20 +43,7 @@ def demo(exposure_lake, client):
 
 
 def first_exposures(root, experiment: Experiment, computation: ResultComputation) -> pd.DataFrame:
-    """The units: identities exposed in the window, never with a crawler's agent and to one
-    variant only, at their first exposure."""
-    frame = pd.read_parquet(storage.table_dir(root, EXPOSURES))
-    frame["event_dt"] = pd.to_datetime(frame["event_dt"].astype(str)).dt.date
-    frame = frame[
-        (frame.experiment_key == experiment.key)
-        & (frame.event_dt >= computation.window_start)
-        & (frame.event_dt <= computation.window_end)
-    ]
-    crawled = frame.user_agent.fillna("").str.contains(LAKE_CRAWLERS)
-    identity = frame.assign(crawled=crawled).groupby("identity_id")
-    left_out = (identity.crawled.any()) | (identity.variant.nunique() > 1)
-    frame = frame[~frame.identity_id.map(left_out)]
-    return frame.sort_values("exposure_ts").drop_duplicates("identity_id")
+    return exposed_units(root, experiment.key, computation.window_start, computation.window_end)
 
 
 def matured(rows: pd.DataFrame, computation: ResultComputation) -> pd.DataFrame:
@@ -254,22 +240,24 @@ def test_every_computation_is_a_recorded_query_run(demo):
     assert {c.query_run_id for c in ResultComputation.objects.all()} == set(
         exposures.values_list("pk", flat=True)
     )
-    # One more run per catalogue metric an experiment names, reading the metric's table too,
-    # one for the results by dimension, and one for the health checks.
+    # One more run per catalogue metric an experiment names (one per dimension of its own for a
+    # primary or secondary metric), reading the metric's table and the identities (visitor
+    # kinds) too, one for the outcome metrics by dimension, and one for the health checks.
     catalogue = {run.label: sorted(run.tables) for run in runs.filter(label__contains=" / ")}
-    funnel = ["fact_experiment_exposures", "fact_funnel_events"]
     segments = ["dim_identities", "fact_experiment_exposures"]
+    funnel = [*segments, "fact_funnel_events"]
+    bookings = ["dim_identities", "fact_bookings", "fact_experiment_exposures"]
     assert catalogue == {
         f"experiment results: {key} / by dimension": segments
         for key in ("search_ranking_v2", "checkout_button_color", "pricing_page_3way")
     } | {
         "experiment results: search_ranking_v2 / search_to_view_ctr": funnel,
+        # Guardrails: read whole.
         "experiment results: search_ranking_v2 / view_to_message_rate": funnel,
-        "experiment results: checkout_button_color / checkout_completion_rate": funnel,
-        "experiment results: checkout_button_color / refund_rate": [
-            "fact_bookings",
-            "fact_experiment_exposures",
-        ],
+        "experiment results: checkout_button_color / refund_rate": bookings,
+        "experiment results: checkout_button_color / checkout_completion_rate by listing_kind": (
+            funnel
+        ),
     }
     health = QueryRun.objects.filter(label__startswith="experiment health: ")
     assert [run.tables for run in health] == [["fact_experiment_exposures"]] * 3
@@ -297,27 +285,12 @@ def test_a_failed_query_is_recorded_and_can_be_rerun(demo, client, settings):
     assert results_compute(experiment_id=experiment.pk).status == "succeeded"
 
 
-def per_unit_ratio(
-    units: pd.DataFrame, events: pd.DataFrame, numerator, denominator
-) -> pd.DataFrame:
-    """Each exposed unit's numerator and denominator from the day of its first exposure on,
-    0 / 0 for a unit without events: the metric's definition, re-derived in pandas."""
-    events = events.merge(
-        units[["identity_id", "event_dt"]], on="identity_id", suffixes=("", "_exposed")
-    )
-    events = events[events.event_dt >= events.event_dt_exposed]
-    sums = events.assign(x=numerator(events), y=denominator(events)).groupby("identity_id")
-    sums = sums[["x", "y"]].sum()
-    joined = units[["identity_id", "variant"]].merge(sums, on="identity_id", how="left")
-    return joined.fillna({"x": 0.0, "y": 0.0})
-
-
 FUNNEL = contract.table("fact_funnel_events")
 BOOKINGS = contract.table("fact_bookings")
 
 
 @pytest.mark.parametrize(
-    ("key", "slug", "table", "numerator", "denominator"),
+    ("key", "slug", "table", "numerator", "denominator", "searched_before"),
     [
         (
             "search_ranking_v2",
@@ -325,51 +298,183 @@ BOOKINGS = contract.table("fact_bookings")
             FUNNEL,
             lambda e: (e.step == "profile_view").astype(float),
             lambda e: (e.step == "search").astype(float),
+            True,
         ),
         (
+            # Its units booked nothing in the 28 days before exposure: no CUPED.
             "checkout_button_color",
             "refund_rate",
             BOOKINGS,
             lambda e: e.is_refunded.astype(float),
             lambda e: pd.Series(1.0, index=e.index),
+            False,
         ),
     ],
 )
 def test_catalogue_metrics_per_variant_match_pandas(
-    demo, client, key, slug, table, numerator, denominator
+    demo, client, key, slug, table, numerator, denominator, searched_before
 ):
     experiment = Experiment.objects.get(key=key)
     computation = experiment.computations.get()
     units = first_exposures(demo, experiment, computation)
-    events = pd.read_parquet(storage.table_dir(demo, table))
-    events["event_dt"] = pd.to_datetime(events["event_dt"].astype(str)).dt.date
-    events = events[
-        (events.event_dt >= computation.window_start) & (events.event_dt <= computation.window_end)
-    ]
-    per_unit = per_unit_ratio(units, events, numerator, denominator)
+    per_unit = per_unit_ratio(units, read_events(demo, table, computation), numerator, denominator)
     assert per_unit.x.sum() > 0 and per_unit.y.sum() > 20  # something to compare
     metric = next(m for m in results(client, key)["metrics"] if m["metric"] == slug)
     assert metric["metric_type"] == "ratio"
     assert metric["error"] is None
     control = per_unit[per_unit.variant == experiment.variant_names[0]]
+    assert control.x.sum() / control.y.sum() == pytest.approx(metric["control_mean"], rel=1e-9)
+    # Both arms have a pre-period to adjust with, or one does not and nothing is adjusted.
+    assert bool(per_unit.groupby("variant").y_pre.sum().min() > 0) == searched_before
     alpha, n_tuning = experiment.alpha, tuning(experiment)
     for name, c in by_variant(metric).items():
-        arm = per_unit[per_unit.variant == name]
-        ratio = welch_on_ratios(
-            (control.x.to_numpy(), control.y.to_numpy()),
-            (arm.x.to_numpy(), arm.y.to_numpy()),
-            alpha,
-        )
-        n_total = len(arm) + len(control)
+        lift, se, _ = ratio_reference(control, per_unit[per_unit.variant == name], alpha)
+        n_total = (per_unit.variant == name).sum() + len(control)
         # A secondary metric's interval is widened to its corrected level (the corrections
         # themselves are checked against multipletests below).
         level = alpha * c["p_value"] / c["p_value_adjusted"]
-        assert metric["control_mean"] == pytest.approx(ratio.control_ratio, rel=1e-9)
-        assert c["lift_abs"] == pytest.approx(ratio.lift, rel=1e-9)
+        assert c["lift_abs"] == pytest.approx(lift, rel=1e-9)
         assert c["ci_abs"] == pytest.approx(
-            list(confidence_sequence(ratio.lift, ratio.se, n_total, alpha, n_tuning, level)),
-            rel=1e-6,
+            list(confidence_sequence(lift, se, n_total, alpha, n_tuning, level)), rel=1e-6
         )
+        assert (c["variance_reduction"] > 0) == searched_before
+
+
+def read_events(root, table, computation: ResultComputation) -> pd.DataFrame:
+    """The table's events of the window and of the 28 days before it (the pre-period)."""
+    events = pd.read_parquet(storage.table_dir(root, table))
+    events["event_dt"] = pd.to_datetime(events["event_dt"].astype(str)).dt.date
+    first = computation.window_start - datetime.timedelta(days=28)
+    return events[(events.event_dt >= first) & (events.event_dt <= computation.window_end)]
+
+
+def ratio_reference(
+    control: pd.DataFrame, arm: pd.DataFrame, alpha: float = 0.05
+) -> tuple[float, float, float]:
+    """The lift of a catalogue ratio, its standard error and the relative lift: CUPED with the
+    pre-period ratio when both arms have one, else the plain delta-method ratios."""
+    if min(control.y_pre.sum(), arm.y_pre.sum()) > 0:
+        columns = ["x", "y", "x_pre", "y_pre"]
+        found = ratio_cuped_on_units(
+            tuple(control[columns].to_numpy().T), tuple(arm[columns].to_numpy().T)
+        )
+        return found.lift, found.se, found.lift_rel
+    plain = welch_on_ratios(
+        (control.x.to_numpy(), control.y.to_numpy()), (arm.x.to_numpy(), arm.y.to_numpy()), alpha
+    )
+    return plain.lift, plain.se, plain.lift / plain.control_ratio
+
+
+SEARCH_VIEWS = {
+    "numerator": lambda e: (e.step == "profile_view").astype(float),
+    "denominator": lambda e: (e.step == "search").astype(float),
+}
+CHECKOUTS = {
+    "numerator": lambda e: (e.step == "checkout_complete").astype(float),
+    "denominator": lambda e: (e.step == "checkout_start").astype(float),
+}
+
+
+def with_segments(root, units: pd.DataFrame) -> pd.DataFrame:
+    """The units with their platform (ua-parser's operating system of the first exposure's
+    agent) and visitor kind (first seen before the day of first exposure)."""
+    identities = pd.read_parquet(storage.table_dir(root, contract.table("dim_identities")))
+    first_seen = units.identity_id.map(identities.set_index("identity_id").first_seen_ts)
+    return units.assign(
+        platform=units.user_agent.map(lambda ua: getattr(parse_os(ua), "family", "Other")),
+        visitor=np.where(first_seen < pd.to_datetime(units.event_dt), "returning", "new"),
+    )
+
+
+def test_a_catalogue_primary_end_to_end(demo, client):
+    """search_ranking_v2 read on search_to_view_ctr: its comparison, its lift over time and
+    its results by platform and visitor kind, against pandas over the lake."""
+    experiment = Experiment.objects.get(key="search_ranking_v2")
+    Experiment.objects.filter(pk=experiment.pk).update(
+        primary_metric="search_to_view_ctr", secondary_metrics=["conversion"]
+    )
+    computation = results_compute(experiment_id=experiment.pk)
+    assert computation.status == "succeeded"
+    units = with_segments(demo, first_exposures(demo, experiment, computation))
+    per_unit = per_unit_ratio(units, read_events(demo, FUNNEL, computation), **SEARCH_VIEWS)
+    per_unit = per_unit.merge(units[["identity_id", "platform", "visitor"]], on="identity_id")
+    body = results(client, experiment.key)
+    primary = body["metrics"][0]
+    assert (primary["metric"], primary["role"], primary["error"]) == (
+        "search_to_view_ctr",
+        "primary",
+        None,
+    )
+    control_name, name = experiment.variant_names
+    (c,) = primary["comparisons"]
+    control, arm = (per_unit[per_unit.variant == v] for v in (control_name, name))
+    lift, _, lift_rel = ratio_reference(control, arm)
+    assert c["lift_abs"] == pytest.approx(lift, rel=1e-9)
+    # The lift over time: the units first exposed up to each day, the last day the result.
+    series = body["lift_over_time"][name]
+    assert len(series["days"]) > 5
+    for day, point in zip(series["days"], series["lift_rel"], strict=True):
+        upto = per_unit[per_unit.event_dt <= datetime.date.fromisoformat(day)]
+        expected = ratio_reference(*(upto[upto.variant == v] for v in (control_name, name)))
+        assert point == pytest.approx(expected[2], rel=1e-9), day
+    assert series["lift_rel"][-1] == pytest.approx(lift_rel, rel=1e-9)
+    assert [series["low"][-1], series["high"][-1]] == pytest.approx(c["ci_rel"])
+    # By dimension: the primary's own segments (the secondary conversion has its own).
+    breakdowns = {
+        b["dimension"]: b for b in body["breakdowns"] if b["metric"] == "search_to_view_ctr"
+    }
+    assert set(breakdowns) == {"platform", "visitor"}
+    for dimension, breakdown in breakdowns.items():
+        assert {s["value"] for s in breakdown["segments"]} == set(per_unit[dimension])
+        for segment in breakdown["segments"]:
+            members = per_unit[per_unit[dimension] == segment["value"]]
+            counts = members.groupby("variant").size()
+            assert segment["units"] == {v: int(counts.get(v, 0)) for v in (control_name, name)}
+            if segment["error"]:
+                continue
+            (found,) = segment["comparisons"]
+            expected = ratio_reference(
+                *(members[members.variant == v] for v in (control_name, name))
+            )
+            assert found["lift_abs"] == pytest.approx(expected[0], rel=1e-9), segment["value"]
+    assert {b["metric"] for b in body["breakdowns"]} == {"search_to_view_ctr", "conversion"}
+    page = client.get(f"/experiments/{experiment.key}/results/").content.decode()
+    assert 'data-metric="search_to_view_ctr" data-dimension="platform"' in page
+    assert "Lift over time" in page
+
+
+def test_a_catalogue_metric_by_its_own_dimension(demo, client):
+    """checkout_completion_rate (a secondary of checkout_button_color) by listing kind: in each
+    value every unit counts, with the checkouts of that kind only (0 / 0 without any)."""
+    experiment = Experiment.objects.get(key="checkout_button_color")
+    computation = experiment.computations.get()
+    units = first_exposures(demo, experiment, computation)
+    events = read_events(demo, FUNNEL, computation)
+    kinds = events.listing_kind.fillna("unknown")
+    body = results(client, experiment.key)
+    (breakdown,) = [
+        b
+        for b in body["breakdowns"]
+        if (b["metric"], b["dimension"]) == ("checkout_completion_rate", "listing_kind")
+    ]
+    assert breakdown["title"] == "Listing kind"
+    values = {s["value"]: s for s in breakdown["segments"]}
+    checkouts = events[
+        (events.step == "checkout_start") & (events.event_dt >= computation.window_start)
+    ]
+    assert set(values) == set(kinds[checkouts.index])
+    names = experiment.variant_names
+    counts = units.groupby("variant").size()
+    raw, adjusted = [], []
+    for value, segment in values.items():
+        assert segment["units"] == {v: int(counts[v]) for v in names}, value
+        per_unit = per_unit_ratio(units, events[kinds == value], **CHECKOUTS)
+        (found,) = segment["comparisons"]
+        expected = ratio_reference(*(per_unit[per_unit.variant == v] for v in names))
+        assert found["lift_abs"] == pytest.approx(expected[0], rel=1e-9), value
+        raw.append(found["p_value"])
+        adjusted.append(found["p_value_adjusted"])
+    assert adjusted == pytest.approx(list(multipletests(raw, method="holm")[1]), rel=1e-9)
 
 
 def test_corrections_follow_multipletests_per_family(demo, client):
@@ -426,7 +531,8 @@ def test_breakdowns_match_pandas_per_segment(demo, client):
     )
     names, alpha, n_tuning = experiment.variant_names, experiment.alpha, tuning(experiment)
     body = results(client, experiment.key)
-    found = {b["dimension"]: b for b in body["breakdowns"]}
+    primary = experiment.primary_metric
+    found = {b["dimension"]: b for b in body["breakdowns"] if b["metric"] == primary}
     assert set(found) == {"platform", "visitor"}
     assert set(rows.platform) >= {"iOS", "Android"}  # something to break down
     for dimension, breakdown in found.items():

@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 from demo_lake.clients import PLATFORMS, USER_AGENTS
-from experiments.outcomes import VariantTotals
-from experiments.segments import OTHER, platform_of, segment_totals
+from experiments.outcomes import VariantTotals, totals_by_variant
+from experiments.segments import OTHER, platform_of, segment_rows
 
 SUMS = [field.name for field in dataclasses.fields(VariantTotals) if field.type is float]
 # The operating systems of the demo lake's agents, read off the agents by hand.
@@ -54,7 +54,10 @@ def test_the_largest_segments_are_kept_and_the_rest_summed_into_other():
         for visitor in ("new", "returning")
     ]
     rows += [row("control", "", "new", 25, 1), row("treatment", "curl/8", "new", 25, 2)]
-    found = segment_totals(rows)
+    found = {
+        dimension: {name: totals_by_variant(seg) for name, seg in segments.items()}
+        for dimension, segments in segment_rows(rows).items()
+    }
     platforms = found["platform"]
     assert list(platforms) == ["iOS", "Android", "Windows", "Mac OS X", OTHER]
     other = platforms[OTHER]
@@ -72,4 +75,4 @@ def test_the_largest_segments_are_kept_and_the_rest_summed_into_other():
 
 def test_few_segments_are_all_kept():
     rows = [row("control", AGENTS["iOS"], "new", 10, 1), row("treatment", "", "new", 10, 1)]
-    assert list(segment_totals(rows)["platform"]) == ["iOS", OTHER]
+    assert list(segment_rows(rows)["platform"]) == ["iOS", OTHER]

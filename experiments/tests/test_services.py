@@ -1,6 +1,9 @@
+import math
+
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from statsmodels.stats.power import zt_ind_solve_power
 
 from alerts.models import Alert
 from alerts.services import alert_raise
@@ -164,7 +167,9 @@ def test_conclude_closes_the_experiments_alerts():
         ({}, [("control", 0.5), ("control", 0.5)], "variants"),
         ({}, [("control", 0.5), ("b", 0.6)], "variants"),
         ({}, [("control", 0.99995), ("b", 0.00005)], "variants"),
-        ({"primary_metric": "search_to_view_ctr"}, None, "primary_metric"),
+        # A primary metric must be computed per variant; a ratio is sized from its spread.
+        ({"primary_metric": "supply_freshness"}, None, "primary_metric"),
+        ({"primary_metric": "search_to_view_ctr", "baseline": 0.4}, None, "baseline_std"),
         ({"guardrail_metrics": ["no_such_metric"]}, None, "guardrail_metrics"),
         # A whole-marketplace metric (no experiment_unit) could never be computed per variant.
         ({"guardrail_metrics": ["supply_freshness"]}, None, "guardrail_metrics"),
@@ -204,6 +209,25 @@ def test_catalogue_metrics_split_by_unit_are_accepted():
         ("refund_rate", "guardrail"),
         ("outcome_value", "guardrail"),
     ]
+
+
+def test_a_catalogue_ratio_can_be_primary_and_is_sized_as_a_mean_of_its_linearisation():
+    e = experiment(
+        "exp_ratio_primary",
+        primary_metric="search_to_view_ctr",
+        baseline=0.4,
+        baseline_std=1.2,
+        expected_correlation=0.5,
+        mde_rel=0.05,
+        expected_daily_units=20_000,
+    )
+    assert e.metric_type == "ratio"
+    assert e.metrics()[0] == ("search_to_view_ctr", "primary")
+    # The delta method: Var(ratio) = std^2 / n, so the test of a 5% lift on 0.4 is a z-test of
+    # the standardized effect 0.02 / 1.2, shrunk by CUPED's 1 - rho^2.
+    effect = 0.05 * 0.4 / (1.2 * math.sqrt(1 - 0.5**2))
+    per_arm = zt_ind_solve_power(effect_size=effect, alpha=0.025, power=0.8, alternative="larger")
+    assert abs(e.plan().n_per_variant[0] - math.ceil(per_arm)) <= 1
 
 
 @pytest.mark.parametrize("key", ["mde", "new"])

@@ -6,6 +6,7 @@ import pytest
 from experiments.stats.sufficient import MeanStats, ProportionStats, RatioStats
 from experiments.stats.validation import InputError
 from experiments.tests.factories import mean_stats
+from experiments.tests.stats_examples import ratio_sums
 
 
 def test_moments_match_numpy_on_raw_data():
@@ -152,3 +153,78 @@ def test_inconsistent_ratio_sums_are_rejected(changes, field):
     with pytest.raises(InputError) as err:
         RatioStats(**(values | changes))
     assert err.value.field == field
+
+
+def ratio_cuped_sums(x, y, x_pre, y_pre) -> dict:
+    """RatioStats' fields for units with numerators and denominators after (x, y) and before
+    (x', y') exposure."""
+    return {"n": len(x), **ratio_sums(x, y, x_pre, y_pre)}
+
+
+def _clicks_and_views(seed: int, n: int = 3000):
+    rng = np.random.default_rng(seed)
+    propensity = rng.beta(3, 7, n)
+    views_pre, views = rng.poisson(4, n), rng.poisson(4, n)
+    clicks, clicks_pre = rng.binomial(views, propensity), rng.binomial(views_pre, propensity)
+    return tuple(v.astype(float) for v in (clicks, views, clicks_pre, views_pre))
+
+
+def test_ratio_covariate_moments_are_the_linearised_ones():
+    x, y, x_pre, y_pre = _clicks_and_views(21)
+    stats = RatioStats(**ratio_cuped_sums(x, y, x_pre, y_pre))
+    pre_ratio = x_pre.sum() / y_pre.sum()
+    u = (x - x.sum() / y.sum() * y) / y.mean()
+    w = (x_pre - pre_ratio * y_pre) / y_pre.mean()
+    assert stats.has_covariate
+    assert not ratio_stats(x, y).has_covariate
+    assert stats.pre_mean == pytest.approx(pre_ratio, rel=1e-12)
+    assert stats.pre_variance == pytest.approx(np.var(w, ddof=1), rel=1e-9)
+    assert stats.covariance == pytest.approx(np.cov(u, w)[0, 1], rel=1e-9)
+    assert stats.variance == ratio_stats(x, y).variance  # the covariate leaves it alone
+
+
+RATIO_CUPED_SUMS = ratio_cuped_sums(*_clicks_and_views(22, 500))
+RATIO_COVARIATE = [k for k in RATIO_CUPED_SUMS if "pre" in k]
+
+
+@pytest.mark.parametrize("missing", RATIO_COVARIATE)
+def test_a_partial_ratio_covariate_names_the_missing_sum(missing):
+    assert len(RATIO_COVARIATE) == 9
+    with pytest.raises(InputError) as caught:
+        RatioStats(**{k: v for k, v in RATIO_CUPED_SUMS.items() if k != missing})
+    assert caught.value.field == missing
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"pre_numerator_sum": float("nan")}, "pre_numerator_sum"),
+        ({"pre_denominator_sum": -1.0}, "pre_denominator_sum"),
+        ({"pre_numerator_sum_squares": 1.0}, "pre_numerator_sum_squares"),
+        ({"pre_denominator_sum_squares": 1.0}, "pre_denominator_sum_squares"),
+        # Each sum of products beyond Cauchy-Schwarz's bound with the sums of squares.
+        ({"pre_sum_products": 1e9}, "pre_sum_products"),
+        ({"numerator_pre_numerator_products": -1e9}, "numerator_pre_numerator_products"),
+        ({"numerator_pre_denominator_products": 1e9}, "numerator_pre_denominator_products"),
+        ({"denominator_pre_numerator_products": 1e9}, "denominator_pre_numerator_products"),
+        ({"denominator_pre_denominator_products": -1e9}, "denominator_pre_denominator_products"),
+    ],
+)
+def test_contradicting_ratio_covariate_sums_are_rejected(changes, field):
+    with pytest.raises(InputError) as caught:
+        RatioStats(**(RATIO_CUPED_SUMS | changes))
+    assert caught.value.field == field
+
+
+def test_sums_within_every_pairwise_bound_that_fit_no_data_are_rejected():
+    # The pre-period the same as the post-period: the two ratios correlate exactly 1. Lowering
+    # Σyx' keeps every pair of x, y, x', y' possible but pushes the ratios' correlation past 1.
+    x, y, _, _ = _clicks_and_views(23)
+    sums = ratio_cuped_sums(x, y, x, y)
+    lowered = sums | {"denominator_pre_numerator_products": sums["sum_products"] - 20.0}
+    assert abs(np.corrcoef(y, x)[0, 1]) < 0.9  # y and x' = x: far from their pairwise bound
+    with pytest.raises(InputError) as caught:
+        RatioStats(**lowered)
+    assert caught.value.field == "numerator_pre_numerator_products"
+    assert "two periods' ratios" in caught.value.message
+    RatioStats(**sums)  # the boundary itself is data: pre-period = post-period

@@ -78,6 +78,20 @@ def test_a_pm_creates_a_draft_from_the_form(client):
     assert e.changes.get().by == pm
 
 
+def test_a_catalogue_ratio_is_offered_and_saved_as_the_primary_metric(client):
+    pm = logged_in(client, "pm")
+    page = client.get("/experiments/new/").content.decode()
+    catalogue = page[page.index('<optgroup label="Catalogue metrics">') :]
+    catalogue = catalogue[: catalogue.index("</optgroup>")]
+    assert 'value="search_to_view_ctr"' in catalogue and 'value="refund_rate"' in catalogue
+    # Whole-marketplace metrics cannot be split by variant: not offered.
+    assert 'value="supply_freshness"' not in page
+    ratio = {"primary_metric": "search_to_view_ctr", "baseline": "0.4", "baseline_std": "1.2"}
+    answer = client.post("/experiments/new/", FORM | ratio | {"owner": pm.pk})
+    assert answer.status_code == 302
+    assert Experiment.objects.get(key="exp_form").metric_type == "ratio"
+
+
 def test_form_errors_name_the_field(client):
     pm = logged_in(client, "pm")
     page = client.post(

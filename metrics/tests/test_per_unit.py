@@ -37,8 +37,9 @@ def test_units_add_up_to_the_metric(small_lake, metric):
     per_unit = per_unit_tree(parse(metric.sql).tree, metric.experiment_unit)
     sql = per_unit.sql(dialect=SOURCE_DIALECT)
     units = engine.run(sql, params_used(sql, values)).frame
-    assert units.dimension_value.notna().sum() > 0
-    assert units.groupby(["period", "dimension_value"], dropna=False).size().max() == 1
+    assert units.unit_id.notna().sum() > 0
+    assert set(units.dimension_value) == {"all"}  # not split by a dimension
+    assert units.groupby(["period", "unit_id"], dropna=False).size().max() == 1
     summed = units.groupby("period")[["numerator", "denominator"]].sum()
     assert summed.index.tolist() == whole.index.tolist()
     assert summed.numerator.tolist() == whole.numerator.tolist()
@@ -54,13 +55,32 @@ def test_only_a_grouped_single_select_splits():
         per_unit_tree(ungrouped, "identity_id")
 
 
-def test_the_split_replaces_only_the_dimension():
+def test_the_split_adds_only_the_unit():
     metric = load_catalogue().get("refund_rate")
-    tree = per_unit_tree(parse(metric.sql).tree, "identity_id")
-    dimension = next(p for p in tree.expressions if p.alias == "dimension_value")
-    assert dimension.this == exp.column("identity_id")
+    original = parse(metric.sql).tree
+    tree = per_unit_tree(original, "identity_id")
+    unit = next(p for p in tree.expressions if p.alias == "unit_id")
+    assert unit.this == exp.column("identity_id")
+    assert tree.expressions[:-1] == original.expressions
     assert tree.args.get("order") is None
-    assert tree.args["where"] == parse(metric.sql).tree.args["where"]
+    assert tree.args["where"] == original.args["where"]
+
+
+@pytest.mark.parametrize("metric", [m for m in SPLITTABLE if m.dimensions], ids=lambda m: m.slug)
+def test_units_split_by_a_dimension_add_up_to_the_metric_split_so(small_lake, metric):
+    engine = DuckDBEngine(small_lake, threads=2, memory_limit="1GB", timeout_s=60)
+    dimension = metric.dimensions[0]
+    values = MetricParams(start=START, end=END, grain="day", split_by=dimension).bind(metric)
+    keys = ["period", "dimension_value"]
+    whole = engine.run(metric.sql, values).frame.set_index(keys).sort_index()
+    per_unit = per_unit_tree(parse(metric.sql).tree, metric.experiment_unit)
+    sql = per_unit.sql(dialect=SOURCE_DIALECT)
+    units = engine.run(sql, params_used(sql, values)).frame
+    assert units.dimension_value.nunique() > 1  # split by the dimension
+    summed = units.groupby(keys)[["numerator", "denominator"]].sum().sort_index()
+    assert summed.index.tolist() == whole.index.tolist()
+    assert summed.numerator.tolist() == whole.numerator.tolist()
+    assert summed.denominator.tolist() == whole.denominator.tolist()
 
 
 def test_header_errors_name_the_field():

@@ -6,6 +6,9 @@
   var createLink = document.getElementById("create-link");
   var staleNote = result.querySelector(".stale-note");
   var formatter = new Intl.NumberFormat("en-US", { maximumFractionDigits: 6 });
+  // The catalogue metric the baseline was last filled from: a ratio, sized as a mean of its
+  // per-unit linearisation, and the primary metric of an experiment created from here.
+  var filledMetric = "";
 
   function count(n) { return formatter.format(n); }
   // Counts may be typed with thousands separators: 20,000 or 20 000 or 20_000.
@@ -119,7 +122,7 @@
     if (createLink) {
       var names = sent.weights.map(function (w, i) { return i === 0 ? "control" : String.fromCharCode(97 + i); });
       var params = new URLSearchParams({
-        primary_metric: sent.metric_type === "mean" ? "outcome_value" : "conversion",
+        primary_metric: sent.metric_type === "mean" ? (filledMetric || "outcome_value") : "conversion",
         baseline: sent.baseline, mde_rel: answer.mde_rel.toPrecision(4), alpha: sent.alpha,
         power: sent.power, expected_daily_units: Math.round(sent.daily_units),
         max_duration_days: answer.days, correction: value("correction"),
@@ -134,6 +137,8 @@
   }
 
   form.addEventListener("change", syncVisibility);
+  // A type chosen by hand is no longer the filled metric's.
+  form.elements.metric_type.addEventListener("change", function () { filledMetric = ""; });
   form.addEventListener("input", markStale);
   form.addEventListener("change", markStale);
   form.addEventListener("submit", function (event) {
@@ -160,9 +165,11 @@
   var fillStatus = document.getElementById("fill-status");
   function fill(tries) {
     var panel = document.getElementById("fill");
+    var metric = panel.querySelector('[name="metric"]').value;
     var params = new URLSearchParams({
       experiment_key: panel.querySelector('[name="experiment_key"]').value,
       days: panel.querySelector('[name="days"]').value,
+      metric: metric,
     });
     fillStatus.textContent = "Querying the lake…";
     fetch("/api/stats/baseline?" + params.toString(), { credentials: "same-origin" })
@@ -173,6 +180,8 @@
         if (answer.status !== 200) { fillStatus.textContent = "Could not fill: " + JSON.stringify(answer.data); return; }
         var b = answer.data.baseline, w = answer.data.window;
         if (b.control_units < 2) { fillStatus.textContent = "Too few units in " + w.start + " to " + w.end + "."; return; }
+        if (metric) { form.elements.metric_type.value = "mean"; syncVisibility(); }
+        filledMetric = metric;
         var mean = value("metric_type") === "mean";
         form.elements.baseline.value = (mean ? b.mean : b.conversion_rate).toPrecision(4);
         if (mean) {
@@ -181,7 +190,8 @@
         }
         form.elements.daily_units.value = count(Math.round(b.daily_units));
         markStale();
-        fillStatus.textContent = "Filled from " + b.control_units.toLocaleString() + " control units, " + w.start + " to " + w.end + " (query run " + answer.data.run_id + ").";
+        fillStatus.textContent = "Filled from " + b.control_units.toLocaleString() + " control units, " + w.start + " to " + w.end + " (query run " + answer.data.run_id + ")" +
+          (metric ? "; the ratio is sized as a mean of its per-unit linearisation." : ".");
       });
   }
   document.getElementById("fill-button").addEventListener("click", function () { fill(0); });

@@ -5,13 +5,15 @@ the chart, and readable errors. Every number is checked against a closed form co
 import math
 import re
 
+import pandas as pd
 import pytest
 from scipy.stats import norm
 
 from experiments.tests.builders import experiment
-from experiments.tests.references import baseline_reference
+from experiments.tests.references import baseline_reference, exposed_units, per_unit_ratio
 from tests.browser.conftest import log_in
 from tests.support.users import user_with_role
+from warehouse.lake import contract, storage
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 
@@ -259,6 +261,48 @@ def test_fill_from_the_lake(portal, pages, lake_settings):
         0.8,
     )
     assert all(abs(g - e) <= 1 for g, e in zip(shown(page)["n_per_variant"], sample, strict=True))
+
+
+def test_fill_a_catalogue_ratio_and_create_an_experiment_on_it(portal, pages, lake_settings):
+    """A ratio is filled with its per-unit linearisation's spread, sized as a mean, and made
+    the primary metric of the experiment created from the answer."""
+    owner = user_with_role("pm", "pia")
+    experiment("search_ranking_v2", owner=owner)
+    page = pages.open()
+    page.add_init_script(COUNT_RENDERS)
+    log_in(page, portal, "pia", CALCULATOR)
+    page.click("#fill summary")
+    page.select_option("#fill [name=metric]", "search_to_view_ctr")
+    page.select_option("#fill [name=experiment_key]", "search_ranking_v2")
+    page.fill("#fill [name=days]", "14")
+    page.click("#fill-button")
+    page.wait_for_function(
+        "() => /^(Filled|Could not|Too few)/.test("
+        "document.getElementById('fill-status').textContent)"
+    )
+    status = page.locator("#fill-status").inner_text()
+    assert status.endswith("sized as a mean of its per-unit linearisation."), status
+    units = exposed_units(lake_settings, "search_ranking_v2", "2026-01-18", "2026-01-31")
+    funnel = pd.read_parquet(storage.table_dir(lake_settings, contract.table("fact_funnel_events")))
+    per_unit = per_unit_ratio(
+        units[units.variant == "control"],
+        funnel,
+        lambda e: (e.step == "profile_view").astype(float),
+        lambda e: (e.step == "search").astype(float),
+    )
+    ratio = per_unit.x.sum() / per_unit.y.sum()
+    spread = ((per_unit.x - ratio * per_unit.y) / per_unit.y.mean()).std(ddof=1)
+    form = "#mde-form [name={}]".format
+    assert page.input_value(form("metric_type")) == "mean"
+    assert page.input_value(form("baseline")) == format_precision(ratio)
+    assert page.input_value(form("std")) == format_precision(spread)
+    calculate(page)
+    link = page.get_attribute("#create-link", "href")
+    assert "primary_metric=search_to_view_ctr" in link
+    page.click("#create-link")
+    page.wait_for_selector("form [name=primary_metric]")
+    assert page.input_value("[name=primary_metric]") == "search_to_view_ctr"
+    assert float(page.input_value("[name=baseline_std]")) == pytest.approx(spread, rel=1e-3)
 
 
 def format_precision(value: float) -> str:
