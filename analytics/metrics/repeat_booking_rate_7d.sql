@@ -14,10 +14,13 @@
 -- grains: day, week, month
 -- dimensions: listing_kind
 -- higher_is_better: true
--- version: 2
+-- version: 3
 -- timezone: UTC
+-- experiment_unit: identity_id
 -- template: repeat_booking_rate.sql.tmpl
 -- template_params: days=7
 -- history: 1: First canonical definition.
 -- history: 2: fact_bookings read up to tomorrow, not open-ended (the partition rule wants
 --   both ends); same numbers.
+-- history: 3: The bookings carry their identity_id, so that experiments can compare the
+--   metric per variant; same numbers.
