@@ -49,6 +49,7 @@ def _build_lake() -> None:
     first = 0
     variants = pa.array(["control", "treatment"])
     agents = pa.array([USER_AGENTS[2], USER_AGENTS[5]])  # a browser and Googlebot
+    countries = pa.array(["DE", "GB", "FR"])
     for day, n in enumerate(per_day):
         units = np.arange(first, first + n)
         first += n
@@ -73,6 +74,7 @@ def _build_lake() -> None:
             "exposure_ts": pa.array(start + rng.integers(0, 86_400_000_000, m), pa.timestamp("us")),
             "surface": pa.array(["search_results"]).take(pa.array(np.zeros(m, dtype=np.int32))),
             "user_agent": agents.take(pa.array(bot.astype(np.int32))),
+            "country": countries.take(pa.array(np.arange(m, dtype=np.int32) % 3)),
             "pre_value": np.where(bot, 0.0, pre.round(2)),
             "outcome_value": np.where(bot, 0.0, post.round(2)),
             "converted": ~bot & (rng.random(m) < 0.07 * (1 + 0.03 * variant)),

@@ -58,6 +58,18 @@ def exposure_outcomes(
     return pre, post, converted
 
 
+# Where the marketplace's visitors come from (the exposure's GeoIP country), by share.
+COUNTRIES = ("DE", "GB", "FR", "NL", "ES", "IT", "US", "PL")
+COUNTRY_SHARES = (0.34, 0.16, 0.12, 0.09, 0.08, 0.08, 0.08, 0.05)
+
+
+def country_of(seed: int, ident: np.ndarray) -> np.ndarray:
+    """Country index per identity: a hash, so one identity keeps its country and no draw of the
+    random stream is spent (the rest of the lake stays as it was)."""
+    uniform = (mix48(ident.astype(np.uint64) + salt(seed, "country")) % np.uint64(10_000)) / 1e4
+    return np.searchsorted(np.cumsum(COUNTRY_SHARES), uniform, side="right").astype(np.int32)
+
+
 def assign_variant(seed: int, experiment: Experiment, unit: np.ndarray) -> np.ndarray:
     """Variant index per unit: a hash of (experiment, unit) in 10,000 buckets cut by weight."""
     buckets = mix48(unit.astype(np.uint64) + salt(seed, f"exp:{experiment.key}"))
@@ -111,6 +123,7 @@ def exposure_rows(
                 "exposure_ts": at,
                 "surface": take(vocab(SURFACES), surface),
                 "user_agent": take(vocab(USER_AGENTS), idn.platform[ident]),
+                "country": take(vocab(COUNTRIES), country_of(w.cfg.seed, ident)),
                 "pre_value": np.where(bot, 0.0, pre.round(2)),
                 "outcome_value": np.where(bot, 0.0, post.round(2)),
                 "converted": converted & ~bot,

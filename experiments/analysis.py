@@ -28,7 +28,12 @@ from experiments.outcomes import (
     ratio_totals,
     totals_by_variant,
 )
-from experiments.segments import DIMENSIONS, metric_dimension_rows, segment_rows
+from experiments.segments import (
+    DIMENSIONS,
+    SEGMENT_GROUPINGS,
+    metric_dimension_rows,
+    segment_rows,
+)
 from experiments.stats import (
     CompareResult,
     Comparison,
@@ -68,7 +73,7 @@ class CatalogueRows:
 
     @property
     def segments(self) -> list[Mapping[str, Any]]:
-        return grouped_by(self.rows, "segment")
+        return [r for r in self.rows if r["grouped_by"] in SEGMENT_GROUPINGS]
 
     @property
     def dimension_values(self) -> list[Mapping[str, Any]]:

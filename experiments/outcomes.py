@@ -116,10 +116,8 @@ def totals_by_variant(rows: Iterable[Mapping[str, Any]]) -> dict[str, VariantTot
 RATIO_SUMS = (*RATIO_FIELDS, *RATIO_COVARIATE_FIELDS)
 
 
-def grouped_by(
-    rows: Iterable[Mapping[str, Any]], grouping: Literal["day", "segment"]
-) -> list[Mapping[str, Any]]:
-    """metric_unit_stats.sql's rows of one grouping: per variant and day, or per segment."""
+def grouped_by(rows: Iterable[Mapping[str, Any]], grouping: str) -> list[Mapping[str, Any]]:
+    """metric_unit_stats.sql's rows of one grouping (day, dimension, or a segment's)."""
     return [r for r in rows if r["grouped_by"] == grouping]
 
 

@@ -1,6 +1,7 @@
-"""Results by dimension: each unit's segment from rows per variant, user agent and visitor
-kind (analytics/experiments/segment_stats.sql, and metric_unit_stats.sql's segment rows), and
-a catalogue metric's values of its own dimensions (metric_unit_stats.sql's dimension rows).
+"""Results by dimension: each unit's segment from rows per variant and user agent, visitor
+kind or country (`grouped_by` the dimension, `segment` the value: analytics/experiments/
+segment_stats.sql, and metric_unit_stats.sql's rows of those groupings), and a catalogue
+metric's values of its own dimensions (metric_unit_stats.sql's dimension rows).
 
 Pure: rows in, per dimension and segment the rows of that segment out (the caller sums them
 as it sums any rows of its metric). A user agent's platform is its operating system as
@@ -29,7 +30,12 @@ class Dimension:
     title: str
 
 
-DIMENSIONS = (Dimension("platform", "Platform"), Dimension("visitor", "New or returning"))
+DIMENSIONS = (
+    Dimension("platform", "Platform"),
+    Dimension("visitor", "New or returning"),
+    Dimension("country", "Country"),
+)
+SEGMENT_GROUPINGS = frozenset(d.slug for d in DIMENSIONS)
 
 
 @lru_cache(maxsize=AGENTS_CACHED)
@@ -41,10 +47,10 @@ def platform_of(user_agent: str) -> str:
     return family if family and family != "Other" else OTHER
 
 
-def _segment(dimension: str, row: Mapping[str, Any]) -> str:
+def _segment(dimension: str, value: str) -> str:
     if dimension == "platform":
-        return platform_of(str(row["user_agent"] or ""))
-    return str(row["visitor"])
+        return platform_of(value)
+    return value or OTHER  # an unknown country
 
 
 def segment_rows(
@@ -58,7 +64,11 @@ def segment_rows(
     for dimension in DIMENSIONS:
         by_segment: dict[str, list[Mapping[str, Any]]] = {}
         for row in rows:
-            by_segment.setdefault(_segment(dimension.slug, row), []).append(row)
+            if row["grouped_by"] == dimension.slug:
+                value = _segment(dimension.slug, str(row["segment"] or ""))
+                by_segment.setdefault(value, []).append(row)
+        if not by_segment:
+            continue
         units = {name: sum(int(r["units"]) for r in seg) for name, seg in by_segment.items()}
         named = sorted((n for n in by_segment if n != OTHER), key=lambda n: (-units[n], n))
         if len(named) + (OTHER in by_segment) > top:
@@ -83,7 +93,7 @@ def metric_dimension_rows(
     by_dimension: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
     for row in rows:
         values = by_dimension.setdefault(str(row["split_by"]), {})
-        values.setdefault(str(row["dimension_value"]), []).append(row)
+        values.setdefault(str(row["segment"]), []).append(row)
     result = {}
     for dimension, by_value in by_dimension.items():
         size = {

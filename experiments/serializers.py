@@ -727,7 +727,8 @@ class ResultsSerializer(serializers.Serializer):
         many=True,
         required=False,
         help_text=(
-            "The primary and secondary metrics by platform and by new or returning visitor."
+            "The primary and secondary metrics by platform, new or returning visitor, "
+            "country, and a catalogue metric's own dimensions."
         ),
     )
     lake = serializers.CharField(allow_null=True, required=False)

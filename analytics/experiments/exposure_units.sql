@@ -16,8 +16,8 @@
 --   variant would let the order of exposures, or a tie of timestamps, choose.
 -- The values are those of the first exposure; exposures of one variant at the same instant are
 --   copies of one exposure. pre_value is the CUPED covariate (the 28 days before exposure),
---   outcome_value and converted the 28 days after; a missing value counts as 0. user_agent is
---   the first exposure's (results by platform).
+--   outcome_value and converted the 28 days after; a missing value counts as 0. user_agent and
+--   country are the first exposure's (results by platform and by country).
 WITH crawler_agents AS (
     -- Its own read of the table (a CTE read twice would be materialized whole). The LIMIT,
     -- far above any count of distinct agents, keeps an engine from pushing the match below
@@ -40,6 +40,7 @@ ranked AS (
         e.variant,
         e.event_dt,
         e.user_agent,
+        e.country,
         coalesce(e.pre_value, 0) AS pre_value,
         coalesce(e.outcome_value, 0) AS outcome_value,
         coalesce(e.converted, false) AS converted,
@@ -66,6 +67,7 @@ SELECT
     CASE WHEN lowest_variant = highest_variant THEN variant END AS variant,
     event_dt,
     user_agent,
+    country,
     pre_value,
     outcome_value,
     converted,

@@ -1,8 +1,9 @@
 -- Sufficient statistics of a catalogue ratio metric in one experiment, in one read of the
--- metric: per variant and day of first exposure (the totals and the lift over time), per
--- variant and segment (results by platform and visitor kind), and per variant and value of
--- the dimension the metric is split by (results by the metric's own dimension; one value,
--- 'all', when it is not split). grouped_by says which a row is.
+-- metric: per variant and day of first exposure (grouped_by 'day', event_dt set: the totals
+-- and the lift over time), per variant and segment of the units (grouped_by 'platform' (per
+-- user agent), 'visitor' or 'country', the value in segment), and per variant and value of the
+-- dimension the metric is split by (grouped_by 'dimension', the value in segment: results by
+-- the metric's own dimension; one value, 'all', when it is not split).
 --
 -- Reads unit_segments (unit_segments.sql: the units, with their segments) and metric_rows: the
 -- metric's own query split by unit (metrics.per_unit) at grain day, one row per period, value
@@ -30,6 +31,7 @@ by_value AS (
         u.event_dt,
         u.user_agent,
         u.visitor,
+        u.country,
         v.dimension_value,
         v.in_window,
         CAST(coalesce(sum(CASE WHEN m.period >= u.event_dt THEN m.numerator END), 0) AS DOUBLE)
@@ -48,8 +50,8 @@ by_value AS (
         AND m.dimension_value = v.dimension_value
         AND m.period >= date_add('day', -28, u.event_dt)
     GROUP BY
-        u.identity_id, u.variant, u.event_dt, u.user_agent, u.visitor, v.dimension_value,
-        v.in_window
+        u.identity_id, u.variant, u.event_dt, u.user_agent, u.visitor, u.country,
+        v.dimension_value, v.in_window
 ),
 by_unit AS (
     SELECT
@@ -57,24 +59,27 @@ by_unit AS (
         event_dt,
         user_agent,
         visitor,
+        country,
         sum(x) AS x,
         sum(y) AS y,
         sum(x_pre) AS x_pre,
         sum(y_pre) AS y_pre
     FROM by_value
-    GROUP BY identity_id, variant, event_dt, user_agent, visitor
+    GROUP BY identity_id, variant, event_dt, user_agent, visitor, country
 ),
 stacked AS (
     SELECT
-        'day' AS grouped_by, variant, event_dt, CAST(NULL AS varchar) AS user_agent,
-        CAST(NULL AS varchar) AS visitor, CAST(NULL AS varchar) AS dimension_value,
+        'day' AS grouped_by, variant, event_dt, CAST(NULL AS varchar) AS segment,
         x, y, x_pre, y_pre
     FROM by_unit
     UNION ALL
-    SELECT 'segment', variant, NULL, user_agent, visitor, NULL, x, y, x_pre, y_pre
-    FROM by_unit
+    SELECT 'platform', variant, NULL, user_agent, x, y, x_pre, y_pre FROM by_unit
     UNION ALL
-    SELECT 'dimension', variant, NULL, NULL, NULL, dimension_value, x, y, x_pre, y_pre
+    SELECT 'visitor', variant, NULL, visitor, x, y, x_pre, y_pre FROM by_unit
+    UNION ALL
+    SELECT 'country', variant, NULL, country, x, y, x_pre, y_pre FROM by_unit
+    UNION ALL
+    SELECT 'dimension', variant, NULL, dimension_value, x, y, x_pre, y_pre
     FROM by_value
     WHERE in_window = 1
 )
@@ -82,9 +87,7 @@ SELECT
     grouped_by,
     variant,
     event_dt,
-    user_agent,
-    visitor,
-    dimension_value,
+    segment,
     count(*) AS units,
     sum(x) AS numerator_sum,
     sum(x * x) AS numerator_sum_squares,
@@ -101,5 +104,5 @@ SELECT
     sum(y * x_pre) AS denominator_pre_numerator_products,
     sum(y * y_pre) AS denominator_pre_denominator_products
 FROM stacked
-GROUP BY grouped_by, variant, event_dt, user_agent, visitor, dimension_value
-ORDER BY grouped_by, variant, event_dt, user_agent, visitor, dimension_value
+GROUP BY grouped_by, variant, event_dt, segment
+ORDER BY grouped_by, variant, event_dt, segment

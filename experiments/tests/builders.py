@@ -98,6 +98,8 @@ def exposures(
                     + pd.to_timedelta(rng.integers(0, 86_400, n), "s"),
                     "surface": "search_results",
                     "user_agent": HUMAN_UA,
+                    # Without a draw: the other columns stay as they were.
+                    "country": np.array(["DE", "GB", "FR"])[np.arange(n) % 3],
                     "pre_value": pre.round(2),
                     "outcome_value": post.round(2),
                     "converted": rng.random(n) < rate,

@@ -135,17 +135,22 @@ def test_no_exposures_at_all():
     assert analysis.progress.days_remaining is None
 
 
-def ratio_row(variant: str, x: np.ndarray, y: np.ndarray, **grouping) -> dict:
+def ratio_row(
+    variant: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    grouped_by: str = "day",
+    *,
+    event_dt: datetime.date = TODAY,
+    segment: str | None = None,
+) -> dict:
     """One row of metric_unit_stats.sql from per-unit numerators and denominators (no
-    pre-period): a day row (of TODAY unless `grouping` says) or, with user_agent and visitor,
-    a segment row."""
-    segment = "visitor" in grouping
+    pre-period): a day row, or with `grouped_by` a dimension a row of its `segment`."""
     return {
-        "grouped_by": "segment" if segment else "day",
+        "grouped_by": grouped_by,
         "variant": variant,
-        "event_dt": None if segment else grouping.get("event_dt", TODAY),
-        "user_agent": grouping.get("user_agent"),
-        "visitor": grouping.get("visitor"),
+        "event_dt": event_dt if grouped_by == "day" else None,
+        "segment": segment,
         "units": len(x),
         **ratio_sums(x, y),
         # No pre-period (CUPED cannot apply).
@@ -290,11 +295,12 @@ def ratio_units(rate_treatment: float) -> pd.DataFrame:
 def catalogue_rows(units: pd.DataFrame) -> list[dict]:
     """metric_unit_stats.sql's two groupings of `units`."""
     rows = []
-    for keys, group in units.groupby(["variant", "event_dt"]):
-        rows.append(ratio_row(keys[0], group.x.to_numpy(), group.y.to_numpy(), event_dt=keys[1]))
-    for (variant, agent, visitor), group in units.groupby(["variant", "user_agent", "visitor"]):
-        x, y = group.x.to_numpy(), group.y.to_numpy()
-        rows.append(ratio_row(variant, x, y, user_agent=agent, visitor=visitor))
+    for (variant, day), group in units.groupby(["variant", "event_dt"]):
+        rows.append(ratio_row(variant, group.x.to_numpy(), group.y.to_numpy(), event_dt=day))
+    for dimension, column in (("platform", "user_agent"), ("visitor", "visitor")):
+        for (variant, value), group in units.groupby(["variant", column]):
+            x, y = group.x.to_numpy(), group.y.to_numpy()
+            rows.append(ratio_row(variant, x, y, dimension, segment=value))
     return rows
 
 

@@ -376,13 +376,29 @@ CHECKOUTS = {
 
 
 def with_segments(root, units: pd.DataFrame) -> pd.DataFrame:
-    """The units with their platform (ua-parser's operating system of the first exposure's
-    agent) and visitor kind (first seen before the day of first exposure)."""
+    """The units with their segments: platform (ua-parser's operating system of the first
+    exposure's agent), visitor kind (first seen before the day of first exposure) and country;
+    a dimension with more than five values keeps its four largest (by units) and calls the
+    rest Other."""
     identities = pd.read_parquet(storage.table_dir(root, contract.table("dim_identities")))
     first_seen = units.identity_id.map(identities.set_index("identity_id").first_seen_ts)
-    return units.assign(
+    units = units.assign(
         platform=units.user_agent.map(lambda ua: getattr(parse_os(ua), "family", "Other")),
         visitor=np.where(first_seen < pd.to_datetime(units.event_dt), "returning", "new"),
+        country_found=units.country.fillna("").replace("", "Other"),
+    )
+
+    def largest(values: pd.Series) -> pd.Series:
+        counts = values.value_counts()
+        named = sorted((v for v in counts.index if v != "Other"), key=lambda v: (-counts[v], v))
+        if len(named) + ("Other" in counts.index) <= 5:
+            return values
+        return values.where(values.isin(named[:4]), "Other")
+
+    return units.assign(
+        platform=largest(units.platform),
+        visitor=largest(units.visitor),
+        country=largest(units.country_found),
     )
 
 
@@ -397,7 +413,9 @@ def test_a_catalogue_primary_end_to_end(demo, client):
     assert computation.status == "succeeded"
     units = with_segments(demo, first_exposures(demo, experiment, computation))
     per_unit = per_unit_ratio(units, read_events(demo, FUNNEL, computation), **SEARCH_VIEWS)
-    per_unit = per_unit.merge(units[["identity_id", "platform", "visitor"]], on="identity_id")
+    per_unit = per_unit.merge(
+        units[["identity_id", "platform", "visitor", "country"]], on="identity_id"
+    )
     body = results(client, experiment.key)
     primary = body["metrics"][0]
     assert (primary["metric"], primary["role"], primary["error"]) == (
@@ -423,7 +441,7 @@ def test_a_catalogue_primary_end_to_end(demo, client):
     breakdowns = {
         b["dimension"]: b for b in body["breakdowns"] if b["metric"] == "search_to_view_ctr"
     }
-    assert set(breakdowns) == {"platform", "visitor"}
+    assert set(breakdowns) == {"platform", "visitor", "country"}
     for dimension, breakdown in breakdowns.items():
         assert {s["value"] for s in breakdown["segments"]} == set(per_unit[dimension])
         for segment in breakdown["segments"]:
@@ -518,23 +536,19 @@ def test_the_results_file_is_named_relative_to_the_lake_and_only_to_data_roles(d
 
 def test_breakdowns_match_pandas_per_segment(demo, client):
     """The primary metric per platform (the first exposure's operating system, as ua-parser
-    reads it) and per new or returning visitor (first seen before the day of exposure), Holm
-    across every segment and treatment of a dimension."""
+    reads it), per new or returning visitor (first seen before the day of exposure) and per
+    country (the four largest, the rest as Other), Holm across every segment and treatment of
+    a dimension."""
     experiment = Experiment.objects.get(key="checkout_button_color")
     computation = experiment.computations.get()
-    rows = first_exposures(demo, experiment, computation)
-    identities = pd.read_parquet(storage.table_dir(demo, contract.table("dim_identities")))
-    first_seen = rows.identity_id.map(identities.set_index("identity_id").first_seen_ts)
-    rows = rows.assign(
-        platform=rows.user_agent.map(lambda ua: getattr(parse_os(ua), "family", "Other")),
-        visitor=np.where(first_seen < pd.to_datetime(rows.event_dt), "returning", "new"),
-    )
+    rows = with_segments(demo, first_exposures(demo, experiment, computation))
     names, alpha, n_tuning = experiment.variant_names, experiment.alpha, tuning(experiment)
     body = results(client, experiment.key)
     primary = experiment.primary_metric
     found = {b["dimension"]: b for b in body["breakdowns"] if b["metric"] == primary}
-    assert set(found) == {"platform", "visitor"}
+    assert set(found) == {"platform", "visitor", "country"}
     assert set(rows.platform) >= {"iOS", "Android"}  # something to break down
+    assert rows.country_found.nunique() > 5 and "Other" in set(rows.country)  # merged
     for dimension, breakdown in found.items():
         segments = {s["value"]: s for s in breakdown["segments"]}
         assert set(segments) == set(rows[dimension])

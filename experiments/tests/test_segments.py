@@ -20,11 +20,11 @@ def test_the_demo_agents_platforms():
     assert platform_of("curl/8.5.0") == OTHER
 
 
-def row(variant: str, agent: str, visitor: str, units: int, conversions: int) -> dict:
+def row(dimension: str, segment: str, variant: str, units: int, conversions: int) -> dict:
     return {
+        "grouped_by": dimension,
+        "segment": segment,
         "variant": variant,
-        "user_agent": agent,
-        "visitor": visitor,
         "units": units,
         "matured_units": units,
         "conversions": conversions,
@@ -42,22 +42,31 @@ AGENTS = {
 }
 
 
-def test_the_largest_segments_are_kept_and_the_rest_summed_into_other():
-    # Units per platform: iOS 600, Android 500, Windows 400, Mac 300, Linux 200, Chrome OS 100,
-    # and 50 without a known system; each split between control and treatment, new and
-    # returning.
-    sizes = dict(zip(AGENTS, (600, 500, 400, 300, 200, 100), strict=True))
-    rows = [
-        row(variant, AGENTS[name], visitor, n // 4, n // 40)
-        for name, n in sizes.items()
-        for variant in ("control", "treatment")
-        for visitor in ("new", "returning")
-    ]
-    rows += [row("control", "", "new", 25, 1), row("treatment", "curl/8", "new", 25, 2)]
-    found = {
+def totals(rows):
+    return {
         dimension: {name: totals_by_variant(seg) for name, seg in segments.items()}
         for dimension, segments in segment_rows(rows).items()
     }
+
+
+def test_the_largest_segments_are_kept_and_the_rest_summed_into_other():
+    # Units per platform: iOS 600, Android 500, Windows 400, Mac 300, Linux 200, Chrome OS 100,
+    # and 50 without a known system; each split between control and treatment. Two agents of
+    # one system are one platform.
+    sizes = dict(zip(AGENTS, (600, 500, 400, 300, 200, 100), strict=True))
+    rows = [
+        row("platform", AGENTS[name] + suffix, variant, n // 4, n // 40)
+        for name, n in sizes.items()
+        for variant in ("control", "treatment")
+        for suffix in ("", " Build/1")
+    ]
+    rows += [row("platform", "", "control", 25, 1), row("platform", "curl/8", "treatment", 25, 2)]
+    rows += [
+        row("visitor", kind, variant, 1_050, 10)
+        for kind in ("new", "returning")
+        for variant in ("control", "treatment")
+    ]
+    found = totals(rows)
     platforms = found["platform"]
     assert list(platforms) == ["iOS", "Android", "Windows", "Mac OS X", OTHER]
     other = platforms[OTHER]
@@ -67,12 +76,14 @@ def test_the_largest_segments_are_kept_and_the_rest_summed_into_other():
     assert other["treatment"].conversions == 2 * (200 // 40 + 100 // 40) + 2
     assert platforms["iOS"]["control"].units == 300
     assert platforms["iOS"]["treatment"].units_pre_sum == pytest.approx(3.0)
-    visitors = found["visitor"]
-    assert set(visitors) == {"new", "returning"}
-    everyone = sum(t.units for segment in visitors.values() for t in segment.values())
-    assert everyone == sum(sizes.values()) + 50
+    assert set(found["visitor"]) == {"new", "returning"}
+    # A dimension without rows is left out.
+    assert "country" not in found
 
 
-def test_few_segments_are_all_kept():
-    rows = [row("control", AGENTS["iOS"], "new", 10, 1), row("treatment", "", "new", 10, 1)]
-    assert list(segment_rows(rows)["platform"]) == ["iOS", OTHER]
+def test_few_segments_are_all_kept_and_an_unknown_country_is_other():
+    rows = [row("platform", AGENTS["iOS"], "control", 10, 1), row("platform", "", "b", 10, 1)]
+    rows += [row("country", "DE", "control", 10, 1), row("country", "", "b", 10, 1)]
+    found = segment_rows(rows)
+    assert list(found["platform"]) == ["iOS", OTHER]
+    assert list(found["country"]) == ["DE", OTHER]

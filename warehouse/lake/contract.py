@@ -543,6 +543,11 @@ _TABLES: tuple[Table, ...] = (
             ("exposure_ts", "timestamp", "First exposure (UTC)."),
             ("surface", "varchar", "Surface where the exposure happened."),
             ("user_agent", "varchar", "User agent at exposure (filter known crawlers)."),
+            (
+                "country",
+                "varchar",
+                "ISO 3166 country of the exposure's request (GeoIP); null when unknown.",
+            ),
             ("pre_value", "double", "Activity value in the 28 days before exposure (CUPED)."),
             ("outcome_value", "double", "The same measure in the 28 days after exposure."),
             ("converted", "boolean", "Booked within 28 days after exposure."),
