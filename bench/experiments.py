@@ -78,6 +78,7 @@ def _build_lake() -> None:
             "pre_value": np.where(bot, 0.0, pre.round(2)),
             "outcome_value": np.where(bot, 0.0, post.round(2)),
             "converted": ~bot & (rng.random(m) < 0.07 * (1 + 0.03 * variant)),
+            "pre_converted": ~bot & (latent > 1.5),
         }
         day_table = pa.table(columns, schema=schema)
         name = (FIRST_DAY + datetime.timedelta(days=day)).isoformat()

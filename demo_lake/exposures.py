@@ -70,6 +70,14 @@ def country_of(seed: int, ident: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.cumsum(COUNTRY_SHARES), uniform, side="right").astype(np.int32)
 
 
+def pre_conversion(seed: int, key: str, ident: np.ndarray, latent: np.ndarray) -> np.ndarray:
+    """Whether each unit booked in the 28 days before exposure: the conversion's base rate and
+    the unit's latent level, drawn from a hash so that no draw of the random stream is spent
+    (the rest of the lake stays as it was)."""
+    uniform = (mix48(ident.astype(np.uint64) + salt(seed, f"pre:{key}")) % np.uint64(10**6)) / 1e6
+    return uniform < np.minimum(0.07 * np.exp(0.5 * latent.astype(np.float64) - 0.125), 1.0)
+
+
 def assign_variant(seed: int, experiment: Experiment, unit: np.ndarray) -> np.ndarray:
     """Variant index per unit: a hash of (experiment, unit) in 10,000 buckets cut by weight."""
     buckets = mix48(unit.astype(np.uint64) + salt(seed, f"exp:{experiment.key}"))
@@ -127,5 +135,7 @@ def exposure_rows(
                 "pre_value": np.where(bot, 0.0, pre.round(2)),
                 "outcome_value": np.where(bot, 0.0, post.round(2)),
                 "converted": converted & ~bot,
+                "pre_converted": pre_conversion(w.cfg.seed, exp.key, ident, idn.latent[ident])
+                & ~bot,
             },
         )

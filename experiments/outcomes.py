@@ -44,8 +44,9 @@ OUTCOME_METRICS: dict[str, OutcomeMetric] = {
             "Conversion",
             "proportion",
             "Share of exposed units that booked within 28 days of their first exposure "
-            "(the `converted` flag), over the units whose 28 days have passed; Bayesian "
-            "beta-binomial alongside the two-proportion test.",
+            "(the `converted` flag), over the units whose 28 days have passed, CUPED-adjusted "
+            "with the same units' bookings in the 28 days before (`pre_converted`); Bayesian "
+            "beta-binomial of the raw rates alongside.",
         ),
         OutcomeMetric(
             "outcome_value",
@@ -58,7 +59,7 @@ OUTCOME_METRICS: dict[str, OutcomeMetric] = {
     )
 }
 
-_COUNTS = ("units", "conversions", "matured_units")
+_COUNTS = ("units", "conversions", "matured_units", "pre_conversions", "conversion_products")
 _SUMS = (
     "value_sum",
     "value_sum_squares",
@@ -87,6 +88,9 @@ class VariantTotals:
     matured_units: int = 0
     units_pre_sum: float = 0.0
     units_pre_sum_squares: float = 0.0
+    # Conversion's covariate, over the matured units: converted before exposure, and in both.
+    pre_conversions: int = 0
+    conversion_products: int = 0
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,12 @@ def daily_exposures(rows: Iterable[Mapping[str, Any]]) -> dict[str, DailyExposur
 def metric_stats(metric: OutcomeMetric, totals: VariantTotals) -> ProportionStats | MeanStats:
     """The statistics `experiments.stats.compare` reads for this metric: its matured units."""
     if metric.metric_type == "proportion":
-        return ProportionStats(n=totals.matured_units, conversions=totals.conversions)
+        return ProportionStats(
+            n=totals.matured_units,
+            conversions=totals.conversions,
+            pre_conversions=totals.pre_conversions,
+            conversion_products=totals.conversion_products,
+        )
     return MeanStats(
         n=totals.matured_units,
         sum=totals.value_sum,

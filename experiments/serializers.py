@@ -319,13 +319,20 @@ def _pair_field(**kwargs) -> serializers.ListField:
 
 
 class VariantStatsSerializer(serializers.Serializer):
-    """A variant's sufficient statistics: n and conversions (proportion); n, sum, sum_squares
-    and optionally pre_sum, pre_sum_squares, sum_products for CUPED (mean); n and the
-    numerator/denominator sums, and optionally the nine pre-period sums for CUPED (ratio)."""
+    """A variant's sufficient statistics: n and conversions, and optionally pre_conversions and
+    conversion_products for CUPED (proportion); n, sum, sum_squares and optionally pre_sum,
+    pre_sum_squares, sum_products for CUPED (mean); n and the numerator/denominator sums, and
+    optionally the nine pre-period sums for CUPED (ratio)."""
 
     name = serializers.CharField()
     n = serializers.IntegerField(min_value=1)
     conversions = serializers.IntegerField(required=False, min_value=0)
+    pre_conversions = serializers.IntegerField(
+        required=False, min_value=0, help_text="Units that converted in the pre-period."
+    )
+    conversion_products = serializers.IntegerField(
+        required=False, min_value=0, help_text="Units that converted in both periods."
+    )
     sum = serializers.FloatField(required=False)
     sum_squares = serializers.FloatField(required=False)
     pre_sum = serializers.FloatField(required=False)

@@ -8,14 +8,16 @@
 -- of the 28 days after its first exposure have passed by the analysis cut-off, that is when it
 -- was first exposed on or before :matured_through (experiments.queries.exposure_stats: the
 -- cut-off minus 28 days; an exposure late on day d has its 28 days end on day d + 28).
--- matured_units, conversions and the sums value_*, pre_* and sum_products are over those units
--- only; units_pre_sum and units_pre_sum_squares are the covariate over every unit (it is known
+-- matured_units, conversions, pre_conversions (booked in the 28 days before exposure: the
+-- CUPED covariate of conversion), conversion_products (booked in both periods) and the sums
+-- value_*, pre_* and sum_products are over those units only; units_pre_sum and units_pre_sum_squares are the covariate over every unit (it is known
 -- at exposure), for the pre-period balance check.
 WITH weighted AS (
     SELECT
         variant,
         event_dt,
         converted,
+        pre_converted,
         outcome_value,
         pre_value,
         CASE WHEN event_dt <= :matured_through THEN 1 ELSE 0 END AS matured
@@ -28,6 +30,8 @@ daily AS (
         count(*) AS units,
         count_if(matured = 1) AS matured_units,
         count_if(matured = 1 AND converted) AS conversions,
+        count_if(matured = 1 AND pre_converted) AS pre_conversions,
+        count_if(matured = 1 AND pre_converted AND converted) AS conversion_products,
         sum(matured * outcome_value) AS value_sum,
         sum(matured * outcome_value * outcome_value) AS value_sum_squares,
         sum(matured * pre_value) AS pre_sum,
@@ -49,6 +53,8 @@ SELECT
     ) AS cumulative_units,
     matured_units,
     conversions,
+    pre_conversions,
+    conversion_products,
     value_sum,
     value_sum_squares,
     pre_sum,

@@ -15,8 +15,9 @@
 --   is left out (its variant is null here): no single variant's effect, and keeping its first
 --   variant would let the order of exposures, or a tie of timestamps, choose.
 -- The values are those of the first exposure; exposures of one variant at the same instant are
---   copies of one exposure. pre_value is the CUPED covariate (the 28 days before exposure),
---   outcome_value and converted the 28 days after; a missing value counts as 0. user_agent and
+--   copies of one exposure. pre_value and pre_converted are the CUPED covariates (the 28 days
+--   before exposure), outcome_value and converted the 28 days after; a missing value counts as
+--   0 (false). user_agent and
 --   country are the first exposure's (results by platform and by country).
 WITH crawler_agents AS (
     -- Its own read of the table (a CTE read twice would be materialized whole). The LIMIT,
@@ -44,6 +45,7 @@ ranked AS (
         coalesce(e.pre_value, 0) AS pre_value,
         coalesce(e.outcome_value, 0) AS outcome_value,
         coalesce(e.converted, false) AS converted,
+        coalesce(e.pre_converted, false) AS pre_converted,
         max(CASE WHEN c.agent IS NULL THEN 0 ELSE 1 END) OVER (
             PARTITION BY e.experiment_key, e.identity_id
         ) AS crawler_exposed,
@@ -71,6 +73,7 @@ SELECT
     pre_value,
     outcome_value,
     converted,
+    pre_converted,
     crawler_exposed = 1 AS crawler,
     person_exposed = 1 AS person_exposed,
     lowest_variant <> highest_variant AS multi_variant

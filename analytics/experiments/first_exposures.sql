@@ -2,6 +2,8 @@
 -- nor exposed to more than one variant (exposure_units.sql says why), one row each, at its
 -- first exposure. The other queries here read it as first_exposures (experiments.queries joins
 -- it in).
-SELECT identity_id, variant, event_dt, user_agent, country, pre_value, outcome_value, converted
+SELECT
+    identity_id, variant, event_dt, user_agent, country, pre_value, outcome_value, converted,
+    pre_converted
 FROM exposure_units
 WHERE NOT crawler AND NOT multi_variant

@@ -13,6 +13,7 @@ WITH units AS (
         visitor,
         country,
         converted,
+        pre_converted,
         outcome_value,
         pre_value,
         CASE WHEN event_dt <= :matured_through THEN 1 ELSE 0 END AS matured
@@ -29,6 +30,8 @@ SELECT
     count(*) AS units,
     count_if(matured = 1) AS matured_units,
     count_if(matured = 1 AND converted) AS conversions,
+    count_if(matured = 1 AND pre_converted) AS pre_conversions,
+    count_if(matured = 1 AND pre_converted AND converted) AS conversion_products,
     sum(matured * outcome_value) AS value_sum,
     sum(matured * outcome_value * outcome_value) AS value_sum_squares,
     sum(matured * pre_value) AS pre_sum,

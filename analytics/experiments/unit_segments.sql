@@ -15,6 +15,7 @@ SELECT
         ELSE 'new'
     END AS visitor,
     f.converted,
+    f.pre_converted,
     f.outcome_value,
     f.pre_value
 FROM first_exposures AS f

@@ -19,7 +19,7 @@ from experiments.stats.correction import (
     matching_alpha,
     require_correction,
 )
-from experiments.stats.cuped import cuped
+from experiments.stats.cuped import CupedResult, cuped
 from experiments.stats.frequentist import Difference, proportion_difference, welch_difference
 from experiments.stats.power import (
     days_needed,
@@ -149,8 +149,11 @@ def compare(
     theta: float | None = None
     applied = False
     if kind == "proportion":
+        adjusted = _proportion_cuped(stats)
+        if adjusted is not None:
+            theta, applied = adjusted.theta, adjusted.cuped_applied
         comparisons = [
-            _proportion_comparison(names[i], stats[0], stats[i], i, alpha, prior, reading)
+            _proportion_comparison(names[i], stats[0], stats[i], i, alpha, prior, reading, adjusted)
             for i in range(1, len(stats))
         ]
     else:
@@ -296,6 +299,19 @@ def _stats(kind: MetricType, values: object, path: str) -> Stats:
         raise err.within(path) from err
 
 
+def _proportion_cuped(stats: Sequence[ProportionStats]) -> CupedResult | None:
+    """CUPED of the 0/1 conversions with their pre-period ones, as for any mean; None when no
+    variant carries the covariate."""
+    if not any(s.has_covariate for s in stats):
+        return None
+    for i, s in enumerate(stats):
+        if not s.has_covariate:
+            raise InputError(
+                f"variants[{i}].pre_conversions", "CUPED needs the covariate of every variant"
+            )
+    return cuped([s.as_mean() for s in stats])
+
+
 def _proportion_comparison(
     name: str,
     control: ProportionStats,
@@ -304,10 +320,33 @@ def _proportion_comparison(
     alpha: float,
     prior: BetaPrior | None,
     reading: Reading,
+    adjusted: CupedResult | None = None,
 ) -> Comparison:
-    difference = _reroot(lambda: proportion_difference(control, treatment), index)
+    """The two-proportion z-test, or Welch's on the CUPED-adjusted rates when a covariate
+    applies (Fisher's exact test below MIN_UNITS either way), with the beta-binomial
+    posterior of the raw rates."""
     bayesian = beta_binomial(control, treatment, alpha, prior)
     exact = min(control.n, treatment.n) < MIN_UNITS
+    if adjusted is not None and adjusted.cuped_applied and not exact:
+        comparison = _mean_comparison(
+            name,
+            control.as_mean(),
+            treatment.as_mean(),
+            adjusted.arms[0],
+            adjusted.arms[index],
+            index,
+            alpha,
+            adjusted.theta,
+            True,
+            reading,
+        )
+        return dataclasses.replace(
+            comparison,
+            prob_beat_control=bayesian.prob_beat_control,
+            credible_interval_rel=bayesian.credible_interval_rel,
+            expected_loss=bayesian.expected_loss,
+        )
+    difference = _reroot(lambda: proportion_difference(control, treatment), index)
     p_value = (
         float(
             sps.fisher_exact(
@@ -330,7 +369,8 @@ def _proportion_comparison(
         p_value_adjusted=p_value,
         decision="too_few_units" if exact else "inconclusive",
         test="fisher_exact" if exact else "z",
-        variance_reduction=None,
+        # Fell back (nothing to adjust with) or exact: no reduction.
+        variance_reduction=None if adjusted is None else 0.0,
         prob_beat_control=bayesian.prob_beat_control,
         credible_interval_rel=bayesian.credible_interval_rel,
         expected_loss=bayesian.expected_loss,

@@ -75,16 +75,59 @@ def require_correlation(
 
 @dataclass(frozen=True)
 class ProportionStats:
-    """Units exposed (`n`) and units that converted (`conversions`)."""
+    """Units exposed (`n`) and units that converted (`conversions`); optionally the same
+    conversion in the pre-period, the CUPED covariate: the units that converted before
+    exposure (`pre_conversions`) and those that converted in both periods
+    (`conversion_products`, the sum of products of the two 0/1 values), both or neither."""
 
     n: int
     conversions: int
+    pre_conversions: int | None = None
+    conversion_products: int | None = None
 
     def __post_init__(self) -> None:
         require_int(self.n, "n", 2)
         require_int(self.conversions, "conversions", 0)
         if self.conversions > self.n:
             raise InputError("conversions", f"cannot exceed n ({self.n})")
+        if (self.pre_conversions is None) != (self.conversion_products is None):
+            missing = "pre_conversions" if self.pre_conversions is None else "conversion_products"
+            raise InputError(
+                missing, "the covariate needs pre_conversions and conversion_products together"
+            )
+        if self.has_covariate:
+            require_int(self.pre_conversions, "pre_conversions", 0)
+            if self.pre_conversions > self.n:
+                raise InputError("pre_conversions", f"cannot exceed n ({self.n})")
+            require_int(self.conversion_products, "conversion_products", 0)
+            # Units that converted in both periods: no more than either period's, and at least
+            # the overlap the two counts force.
+            low = max(0, self.conversions + self.pre_conversions - self.n)
+            high = min(self.conversions, self.pre_conversions)
+            if not low <= self.conversion_products <= high:
+                raise InputError("conversion_products", f"must be from {low} to {high}")
+
+    @property
+    def has_covariate(self) -> bool:
+        return self.pre_conversions is not None
+
+    def as_mean(self) -> "MeanStats":
+        """The same units as 0/1 values (their squares are themselves), for CUPED."""
+        covariate = (
+            {
+                "pre_sum": float(self.pre_conversions),
+                "pre_sum_squares": float(self.pre_conversions),
+                "sum_products": float(self.conversion_products),
+            }
+            if self.has_covariate
+            else {}
+        )
+        return MeanStats(
+            n=self.n,
+            sum=float(self.conversions),
+            sum_squares=float(self.conversions),
+            **covariate,
+        )
 
     @property
     def mean(self) -> float:

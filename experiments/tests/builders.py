@@ -103,6 +103,8 @@ def exposures(
                     "pre_value": pre.round(2),
                     "outcome_value": post.round(2),
                     "converted": rng.random(n) < rate,
+                    # The same units' bookings before exposure, without a draw (about 7%).
+                    "pre_converted": latent > 1.5,
                     "event_dt": day,
                 }
             )

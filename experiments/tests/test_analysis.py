@@ -25,6 +25,8 @@ def day_rows(frame: pd.DataFrame, matured_through: datetime.date = TODAY) -> lis
         y=matured * frame.outcome_value,
         x=matured * frame.pre_value,
         converted_matured=matured * frame.converted,
+        pre_converted_matured=matured * frame.pre_converted,
+        both_matured=matured * frame.pre_converted * frame.converted,
         yy=matured * frame.outcome_value**2,
         xx=matured * frame.pre_value**2,
         xy=matured * frame.pre_value * frame.outcome_value,
@@ -34,6 +36,8 @@ def day_rows(frame: pd.DataFrame, matured_through: datetime.date = TODAY) -> lis
         units=("identity_id", "size"),
         matured_units=("matured", "sum"),
         conversions=("converted_matured", "sum"),
+        pre_conversions=("pre_converted_matured", "sum"),
+        conversion_products=("both_matured", "sum"),
         value_sum=("y", "sum"),
         value_sum_squares=("yy", "sum"),
         pre_sum=("x", "sum"),
@@ -207,6 +211,8 @@ def test_catalogue_metric_problems_are_reported_per_metric():
 
 def test_outcomes_read_matured_units_and_the_split_reads_every_unit():
     frame = five_days({"control": 300, "treatment": 300}, conversion={"treatment": 0.15})
+    # Nobody converted before exposure: nothing to adjust, the plain difference of rates.
+    frame = frame.assign(pre_converted=False)
     # Only the units of the two oldest days have had their outcome window.
     cutoff = TODAY - datetime.timedelta(days=3)
     analysis = analyse(setup(), day_rows(frame, matured_through=cutoff), TODAY)
@@ -226,6 +232,8 @@ def test_outcomes_read_matured_units_and_the_split_reads_every_unit():
 
 def test_lift_over_time_is_the_cumulative_sequential_lift_day_by_day():
     frame = five_days({"control": 300, "treatment": 300}, conversion={"treatment": 0.1})
+    # Nobody converted before exposure: the plain two-proportion test, day by day.
+    frame = frame.assign(pre_converted=False)
     analysis = analyse(setup(), day_rows(frame), TODAY)
     series = analysis.lift_over_time["treatment"]
     days = sorted(pd.to_datetime(frame.event_dt).dt.date.unique())

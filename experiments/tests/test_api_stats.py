@@ -284,6 +284,18 @@ def variants(second):
             "variants[1].conversions",
         ),
         (
+            # Half a covariate: the other half is named.
+            "/api/stats/compare",
+            ISSUE_COMPARE
+            | {
+                "variants": [
+                    {"name": "control", "n": 100, "conversions": 10},
+                    {"name": "b", "n": 100, "conversions": 12, "pre_conversions": 5},
+                ]
+            },
+            "variants[1].conversion_products",
+        ),
+        (
             "/api/stats/compare",
             {
                 "metric_type": "mean",

@@ -16,9 +16,10 @@ from experiments.stats import MeanStats, ProportionStats
 D1, D2 = datetime.date(2026, 1, 1), datetime.date(2026, 1, 2)
 
 
-def row(variant, day, units, cumulative, conversions, y, x, matured=True):
+def row(variant, day, units, cumulative, conversions, y, x, matured=True, pre=(0, 0)):
     """A day's row as exposure_stats.sql gives it: the outcome sums only when the day's units
-    have matured, the covariate over every unit."""
+    have matured, the covariate over every unit; `pre`: the matured units that converted
+    before exposure, and of those the ones that converted after it too."""
     y, x = np.asarray(y, float), np.asarray(x, float)
     m = 1.0 if matured else 0.0
     return {
@@ -28,6 +29,8 @@ def row(variant, day, units, cumulative, conversions, y, x, matured=True):
         "cumulative_units": cumulative,
         "matured_units": units if matured else 0,
         "conversions": conversions if matured else 0,
+        "pre_conversions": pre[0] if matured else 0,
+        "conversion_products": pre[1] if matured else 0,
         "value_sum": m * y.sum(),
         "value_sum_squares": m * (y @ y),
         "pre_sum": m * x.sum(),
@@ -41,8 +44,8 @@ def row(variant, day, units, cumulative, conversions, y, x, matured=True):
 def test_day_rows_add_up_to_the_variant_statistics():
     y1, x1, y2, x2 = [1.0, 2.0, 4.0], [1.0, 1.5, 3.0], [3.0, 5.0], [2.0, 2.5]
     rows = [
-        row("control", D2, 2, 5, 1, y2, x2),
-        row("control", D1, 3, 3, 2, y1, x1),
+        row("control", D2, 2, 5, 1, y2, x2, pre=(1, 0)),
+        row("control", D1, 3, 3, 2, y1, x1, pre=(2, 1)),
         row("b", D1, 3, 3, 0, y1, x1),
     ]
     totals = totals_by_variant(rows)
@@ -51,7 +54,7 @@ def test_day_rows_add_up_to_the_variant_statistics():
     assert (control.units, control.conversions) == (5, 3)
     assert control.value_sum == pytest.approx(y.sum())
     assert control.sum_products == pytest.approx(x @ y)
-    assert metric_stats(OUTCOME_METRICS["conversion"], control) == ProportionStats(5, 3)
+    assert metric_stats(OUTCOME_METRICS["conversion"], control) == ProportionStats(5, 3, 3, 1)
     mean = metric_stats(OUTCOME_METRICS["outcome_value"], control)
     assert isinstance(mean, MeanStats) and mean.has_covariate
     assert mean.variance == pytest.approx(np.var(y, ddof=1))
@@ -69,7 +72,7 @@ def test_outcome_metrics_read_the_matured_units_only():
     # The split counts every unit, and the balance check every unit's covariate.
     assert (control.units, control.matured_units) == (6, 3)
     assert control.units_pre_sum == pytest.approx(sum(x1) + sum(x2))
-    assert metric_stats(OUTCOME_METRICS["conversion"], control) == ProportionStats(3, 2)
+    assert metric_stats(OUTCOME_METRICS["conversion"], control) == ProportionStats(3, 2, 0, 0)
     mean = metric_stats(OUTCOME_METRICS["outcome_value"], control)
     assert mean.n == 3 and mean.mean == pytest.approx(np.mean(y1))
     assert mean.variance == pytest.approx(np.var(y1, ddof=1))

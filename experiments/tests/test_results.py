@@ -71,27 +71,47 @@ def by_variant(metric: dict) -> dict[str, dict]:
 def conversion_references(
     rows: pd.DataFrame, names: list[str], alpha: float, n_tuning: int
 ) -> dict[str, tuple[float, float, int, float]]:
-    """Per treatment of matured units: the lift, the Wald se of the absolute lift, the units
-    of both arms and the sequential p of the relative lift (Fisher's exact test below
-    MIN_UNITS per arm)."""
+    """Per treatment of matured units: the lift, the se of the absolute lift, the units of
+    both arms and the sequential p of the relative lift. CUPED with the units' pre-period
+    conversion: theta is the slope of `converted` on `pre_converted` within the variants (OLS
+    with one intercept per variant), then Welch's test of the adjusted values; the Wald test
+    of two proportions where the covariate varies in no variant; Fisher's exact test (of the
+    raw counts) below MIN_UNITS per arm."""
+    y, x = rows.converted.astype(float), rows.pre_converted.astype(float)
+    within = x - x.groupby(rows.variant).transform("mean")
+    adjustable = bool((within**2).sum() > 0)
+    if adjustable:
+        intercepts = pd.get_dummies(rows.variant).astype(float).to_numpy()
+        fit = sm.OLS(y.to_numpy(), np.column_stack([intercepts, x.to_numpy()])).fit()
+        adjusted = y - fit.params[-1] * (x - x.mean())
     control = rows[rows.variant == names[0]]
     references = {}
     for name in names[1:]:
         arm = rows[rows.variant == name]
         counts = (arm.converted.sum(), len(arm), control.converted.sum(), len(control))
-        low, high = sm_proportion.confint_proportions_2indep(*counts, method="wald", alpha=alpha)
-        se = (high - low) / (2 * sps.norm.ppf(1 - alpha / 2))
         p_c, p_t = control.converted.mean(), arm.converted.mean()
         n_total = len(arm) + len(control)
+        low, high = sm_proportion.confint_proportions_2indep(*counts, method="wald", alpha=alpha)
+        lift, se = p_t - p_c, (high - low) / (2 * sps.norm.ppf(1 - alpha / 2))
         if min(len(arm), len(control)) < MIN_UNITS:  # Fisher's exact test, and no verdict
             table = [[counts[0], counts[1] - counts[0]], [counts[2], counts[3] - counts[2]]]
-            p_value = sps.fisher_exact(table).pvalue
+            references[name] = (lift, se, n_total, sps.fisher_exact(table).pvalue)
+            continue
+        if adjustable:
+            a_c, a_t = adjusted[control.index], adjusted[arm.index]
+            lift = a_t.mean() - a_c.mean()
+            se = float(np.sqrt(a_c.var(ddof=1) / len(a_c) + a_t.var(ddof=1) / len(a_t)))
+            se_rel = relative_se(
+                (a_c.mean(), a_c.var(ddof=1), len(a_c)),
+                (a_t.mean(), a_t.var(ddof=1), len(a_t)),
+                (p_c, p_t),
+            )
         else:
             se_rel = relative_se(
                 (p_c, p_c * (1 - p_c), len(control)), (p_t, p_t * (1 - p_t), len(arm))
             )
-            p_value = sequential_p_value((p_t - p_c) / p_c, se_rel, n_total, alpha, n_tuning)
-        references[name] = (p_t - p_c, se, n_total, p_value)
+        p_value = sequential_p_value(lift / p_c, se_rel, n_total, alpha, n_tuning)
+        references[name] = (lift, se, n_total, p_value)
     return references
 
 

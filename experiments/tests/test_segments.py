@@ -28,6 +28,8 @@ def row(dimension: str, segment: str, variant: str, units: int, conversions: int
         "units": units,
         "matured_units": units,
         "conversions": conversions,
+        "pre_conversions": 0,
+        "conversion_products": 0,
         **dict.fromkeys(SUMS, 1.5),
     }
 

@@ -145,3 +145,31 @@ def test_sequential_intervals_hold_across_thirty_looks():
     assert declared[True] <= ALPHA * runs
     low, _ = sps.binom.interval(0.999, runs, 2 * ALPHA)
     assert declared[False] > low  # peeking at fixed-horizon intervals: well above alpha
+
+
+def test_cuped_conversion_false_positive_rate():
+    """Conversions adjusted by the same units' pre-period conversions (0/1 both, correlated
+    through each unit's own propensity): still about alpha."""
+    rng = np.random.default_rng(303)
+    n = 2000
+    propensity = rng.beta(0.5, 6.0, (RUNS, 2, n))
+    pre = rng.random((RUNS, 2, n)) < propensity
+    post = rng.random((RUNS, 2, n)) < propensity
+    p_values = []
+    for run in range(RUNS):
+        arms = [
+            (
+                name,
+                ProportionStats(
+                    n=n,
+                    conversions=int(post[run, k].sum()),
+                    pre_conversions=int(pre[run, k].sum()),
+                    conversion_products=int((pre[run, k] & post[run, k]).sum()),
+                ),
+            )
+            for k, name in enumerate(("a", "b"))
+        ]
+        result = compare("proportion", arms, [0.5, 0.5], ALPHA)
+        assert result.cuped_applied
+        p_values.append(result.comparisons[0].p_value)
+    _assert_calibrated(p_values, uniform=False)

@@ -3,7 +3,9 @@ import pytest
 import statsmodels.api as sm
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
+from scipy import stats as sps
 
+from experiments.stats import ProportionStats, compare
 from experiments.stats.cuped import cuped
 from experiments.stats.frequentist import welch_test
 from experiments.stats.validation import InputError
@@ -107,3 +109,89 @@ def test_scaling_metric_and_covariate_leaves_the_p_value_unchanged(a, b, y_scale
         assume(False)
     assert scaled.p_value == pytest.approx(plain.p_value, rel=1e-6, abs=1e-9)
     assert scaled.lift_rel == pytest.approx(plain.lift_rel, rel=1e-6, abs=1e-9)
+
+
+def conversions_with_history(rng, n: int, lift: float = 0.0):
+    """0/1 conversions before and after exposure, correlated through each unit's propensity."""
+    propensity = rng.beta(0.5, 6.0, n)
+    pre = (rng.random(n) < propensity).astype(float)
+    post = (rng.random(n) < np.minimum(propensity * (1 + lift), 1.0)).astype(float)
+    return post, pre
+
+
+def proportion_stats(post, pre) -> ProportionStats:
+    return ProportionStats(
+        n=len(post),
+        conversions=int(post.sum()),
+        pre_conversions=int(pre.sum()),
+        conversion_products=int(post @ pre),
+    )
+
+
+def test_conversion_cuped_is_ols_on_the_zero_one_values_with_the_raw_posterior():
+    rng = np.random.default_rng(8)
+    (y_c, x_c), (y_t, x_t) = (conversions_with_history(rng, 30_000, lift) for lift in (0, 0.06))
+    with_history = compare(
+        "proportion",
+        [("c", proportion_stats(y_c, x_c)), ("t", proportion_stats(y_t, x_t))],
+        [0.5, 0.5],
+    )
+    raw = compare(
+        "proportion",
+        [
+            ("c", ProportionStats(30_000, int(y_c.sum()))),
+            ("t", ProportionStats(30_000, int(y_t.sum()))),
+        ],
+        [0.5, 0.5],
+    )
+    fit = _ols([y_c, y_t], [x_c, x_t])
+    (c,), (r,) = with_history.comparisons, raw.comparisons
+    assert with_history.cuped_applied and with_history.theta == pytest.approx(fit.params[2])
+    assert c.lift_abs == pytest.approx(fit.params[1], rel=1e-8)
+    assert c.test == "welch" and r.test == "z"
+    # Welch's se of the adjusted values: OLS's, and smaller than the raw rates'.
+    assert c.difference.se_abs == pytest.approx(fit.bse[1], rel=0.01)
+    assert c.difference.se_abs < r.difference.se_abs
+    assert c.variance_reduction == pytest.approx(
+        1 - c.difference.se_abs**2 / r.difference.se_abs**2, rel=0.01
+    )
+    # The posterior is of the raw rates, with or without the covariate.
+    assert c.prob_beat_control == r.prob_beat_control
+    assert c.credible_interval_rel == r.credible_interval_rel
+
+
+def test_conversion_cuped_below_the_minimum_units_is_fishers_exact_test_of_the_counts():
+    rng = np.random.default_rng(9)
+    (y_c, x_c), (y_t, x_t) = (conversions_with_history(rng, 60) for _ in range(2))
+    arms = [("c", proportion_stats(y_c, x_c)), ("t", proportion_stats(y_t, x_t))]
+    (c,) = compare("proportion", arms, [0.5, 0.5]).comparisons
+    table = [[y_t.sum(), 60 - y_t.sum()], [y_c.sum(), 60 - y_c.sum()]]
+    assert c.test == "fisher_exact" and c.decision == "too_few_units"
+    assert c.p_value == pytest.approx(sps.fisher_exact(table).pvalue)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"pre_conversions": 30}, "conversion_products"),  # one without the other
+        ({"conversion_products": 5}, "pre_conversions"),
+        ({"pre_conversions": 101, "conversion_products": 5}, "pre_conversions"),
+        # 40 before and 70 after of 100 units: at least 10 in both, at most 40.
+        ({"pre_conversions": 40, "conversion_products": 41}, "conversion_products"),
+        ({"pre_conversions": 40, "conversion_products": 9}, "conversion_products"),
+    ],
+)
+def test_conversion_covariates_that_cannot_be_are_refused(changes, field):
+    with pytest.raises(InputError) as refused:
+        ProportionStats(**({"n": 100, "conversions": 70} | changes))
+    assert refused.value.field == field
+
+
+def test_a_variant_without_the_conversion_covariate_is_named():
+    arms = [
+        ("c", ProportionStats(500, 40, 30, 5)),
+        ("t", ProportionStats(500, 45)),
+    ]
+    with pytest.raises(InputError) as refused:
+        compare("proportion", arms, [0.5, 0.5])
+    assert refused.value.field == "variants[1].pre_conversions"

@@ -4,6 +4,7 @@ Production dbt models must satisfy this contract; docs/lake_contract.md is gener
 (`manage.py lake_contract --write`) and a test keeps the two in step.
 """
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -551,6 +552,11 @@ _TABLES: tuple[Table, ...] = (
             ("pre_value", "double", "Activity value in the 28 days before exposure (CUPED)."),
             ("outcome_value", "double", "The same measure in the 28 days after exposure."),
             ("converted", "boolean", "Booked within 28 days after exposure."),
+            (
+                "pre_converted",
+                "boolean",
+                "Booked within the 28 days before exposure (CUPED of conversion).",
+            ),
             _event_dt("date of exposure_ts"),
         ),
         identity_columns=("identity_id", "user_id"),
@@ -722,6 +728,13 @@ _VIEWS: tuple[Table, ...] = (
 )
 
 VIEWS: dict[str, Table] = {v.name: v for v in _VIEWS}
+
+
+def fingerprint() -> str:
+    """A short hash of every table's columns and types: a lake built for another contract
+    lacks (or has extra) columns its queries read."""
+    shape = [(t.name, [(c.name, c.type) for c in t.columns]) for t in TABLES.values()]
+    return hashlib.sha256(repr(shape).encode()).hexdigest()[:12]
 
 
 def table(name: str) -> Table:

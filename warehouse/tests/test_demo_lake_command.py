@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from warehouse.lake.contract import TABLES
+from warehouse.lake.contract import TABLES, fingerprint
 from warehouse.lake.layout import ROWS_PER_FILE
 from warehouse.lake.storage import data_files, read_watermark
 
@@ -36,6 +36,7 @@ def test_rerun_is_a_noop_and_force_rebuilds_the_same_lake(tmp_path):
         **TINY,
         "scale": 0.02,
         "rows_per_file": ROWS_PER_FILE,
+        "contract": fingerprint(),
     }
     mark = read_watermark(root)
     assert mark.max_partition == TINY["end_date"]
@@ -50,6 +51,22 @@ def test_rerun_is_a_noop_and_force_rebuilds_the_same_lake(tmp_path):
     assert read_watermark(root).version != mark.version
     pd.testing.assert_frame_equal(raw_events(root), before[1])
     assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_lake_of_another_contract_is_rebuilt_with_the_same_arguments(tmp_path):
+    # A lake from before a column was added: the same arguments, an older contract.
+    root = tmp_path / "lake"
+    build(root)
+    marker = root / "_demo_lake.json"
+    marker.write_text(json.dumps(json.loads(marker.read_text()) | {"contract": "older"}))
+    mark = read_watermark(root)
+    assert "another lake contract; rebuilding" in build(root)
+    assert json.loads(marker.read_text())["contract"] == fingerprint()
+    assert read_watermark(root).version != mark.version
+    assert not list(tmp_path.rglob(".tmp-*"))
+    # Other arguments still need --force.
+    marker.write_text(json.dumps(json.loads(marker.read_text()) | {"contract": "older"}))
+    assert "Use --force" in build(root, days=4)
 
 
 def test_a_failed_build_leaves_no_half_lake_and_keeps_the_old_one(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from warehouse.lake import layout
+from warehouse.lake import contract, layout
 from warehouse.lake.storage import TMP_PREFIX, bump_watermark
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ def marker_of(cfg: "LakeConfig") -> dict[str, Any]:
         "seed": cfg.seed,
         "end_date": str(cfg.end_date),
         "rows_per_file": cfg.rows_per_file,
+        "contract": contract.fingerprint(),
     }
 
 
@@ -129,13 +130,19 @@ class Command(BaseCommand):
                     f"Demo lake at {root} is already built ({_describe(built)}); nothing to do."
                 )
                 return
-            if built is not None:
+            if built is not None and {**built, "contract": None} == {**wanted, "contract": None}:
+                # The same arguments for another lake contract: its tables lack columns the
+                # portal reads. A demo lake is generated, so nothing is lost by rebuilding it.
+                self.stdout.write(
+                    f"Demo lake at {root} was built for another lake contract; rebuilding it."
+                )
+            elif built is not None:
                 self.stdout.write(
                     f"Demo lake at {root} exists, built with {_describe(built)}; nothing done. "
                     "Use --force to rebuild it with the new arguments."
                 )
                 return
-            if any(root.iterdir()):
+            elif any(root.iterdir()):
                 raise CommandError(
                     f"--root {root} is not empty and holds no demo lake; use --force to replace it."
                 )
