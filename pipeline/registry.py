@@ -101,37 +101,75 @@ def _git(repo: Path, *args: str) -> str:
     return proc.stdout
 
 
+def _repository(root: Path) -> tuple[Path, str]:
+    """The git repository holding ``root``, and ``root``'s path inside it."""
+    repo = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    try:
+        return repo, root.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        raise GitError(f"{root} is not inside the git repository {repo}") from None
+
+
+def _is_schema_file(name: str, prefix: str) -> bool:
+    return name.endswith(".json") and name.count("/") == prefix.count("/") + 2
+
+
 def files_at(root: Path, ref: str) -> dict[str, str]:
     """The registry's files at git revision ``ref``, keyed like ``_files_on_disk``."""
-    repo = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    repo, prefix = _repository(root)
     try:
         _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except GitError:
         raise GitError(f"{ref!r} is not a git revision") from None
-    try:
-        prefix = root.resolve().relative_to(repo.resolve()).as_posix()
-    except ValueError:
-        raise GitError(f"{root} is not inside the git repository {repo}") from None
     names = _git(repo, "ls-tree", "-r", "--name-only", ref, "--", prefix).splitlines()
     return {
         name.removeprefix(prefix + "/"): _git(repo, "show", f"{ref}:{name}")
         for name in names
-        if name.endswith(".json") and name.count("/") == prefix.count("/") + 2
+        if _is_schema_file(name, prefix)
     }
 
 
-def check(root: Path, base: str | None = None) -> list[Finding]:
+def files_as_released(root: Path) -> dict[str, str]:
+    """Every registry file ever committed, as the commit that added it had it: a version is
+    released once committed, so what it was then is what producers and readers rely on. A
+    file never committed is not released yet."""
+    repo, prefix = _repository(root)
+    log = _git(
+        repo, "log", "--diff-filter=A", "--reverse", "--format=commit %H", "--name-only",
+        "--", prefix,
+    )  # fmt: skip
+    added: dict[str, str] = {}
+    commit = ""
+    for line in log.splitlines():
+        if line.startswith("commit "):
+            commit = line.removeprefix("commit ")
+        elif _is_schema_file(line, prefix):
+            added.setdefault(line, commit)
+    return {
+        name.removeprefix(prefix + "/"): _git(repo, "show", f"{commit}:{name}")
+        for name, commit in added.items()
+    }
+
+
+def check(root: Path, base: str | None = None, released: bool = False) -> list[Finding]:
     """Every problem of the registry at ``root``; with ``base``, also released versions edited
-    in place or deleted since that git revision."""
+    in place or deleted since that git revision; with ``released``, since the commit that
+    added each (what CI checks: an edit in place is caught even once it is committed)."""
     registry = load(root)
     findings = registry.findings()
-    if base is None:
-        return findings
+    if base is not None:
+        findings += _changed(registry, _build(files_at(root, base)), f"since {base}")
+    if released:
+        findings += _changed(registry, _build(files_as_released(root)), "since its release")
+    return findings
+
+
+def _changed(registry: Registry, before: Registry, since: str) -> list[Finding]:
     current = {s.source: s for s in registry.schemas}
-    before = _build(files_at(root, base))
+    findings = []
     for old in before.schemas:
         if old.source not in registry.files:
-            message = f"deleted since {base}; released versions stay in the registry"
+            message = f"deleted {since}; released versions stay in the registry"
             findings.append(Finding(old.event, str(old.version), None, message))
         elif (new := current.get(old.source)) is not None:
             findings += in_place_drift(old, new)

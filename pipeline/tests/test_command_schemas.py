@@ -58,6 +58,41 @@ def test_base_ref_catches_an_edit_in_place(tmp_path):
     )
 
 
+def commit(repo, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def test_released_catches_an_edit_in_place_even_once_committed(tmp_path):
+    root = tmp_path / "schemas"
+    path = write(root, "search", "1.0", required=("a", "b"))
+    write(root, "page_view", "1.0", required=("a",))
+    git(tmp_path, "init", "-q")
+    commit(tmp_path, "v1.0")
+    document = json.loads(path.read_text())
+    document["required"] = ["a"]
+    path.write_text(json.dumps(document))
+    (root / "page_view" / "v1.0.json").unlink()
+    commit(tmp_path, "relax search 1.0 in place, drop page_view 1.0")
+    write(root, "search", "2.0", required=("a",))  # a new version: not released yet
+    check("--root", str(root), "--base", "HEAD")  # against the last commit: nothing changed
+    err = io.StringIO()
+    with pytest.raises(CommandError, match=r"2 schema problem\(s\)"):
+        call_command("schemas", "check", "--root", str(root), "--released", stderr=err)
+    assert sorted(err.getvalue().splitlines()) == [
+        "page_view v1.0: deleted since its release; released versions stay in the registry",
+        "search v1.0: required field 'b' relaxed to optional in a released version "
+        "(publish a new major version)",
+    ]
+
+
+def test_make_test_checks_the_registry_against_its_releases():
+    """CI runs `make test`: a relaxed required field fails it even when committed on main."""
+    with open("Makefile") as makefile:
+        recipe = makefile.read().split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "manage.py schemas check --released" in recipe
+
+
 def test_bad_arguments_are_one_readable_line(tmp_path):
     with pytest.raises(CommandError, match=r"--root .* is not a directory"):
         check("--root", str(tmp_path / "missing"))

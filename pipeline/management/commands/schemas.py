@@ -1,4 +1,5 @@
-"""The event schema registry: ``manage.py schemas check [--base GIT_REF]`` (run by CI)."""
+"""The event schema registry: ``manage.py schemas check [--base GIT_REF] [--released]`` (CI
+runs it with --released)."""
 
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,16 @@ class Command(BaseCommand):
         check = actions.add_parser(
             "check",
             help="compare every version with the one before it (and, with --base, with the "
-            "same file at that git revision); exit 1 on any problem",
+            "same file at that git revision; with --released, with the file as first "
+            "committed); exit 1 on any problem",
         )
         check.add_argument("--base", default=None, help="git revision to compare with")
+        check.add_argument(
+            "--released",
+            action="store_true",
+            help="compare every committed version with the file as the commit that added it "
+            "had it: an edit in place fails even after it is committed",
+        )
         check.add_argument(
             "--root", default=None, help="registry folder (default PIPELINE_SCHEMA_DIR)"
         )
@@ -29,9 +37,10 @@ class Command(BaseCommand):
         if not root.is_dir():
             raise CommandError(f"--root {root} is not a directory.")
         try:
-            findings = registry.check(root, base=options["base"])
+            findings = registry.check(root, base=options["base"], released=options["released"])
         except registry.GitError as err:
-            raise CommandError(f"--base: {err}") from None
+            option = "--base" if options["base"] is not None else "--released"
+            raise CommandError(f"{option}: {err}") from None
         for finding in findings:
             self.stderr.write(str(finding))
         if findings:
