@@ -77,7 +77,15 @@ class CatalogueRows:
 
     @property
     def dimension_values(self) -> list[Mapping[str, Any]]:
-        return grouped_by(self.rows, "dimension")
+        """Every unit of a variant is in each value, at 0 / 0 where it has no rows of it: the
+        query counts only those with rows, the variant's day rows count them all."""
+        units: dict[str, int] = {}
+        for row in self.days:
+            units[str(row["variant"])] = units.get(str(row["variant"]), 0) + int(row["units"])
+        return [
+            {**row, "units": units.get(str(row["variant"]), 0)}
+            for row in grouped_by(self.rows, "dimension")
+        ]
 
 
 @dataclass(frozen=True)

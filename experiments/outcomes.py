@@ -1,6 +1,7 @@
 """Experiment outcome metrics, and the sufficient statistics of each variant from the rows of
 analytics/experiments/exposure_stats.sql (one row per variant and day of first exposure);
-ratio statistics of catalogue metrics from metric_unit_stats.sql (one row per variant).
+ratio statistics of catalogue metrics from metric_unit_stats.sql (rows per variant and day,
+segment or value, summed by `ratio_totals`).
 
 The outcome metrics are 28-day outcomes: they read only the units whose 28 days after first
 exposure have passed by the analysis cut-off (`matured_units`); the split and the exposure

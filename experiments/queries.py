@@ -103,8 +103,9 @@ def segment_stats(
     end: datetime.date,
     outcome_cutoff: datetime.date | None = None,
 ) -> tuple[str, dict]:
-    """Per variant, first-exposure user agent and new or returning visitor: the statistics of
-    exposure_stats, summed over the days (experiments.segments reads them)."""
+    """Per variant and segment (first-exposure user agent, new or returning visitor, country;
+    one grouping each): the statistics of exposure_stats, summed over the days
+    (experiments.segments reads them)."""
     return units_query("segment_stats"), _outcome_params(experiment_key, start, end, outcome_cutoff)
 
 

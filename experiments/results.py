@@ -59,7 +59,7 @@ def results_compute(
     except QueryFailed as err:
         return results_fail(experiment_id=experiment.pk, error=str(err), run=err.run)
     setup = experiment_setup(experiment)
-    catalogue = _catalogue_rows(experiment, window)
+    catalogue, catalogue_warnings = _catalogue_rows(experiment, window)
     segments, segment_warnings = _segment_rows(experiment, window)
     analysis = analyse(
         setup,
@@ -94,7 +94,7 @@ def results_compute(
             decision=decision_lines(
                 setup, analysis, titles_for([slug for slug, _ in setup.metrics])
             ),
-            warnings=[*analysis.warnings, *segment_warnings],
+            warnings=[*analysis.warnings, *segment_warnings, *catalogue_warnings],
             lake_status=lake_status,
             content_hash=content_hash,
             method={
@@ -165,13 +165,15 @@ def results_fail(*, experiment_id: int, error: str, run=None) -> ResultComputati
 
 def _catalogue_rows(
     experiment: Experiment, window: tuple[datetime.date, datetime.date]
-) -> dict[str, CatalogueRows]:
+) -> tuple[dict[str, CatalogueRows], list[str]]:
     """Per-variant rows of each catalogue metric the experiment names and experiments can
     split by unit: one warehouse query each, or for a primary or secondary metric with
     dimensions of its own one per dimension (its results by dimension), whose dimension rows
-    are tagged with it. A metric that fails gets its error, the others are still computed."""
+    are tagged with it. A metric whose first query fails gets its error, the others are
+    still computed; a later split that fails leaves only that dimension out, with a warning."""
     catalogue = load_catalogue()
     found: dict[str, CatalogueRows] = {}
+    warnings: list[str] = []
     for slug, role in experiment.metrics():
         if slug in OUTCOME_METRICS:
             continue
@@ -191,25 +193,32 @@ def _catalogue_rows(
             continue
         splits = list(metric.dimensions) if role != "guardrail" and metric.dimensions else [None]
         rows: list[dict[str, Any]] = []
-        try:
-            for split_by in splits:
+        for split_by in splits:
+            try:
                 result = _job_query(
                     f"experiment results: {experiment.key} / {slug}"
                     + (f" by {split_by}" if split_by else ""),
                     queries.metric_unit_stats(metric, experiment.key, *window, split_by),
                 )
-                for row in result.frame.to_dict("records"):
-                    if row["grouped_by"] != "dimension":
-                        # The same in every split: the first one's are kept.
-                        if split_by == splits[0]:
-                            rows.append(row)
-                    elif split_by is not None:
-                        rows.append(row | {"split_by": split_by})
-        except QueryFailed as err:
-            found[slug] = CatalogueRows((), metric.higher_is_better, f"the query failed: {err}")
-            continue
-        found[slug] = CatalogueRows(rows, metric.higher_is_better)
-    return found
+            except QueryFailed as err:
+                if split_by != splits[0]:
+                    warnings.append(
+                        f"{metric.title} by {split_by} could not be computed "
+                        f"(query run {err.run.pk})"
+                    )
+                    continue
+                found[slug] = CatalogueRows((), metric.higher_is_better, f"the query failed: {err}")
+                break
+            for row in result.frame.to_dict("records"):
+                if row["grouped_by"] != "dimension":
+                    # The same in every split: the first one's are kept.
+                    if split_by == splits[0]:
+                        rows.append(row)
+                elif split_by is not None:
+                    rows.append(row | {"split_by": split_by})
+        if slug not in found:
+            found[slug] = CatalogueRows(rows, metric.higher_is_better)
+    return found, warnings
 
 
 def _job_query(label: str, query: tuple[str, dict]):

@@ -100,6 +100,8 @@ def metric_dimension_rows(
             value: sum(float(r["denominator_sum"]) for r in value_rows)
             for value, value_rows in by_value.items()
         }
-        largest = sorted(by_value, key=lambda value: (-size[value], value))[:top]
+        # A value seen only before exposure has nothing to compare.
+        seen = [value for value in by_value if size[value] > 0]
+        largest = sorted(seen, key=lambda value: (-size[value], value))[:top]
         result[dimension] = {value: by_value[value] for value in largest}
     return result

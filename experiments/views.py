@@ -269,7 +269,8 @@ def _breakdowns_by_metric(
     """(title, role, its breakdowns) per metric, in the experiment's order of metrics."""
     found: dict[str, list[dict]] = {}
     for breakdown in computation.breakdowns:
-        found.setdefault(breakdown["metric"], []).append(breakdown)
+        # A computation stored before breakdowns named their metric: the primary's.
+        found.setdefault(breakdown.get("metric", experiment.primary_metric), []).append(breakdown)
     return [
         (titles.get(slug, slug), role, found[slug])
         for slug, role in experiment.metrics()

@@ -134,9 +134,12 @@ def files_as_released(root: Path) -> dict[str, str]:
     released once committed, so what it was then is what producers and readers rely on. A
     file never committed is not released yet."""
     repo, prefix = _repository(root)
+    # The first parent only: a version first committed on a merged branch is released by the
+    # merge, as the merge had it. Without renames: a moved file is a new one, and its old
+    # path a deleted release.
     log = _git(
-        repo, "log", "--diff-filter=A", "--reverse", "--format=commit %H", "--name-only",
-        "--", prefix,
+        repo, "log", "--first-parent", "--no-renames", "--diff-filter=A", "--reverse",
+        "--format=commit %H", "--name-only", "--", prefix,
     )  # fmt: skip
     added: dict[str, str] = {}
     commit = ""

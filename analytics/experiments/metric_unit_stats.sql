@@ -13,27 +13,22 @@
 -- x and y: a unit's numerator and denominator from the day of its first exposure on (what it
 -- did before it saw a variant cannot be the variant's effect). x_pre and y_pre: the same
 -- metric's in the 28 days before that day, the CUPED covariate. A unit without rows counts as
--- 0 / 0, in every value of the dimension, so each variant's units are all its exposed units,
--- whole or within one value, and the ratio is sum(x) / sum(y). A unit's numerators and
--- denominators add up over the values of the dimension (each row of the metric is in one
--- value), which gives its whole x and y.
-WITH dimension_values AS (
-    -- Every value, for the units' whole x and y; those seen only before the window have no
-    -- results of their own.
-    SELECT dimension_value, max(CASE WHEN period >= :start THEN 1 ELSE 0 END) AS in_window
-    FROM metric_rows
-    GROUP BY dimension_value
-),
-by_value AS (
+-- 0 / 0, so each variant's units are all its exposed units and the ratio is sum(x) / sum(y).
+-- A unit's numerators and denominators add up over the values of the dimension (each row of
+-- the metric is in one value), which gives its whole x and y.
+-- The dimension rows sum the units that have rows of that value; their `units` counts those.
+-- Every other unit of the variant is in the value too, at 0 / 0, which adds nothing to a sum:
+-- experiments.analysis counts them in (the variant's units from its day rows).
+WITH by_value AS (
     SELECT
+        u.experiment_key,
         u.identity_id,
         u.variant,
         u.event_dt,
         u.user_agent,
         u.visitor,
         u.country,
-        v.dimension_value,
-        v.in_window,
+        m.dimension_value,
         CAST(coalesce(sum(CASE WHEN m.period >= u.event_dt THEN m.numerator END), 0) AS DOUBLE)
             AS x,
         CAST(coalesce(sum(CASE WHEN m.period >= u.event_dt THEN m.denominator END), 0) AS DOUBLE)
@@ -43,15 +38,13 @@ by_value AS (
         CAST(coalesce(sum(CASE WHEN m.period < u.event_dt THEN m.denominator END), 0) AS DOUBLE)
             AS y_pre
     FROM unit_segments AS u
-    -- Kept without values too: a metric without rows still has its units, at 0 / 0.
-    LEFT JOIN dimension_values AS v ON 1 = 1
+    -- A unit without rows keeps one, at 0 / 0 and without a value.
     LEFT JOIN metric_rows AS m
         ON m.unit_id = u.identity_id
-        AND m.dimension_value = v.dimension_value
         AND m.period >= date_add('day', -28, u.event_dt)
     GROUP BY
-        u.identity_id, u.variant, u.event_dt, u.user_agent, u.visitor, u.country,
-        v.dimension_value, v.in_window
+        u.experiment_key, u.identity_id, u.variant, u.event_dt, u.user_agent, u.visitor,
+        u.country, m.dimension_value
 ),
 by_unit AS (
     SELECT
@@ -65,29 +58,33 @@ by_unit AS (
         sum(x_pre) AS x_pre,
         sum(y_pre) AS y_pre
     FROM by_value
-    GROUP BY identity_id, variant, event_dt, user_agent, visitor, country
+    -- A unit is an identity in one experiment (the baseline of every experiment reads
+    -- several).
+    GROUP BY experiment_key, identity_id, variant, event_dt, user_agent, visitor, country
 ),
+-- One relation of both grains, read once by one aggregation: an engine that inlines common
+-- table expressions (Trino) would run one branch per grouping otherwise.
 stacked AS (
     SELECT
-        'day' AS grouped_by, variant, event_dt, CAST(NULL AS varchar) AS segment,
-        x, y, x_pre, y_pre
+        'unit' AS grain, variant, event_dt, user_agent, visitor, country,
+        CAST(NULL AS varchar) AS dimension_value, x, y, x_pre, y_pre
     FROM by_unit
     UNION ALL
-    SELECT 'platform', variant, NULL, user_agent, x, y, x_pre, y_pre FROM by_unit
-    UNION ALL
-    SELECT 'visitor', variant, NULL, visitor, x, y, x_pre, y_pre FROM by_unit
-    UNION ALL
-    SELECT 'country', variant, NULL, country, x, y, x_pre, y_pre FROM by_unit
-    UNION ALL
-    SELECT 'dimension', variant, NULL, dimension_value, x, y, x_pre, y_pre
+    SELECT 'value', variant, NULL, NULL, NULL, NULL, dimension_value, x, y, x_pre, y_pre
     FROM by_value
-    WHERE in_window = 1
+    WHERE dimension_value IS NOT NULL
 )
 SELECT
-    grouped_by,
+    CASE
+        WHEN grouping(event_dt) = 0 THEN 'day'
+        WHEN grouping(user_agent) = 0 THEN 'platform'
+        WHEN grouping(visitor) = 0 THEN 'visitor'
+        WHEN grouping(country) = 0 THEN 'country'
+        ELSE 'dimension'
+    END AS grouped_by,
     variant,
     event_dt,
-    segment,
+    coalesce(user_agent, visitor, country, dimension_value) AS segment,
     count(*) AS units,
     sum(x) AS numerator_sum,
     sum(x * x) AS numerator_sum_squares,
@@ -104,5 +101,13 @@ SELECT
     sum(y * x_pre) AS denominator_pre_numerator_products,
     sum(y * y_pre) AS denominator_pre_denominator_products
 FROM stacked
-GROUP BY grouped_by, variant, event_dt, segment
+GROUP BY GROUPING SETS (
+    (grain, variant, event_dt),
+    (grain, variant, user_agent),
+    (grain, variant, visitor),
+    (grain, variant, country),
+    (grain, variant, dimension_value)
+)
+-- The units' groupings of unit rows, the dimension's of value rows.
+HAVING (grain = 'unit') = (grouping(dimension_value) = 1)
 ORDER BY grouped_by, variant, event_dt, segment

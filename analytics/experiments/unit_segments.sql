@@ -5,6 +5,7 @@
 -- (first seen that day, or not yet in dim_identities). The other queries here read it as unit_segments (experiments.queries
 -- joins it in), so a unit's segment is decided once.
 SELECT
+    f.experiment_key,
     f.identity_id,
     f.variant,
     f.event_dt,

@@ -150,12 +150,14 @@ def compare(
     applied = False
     if kind == "proportion":
         adjusted = _proportion_cuped(stats)
-        if adjusted is not None:
-            theta, applied = adjusted.theta, adjusted.cuped_applied
         comparisons = [
             _proportion_comparison(names[i], stats[0], stats[i], i, alpha, prior, reading, adjusted)
             for i in range(1, len(stats))
         ]
+        if adjusted is not None:
+            # Fisher's exact test below MIN_UNITS reads the raw counts: applied only if used.
+            theta = adjusted.theta
+            applied = adjusted.cuped_applied and any(c.test == "welch" for c in comparisons)
     else:
         arms: Sequence[Arm] = stats
         if any(s.has_covariate for s in stats):

@@ -69,25 +69,39 @@ def test_roles(client, lake_settings):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_fill_a_catalogue_ratio_from_the_lake(celery_worker, lake_settings, settings):
+@pytest.mark.parametrize("key", ["search_ranking_v2", ""])
+def test_fill_a_catalogue_ratio_from_the_lake(celery_worker, lake_settings, settings, key):
     """A catalogue metric's ratio, the spread of its per-unit linearisation and that
-    linearisation's correlation with the pre-period's, from pandas over the lake's files."""
+    linearisation's correlation with the pre-period's, from pandas over the lake's files; of
+    one experiment, or of every one (a unit is an identity in one experiment: an identity in
+    two is two units)."""
     settings.QUERY_WAIT_SECONDS = 30
     client = Client()
     client.force_login(user("pm"))
-    params = {"experiment_key": "search_ranking_v2", "days": 14, "metric": "search_to_view_ctr"}
+    params = {"experiment_key": key, "days": 14, "metric": "search_to_view_ctr"}
     answer = client.get("/api/stats/baseline", params)
     assert answer.status_code == 200, answer.json()
     body = answer.json()
     assert body["metric"] == "search_to_view_ctr"
     window = body["window"]
-    units = exposed_units(lake_settings, "search_ranking_v2", window["start"], window["end"])
+    exposures = pd.read_parquet(storage.table_dir(lake_settings, EXPOSURES))
+    keys = [key] if key else sorted(exposures.experiment_key.unique())
     funnel = pd.read_parquet(storage.table_dir(lake_settings, FUNNEL))
-    per_unit = per_unit_ratio(
-        units[units.variant == "control"],
-        funnel,
-        lambda e: (e.step == "profile_view").astype(float),
-        lambda e: (e.step == "search").astype(float),
+    each = [exposed_units(lake_settings, k, window["start"], window["end"]) for k in keys]
+    units = pd.concat(each, ignore_index=True)
+    if not key:  # some identities are units of several experiments
+        assert units.identity_id.duplicated().any()
+    per_unit = pd.concat(
+        [
+            per_unit_ratio(
+                one[one.variant == "control"],
+                funnel,
+                lambda e: (e.step == "profile_view").astype(float),
+                lambda e: (e.step == "search").astype(float),
+            )
+            for one in each
+        ],
+        ignore_index=True,
     )
     assert per_unit.y.sum() > 0 and per_unit.y_pre.sum() > 0  # both periods have searches
 

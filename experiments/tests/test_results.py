@@ -1,6 +1,7 @@
 """The results job end to end on a copy of the demo lake, every number against an independent
 computation: pandas over the lake's files, then scipy and statsmodels."""
 
+import dataclasses
 import datetime
 import io
 
@@ -15,6 +16,8 @@ from statsmodels.stats import proportion as sm_proportion
 from statsmodels.stats.multitest import multipletests
 from ua_parser import parse_os
 
+from experiments import queries
+from experiments import results as results_module
 from experiments.models import Experiment, ResultComputation
 from experiments.results import results_compute
 from experiments.stats.compare import MIN_UNITS
@@ -28,6 +31,7 @@ from experiments.tests.references import (
     sequential_p_value,
     welch_on_ratios,
 )
+from metrics.catalogue import load_catalogue
 from warehouse.lake import contract, storage
 from warehouse.models import QueryRun
 
@@ -587,3 +591,41 @@ def test_breakdowns_match_pandas_per_segment(demo, client):
         assert got == pytest.approx(list(multipletests(family, method="holm")[1]), rel=1e-6)
     page = client.get(f"/experiments/{experiment.key}/results/").content.decode()
     assert 'data-dimension="platform"' in page and 'data-dimension="visitor"' in page
+
+
+def test_a_failed_query_of_a_later_dimension_leaves_out_only_that_dimension(
+    demo, client, monkeypatch
+):
+    """A metric with two dimensions of its own runs once per dimension: when the second query
+    fails, its results and the first dimension's stand, and the page says what is missing."""
+    catalogue = load_catalogue()
+    metric = catalogue.metrics["checkout_completion_rate"]
+    two = dataclasses.replace(metric, dimensions=(*metric.dimensions, "surface"))
+    monkeypatch.setattr(
+        results_module,
+        "load_catalogue",
+        lambda: dataclasses.replace(
+            catalogue, metrics=catalogue.metrics | {"checkout_completion_rate": two}
+        ),
+    )
+    real = queries.metric_unit_stats
+
+    def failing(metric, key, start, end, split_by=None):
+        sql, params = real(metric, key, start, end, split_by)
+        if split_by == "surface":  # fails as it runs: a variant's name is no number
+            sql = sql.replace("COUNT(*) AS units", "COUNT(*) + CAST(variant AS INT) AS units")
+        return sql, params
+
+    monkeypatch.setattr(queries, "metric_unit_stats", failing)
+    experiment = Experiment.objects.get(key="checkout_button_color")
+    computation = results_compute(experiment_id=experiment.pk)
+    assert computation.status == "succeeded"
+    failed = QueryRun.objects.filter(label__endswith="/ checkout_completion_rate by surface").get()
+    assert computation.warnings[-1] == (
+        f"{metric.title} by surface could not be computed (query run {failed.pk})"
+    )
+    body = results(client, experiment.key)
+    metric_result = next(m for m in body["metrics"] if m["metric"] == "checkout_completion_rate")
+    assert metric_result["error"] is None and metric_result["comparisons"]
+    dimensions = {b["dimension"] for b in body["breakdowns"] if b["metric"] == metric.slug}
+    assert dimensions == {"platform", "visitor", "country", "listing_kind"}

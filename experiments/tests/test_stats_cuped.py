@@ -164,9 +164,11 @@ def test_conversion_cuped_below_the_minimum_units_is_fishers_exact_test_of_the_c
     rng = np.random.default_rng(9)
     (y_c, x_c), (y_t, x_t) = (conversions_with_history(rng, 60) for _ in range(2))
     arms = [("c", proportion_stats(y_c, x_c)), ("t", proportion_stats(y_t, x_t))]
-    (c,) = compare("proportion", arms, [0.5, 0.5]).comparisons
+    result = compare("proportion", arms, [0.5, 0.5])
+    (c,) = result.comparisons
     table = [[y_t.sum(), 60 - y_t.sum()], [y_c.sum(), 60 - y_c.sum()]]
     assert c.test == "fisher_exact" and c.decision == "too_few_units"
+    assert not result.cuped_applied  # the exact test read the raw counts
     assert c.p_value == pytest.approx(sps.fisher_exact(table).pvalue)
 
 

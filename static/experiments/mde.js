@@ -180,6 +180,7 @@
         if (answer.status !== 200) { fillStatus.textContent = "Could not fill: " + JSON.stringify(answer.data); return; }
         var b = answer.data.baseline, w = answer.data.window;
         if (b.control_units < 2) { fillStatus.textContent = "Too few units in " + w.start + " to " + w.end + "."; return; }
+        if (b.mean === null) { fillStatus.textContent = "No control unit has the metric's denominator in " + w.start + " to " + w.end + ": no ratio to size."; return; }
         if (metric) { form.elements.metric_type.value = "mean"; syncVisibility(); }
         filledMetric = metric;
         var mean = value("metric_type") === "mean";

@@ -64,9 +64,10 @@ def test_a_lake_of_another_contract_is_rebuilt_with_the_same_arguments(tmp_path)
     assert json.loads(marker.read_text())["contract"] == fingerprint()
     assert read_watermark(root).version != mark.version
     assert not list(tmp_path.rglob(".tmp-*"))
-    # Other arguments still need --force.
+    # Other arguments still need --force, and the answer says the lake is of an older contract.
     marker.write_text(json.dumps(json.loads(marker.read_text()) | {"contract": "older"}))
-    assert "Use --force" in build(root, days=4)
+    answer = build(root, days=4)
+    assert "for an older lake contract; nothing done. Use --force" in answer
 
 
 def test_a_failed_build_leaves_no_half_lake_and_keeps_the_old_one(tmp_path, monkeypatch):

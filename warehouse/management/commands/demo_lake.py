@@ -137,9 +137,11 @@ class Command(BaseCommand):
                     f"Demo lake at {root} was built for another lake contract; rebuilding it."
                 )
             elif built is not None:
+                older = built.get("contract") != wanted["contract"]
                 self.stdout.write(
-                    f"Demo lake at {root} exists, built with {_describe(built)}; nothing done. "
-                    "Use --force to rebuild it with the new arguments."
+                    f"Demo lake at {root} exists, built with {_describe(built)}"
+                    + (" for an older lake contract" if older else "")
+                    + "; nothing done. Use --force to rebuild it with the new arguments."
                 )
                 return
             elif any(root.iterdir()):
