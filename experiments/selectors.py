@@ -1,6 +1,5 @@
 """Reads of the experiments app."""
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
@@ -15,6 +14,7 @@ from experiments.models import (
     ResultSnapshot,
 )
 from portal.roles import Capability, may
+from warehouse.selectors import without_server_paths
 from warehouse.services import check_access
 from warehouse.sql import parse
 
@@ -132,10 +132,3 @@ def lake_status_shown(computation: ResultComputation, user) -> str | None:
     if not may(user, Capability.EXPERIMENTS_STORAGE):
         return None
     return without_server_paths(computation.lake_status)
-
-
-def without_server_paths(text: str) -> str:
-    """``text`` (a status, an engine's error) with the lake's location on the server as "lake"
-    (statuses written before they were relative, errors that name a file)."""
-    root = str(settings.LAKE_ROOT)
-    return text.replace(f"{root}/", "lake ").replace(root, "lake")

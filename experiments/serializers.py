@@ -16,10 +16,10 @@ from experiments.catalogue import metric_problem, metric_title
 from experiments.models import KEY_VALIDATOR, Experiment, ExperimentChange, ResultComputation
 from experiments.outcomes import OUTCOME_METRICS
 from experiments.segments import DIMENSIONS
-from experiments.selectors import without_server_paths
 from experiments.stats.correction import CORRECTIONS
 from experiments.stats.reading import DEFAULT_TUNING
 from experiments.stats.validation import normalized_weights, require_int
+from warehouse.selectors import without_server_paths
 
 COMPARE_FIELDS = frozenset(
     {"metric_type", "alpha", "weights", "variants", "sequential", "sequential_tuning", "correction"}

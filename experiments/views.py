@@ -21,6 +21,7 @@ from experiments.verdict import CORRECTION_NAMES
 from portal.permissions import capability_required
 from portal.roles import Capability, data_scope
 from portal.throttles import query_throttled
+from warehouse.selectors import without_server_paths
 from warehouse.services import DataAccessDenied
 
 # The form's second button: check the setup and show its plan without saving.
@@ -233,7 +234,7 @@ def experiment_results(request, key: str):
         "experiment": experiment,
         "computation": computation,
         "failure": latest if latest is not None and latest != computation else None,
-        "failure_error": selectors.without_server_paths(latest.error) if latest else "",
+        "failure_error": without_server_paths(latest.error) if latest else "",
         "titles": titles,
         "percent_metrics": {slug for slug in slugs if shown_as_percent(slug)},
     }

@@ -100,7 +100,8 @@ def allowed_roles(path: str) -> frozenset[Role]:
         return PRIVACY
     if path.startswith("api/queries"):
         return frozenset({Role.ADMIN})
-    if path.startswith("api/runs/"):  # the planted run read finance data
+    # A run's API and its page: the planted run read finance data.
+    if path.startswith("api/runs/") or (path.startswith("runs/") and path != "runs/"):
         return frozenset({Role.FINANCE, Role.ADMIN})
     if path.startswith("api/stats/"):
         return section_roles("experiments/")

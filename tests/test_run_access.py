@@ -1,6 +1,7 @@
-"""Every run label against its page: /api/runs/<id> answers a role only what the page that
-submitted the run shows that role. Experiments: experiments/tests/test_run_access.py; the
-dead-letter samples (masked at the source for everyone): pipeline/tests/test_views_dead_letters.py.
+"""Every run label against its page: /api/runs/<id> and the run's page /runs/<id>/ answer a
+role only what the page that submitted the run shows that role. Experiments:
+experiments/tests/test_run_access.py; the dead-letter samples (masked at the source for
+everyone): pipeline/tests/test_views_dead_letters.py.
 """
 
 from datetime import date
@@ -78,6 +79,9 @@ def test_each_run_is_read_by_the_roles_of_its_page_and_no_one_else(lake_settings
         for run in runs:
             roles = next(v for p, v in PAGE_ROLES.items() if run.label.startswith(p))
             answer = client.get(f"/api/runs/{run.pk}")
+            # The run's page answers exactly as its API does.
+            page = client.get(f"/runs/{run.pk}/")
+            assert page.status_code == answer.status_code, (role, run.label)
             if role in roles:
                 assert answer.status_code == 200, (role, run.label)
                 assert answer.json()["result"] is not None, (role, run.label)

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -70,3 +71,10 @@ def run_failed(run_id: str | None, user) -> QueryRun | None:
         return None
     run = QueryRun.objects.filter(pk=int(run_id), status=QueryRun.Status.FAILED).first()
     return run if run is not None and run_readable(run, user) else None
+
+
+def without_server_paths(text: str) -> str:
+    """``text`` (a status, an engine's error) with the lake's location on the server as "lake"
+    (statuses written before they were relative, errors that name a file)."""
+    root = str(settings.LAKE_ROOT)
+    return text.replace(f"{root}/", "lake ").replace(root, "lake")
