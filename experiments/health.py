@@ -13,20 +13,21 @@ out, each with a status, a title and a sentence a product manager can act on.
   (the identity key merges people with bots: a shared device id, a prerender service).
 - sample_ratio: Pearson's chi-square of the units per variant against the weights
   (experiments.stats.srm); a warning below p 0.01, an alarm below p 0.001.
-- pre_period_balance: Welch's t-test of the CUPED covariate (the 28 days before exposure)
-  between each treatment and control, over every unit; randomisation makes the variants alike
-  before exposure, so a difference is a sign of broken assignment. A warning below p 0.01, an
-  alarm below p 0.001, for the worst treatment.
+- pre_period_balance: Welch's t-test of each CUPED covariate (the 28 days before exposure:
+  the activity value, and whether the unit booked) between each treatment and control, over
+  every unit; randomisation makes the variants alike before exposure, so a difference is a sign
+  of broken assignment. A warning below p 0.01, an alarm below p 0.001, for the worst
+  covariate and treatment.
 - outcome_windows: informational, how many units' 28-day outcome windows have ended (only
   those count toward the 28-day outcome metrics).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from experiments.outcomes import OUTCOME_DAYS, VariantTotals
-from experiments.stats import MeanStats
+from experiments.stats import MeanStats, ProportionStats
 from experiments.stats.frequentist import welch_test
 from experiments.stats.srm import srm_check
 from experiments.stats.validation import InputError
@@ -191,32 +192,67 @@ def _sample_ratio(totals: Mapping[str, VariantTotals], weights: Sequence[float])
     return HealthCheck("sample_ratio", status, title, detail, values)
 
 
+@dataclass(frozen=True)
+class _Covariate:
+    """A CUPED covariate over every unit, as a mean (a 0/1 value's mean is its share)."""
+
+    field: str
+    what: str  # what its mean is, for a sentence
+    percent: bool
+    stats: Callable[[VariantTotals], MeanStats]
+
+
+_COVARIATES = (
+    _Covariate(
+        "pre_value",
+        "activity value",
+        False,
+        lambda t: MeanStats(n=t.units, sum=t.units_pre_sum, sum_squares=t.units_pre_sum_squares),
+    ),
+    _Covariate(
+        "pre_converted",
+        "share that booked",
+        True,
+        lambda t: ProportionStats(n=t.units, conversions=t.units_pre_conversions).as_mean(),
+    ),
+)
+
+
 def _pre_period_balance(totals: Mapping[str, VariantTotals]) -> HealthCheck:
+    """Every covariate of every treatment against control; the worst comparison decides."""
     names = list(totals)
     control_name = names[0]
     title = "Balance before the experiment"
-    compared: dict[str, dict[str, float]] = {}
-    for name in names[1:]:
-        try:
-            control, treatment = _covariate(totals[control_name]), _covariate(totals[name])
-            p_value = welch_test(control, treatment).p_value
-        except InputError:  # fewer than 2 units in an arm, or no spread at all
-            continue
-        compared[name] = {
-            "control_mean": control.mean,
-            "mean": treatment.mean,
-            "p_value": p_value,
-        }
-    values: dict[str, Any] = {"variants": compared}
-    if not compared:
+    found: list[tuple[_Covariate, dict[str, dict[str, float]]]] = []
+    for covariate in _COVARIATES:
+        compared: dict[str, dict[str, float]] = {}
+        for name in names[1:]:
+            try:
+                control = covariate.stats(totals[control_name])
+                treatment = covariate.stats(totals[name])
+                p_value = welch_test(control, treatment).p_value
+            except InputError:  # fewer than 2 units in an arm, or no spread at all
+                continue
+            compared[name] = {
+                "control_mean": control.mean,
+                "mean": treatment.mean,
+                "p_value": p_value,
+            }
+        if compared:
+            found.append((covariate, compared))
+    if not found:
         detail = "Not enough units yet to compare the variants before exposure."
-        return HealthCheck("pre_period_balance", "ok", title, detail, values)
+        return HealthCheck("pre_period_balance", "ok", title, detail, {"variants": {}})
+    covariate, compared = min(found, key=lambda pair: min(c["p_value"] for c in pair[1].values()))
+    values: dict[str, Any] = {"covariate": covariate.field, "variants": compared}
     worst_name = min(compared, key=lambda name: compared[name]["p_value"])
     worst = compared[worst_name]
     status = _graded(worst["p_value"], BALANCE_WARNING, BALANCE_ALARM, below=True)
+    shown = "{:.1%}" if covariate.percent else "{:,.2f}"
     means = (
-        f"{worst_name} {worst['mean']:,.2f} against {control_name} {worst['control_mean']:,.2f} "
-        f"on average in the {OUTCOME_DAYS} days before exposure; p = {worst['p_value']:.2g}"
+        f"{worst_name} {shown.format(worst['mean'])} against {control_name} "
+        f"{shown.format(worst['control_mean'])} {covariate.what} in the {OUTCOME_DAYS} days "
+        f"before exposure; p = {worst['p_value']:.2g}"
     )
     if status == "ok":
         detail = f"The variants' units were alike before the experiment ({means})."
@@ -227,12 +263,6 @@ def _pre_period_balance(totals: Mapping[str, VariantTotals]) -> HealthCheck:
             "before relying on the results."
         )
     return HealthCheck("pre_period_balance", status, title, detail, values)
-
-
-def _covariate(totals: VariantTotals) -> MeanStats:
-    return MeanStats(
-        n=totals.units, sum=totals.units_pre_sum, sum_squares=totals.units_pre_sum_squares
-    )
 
 
 def _outcome_windows(totals: Mapping[str, VariantTotals]) -> HealthCheck:

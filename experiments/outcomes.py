@@ -60,7 +60,14 @@ OUTCOME_METRICS: dict[str, OutcomeMetric] = {
     )
 }
 
-_COUNTS = ("units", "conversions", "matured_units", "pre_conversions", "conversion_products")
+_COUNTS = (
+    "units",
+    "conversions",
+    "matured_units",
+    "pre_conversions",
+    "conversion_products",
+    "units_pre_conversions",
+)
 _SUMS = (
     "value_sum",
     "value_sum_squares",
@@ -89,9 +96,11 @@ class VariantTotals:
     matured_units: int = 0
     units_pre_sum: float = 0.0
     units_pre_sum_squares: float = 0.0
-    # Conversion's covariate, over the matured units: converted before exposure, and in both.
+    # Conversion's covariate, over the matured units: converted before exposure, and in both;
+    # and over every unit (the balance check).
     pre_conversions: int = 0
     conversion_products: int = 0
+    units_pre_conversions: int = 0
 
 
 @dataclass(frozen=True)

@@ -652,6 +652,11 @@ class HealthValuesSerializer(serializers.Serializer):
     weights = serializers.ListField(child=serializers.FloatField(), required=False)
     chi2 = serializers.FloatField(required=False)
     p_value = serializers.FloatField(required=False, allow_null=True)
+    covariate = serializers.ChoiceField(
+        choices=("pre_value", "pre_converted"),
+        required=False,
+        help_text="The covariate whose balance is reported: the worst one.",
+    )
     variants = serializers.DictField(
         child=BalanceSerializer(), required=False, help_text="Covariate balance per treatment."
     )

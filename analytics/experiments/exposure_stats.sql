@@ -10,8 +10,9 @@
 -- cut-off minus 28 days; an exposure late on day d has its 28 days end on day d + 28).
 -- matured_units, conversions, pre_conversions (booked in the 28 days before exposure: the
 -- CUPED covariate of conversion), conversion_products (booked in both periods) and the sums
--- value_*, pre_* and sum_products are over those units only; units_pre_sum and units_pre_sum_squares are the covariate over every unit (it is known
--- at exposure), for the pre-period balance check.
+-- value_*, pre_* and sum_products are over those units only; units_pre_sum,
+-- units_pre_sum_squares and units_pre_conversions are the covariates over every unit (they are
+-- known at exposure), for the pre-period balance check.
 WITH weighted AS (
     SELECT
         variant,
@@ -38,7 +39,8 @@ daily AS (
         sum(matured * pre_value * pre_value) AS pre_sum_squares,
         sum(matured * pre_value * outcome_value) AS sum_products,
         sum(pre_value) AS units_pre_sum,
-        sum(pre_value * pre_value) AS units_pre_sum_squares
+        sum(pre_value * pre_value) AS units_pre_sum_squares,
+        count_if(pre_converted) AS units_pre_conversions
     FROM weighted
     GROUP BY variant, event_dt
 )
@@ -61,6 +63,7 @@ SELECT
     pre_sum_squares,
     sum_products,
     units_pre_sum,
-    units_pre_sum_squares
+    units_pre_sum_squares,
+    units_pre_conversions
 FROM daily
 ORDER BY variant, event_dt

@@ -38,7 +38,8 @@ SELECT
     sum(matured * pre_value * pre_value) AS pre_sum_squares,
     sum(matured * pre_value * outcome_value) AS sum_products,
     sum(pre_value) AS units_pre_sum,
-    sum(pre_value * pre_value) AS units_pre_sum_squares
+    sum(pre_value * pre_value) AS units_pre_sum_squares,
+    count_if(pre_converted) AS units_pre_conversions
 FROM units
 GROUP BY GROUPING SETS ((variant, user_agent), (variant, visitor), (variant, country))
 ORDER BY grouped_by, segment, variant

@@ -38,6 +38,7 @@ def day_rows(frame: pd.DataFrame, matured_through: datetime.date = TODAY) -> lis
         conversions=("converted_matured", "sum"),
         pre_conversions=("pre_converted_matured", "sum"),
         conversion_products=("both_matured", "sum"),
+        units_pre_conversions=("pre_converted", "sum"),
         value_sum=("y", "sum"),
         value_sum_squares=("yy", "sum"),
         pre_sum=("x", "sum"),

@@ -1,5 +1,7 @@
 """Health checks of a running experiment, against scipy and hand-counted thresholds."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import stats as sps
@@ -111,6 +113,25 @@ def test_pre_period_balance_is_welch_on_every_units_covariate():
     assert check.values["variants"]["treatment"]["p_value"] == pytest.approx(expected, rel=1e-6)
     assert expected < 0.001 and check.status == "alarm"
     assert "already differed before the experiment" in check.detail
+
+
+def test_pre_period_conversions_are_balanced_too():
+    # The activity values alike, but treatment's units had booked more often before exposure.
+    rng = np.random.default_rng(8)
+    pre = {name: rng.normal(20, 5, 4_000) for name in ("control", "treatment")}
+    booked = {"control": rng.random(4_000) < 0.06, "treatment": rng.random(4_000) < 0.09}
+    arms = {
+        name: dataclasses.replace(totals(pre[name]), units_pre_conversions=int(booked[name].sum()))
+        for name in pre
+    }
+    check = checks(arms)["pre_period_balance"]
+    expected = sps.ttest_ind(
+        booked["treatment"].astype(float), booked["control"].astype(float), equal_var=False
+    ).pvalue
+    assert check.values["covariate"] == "pre_converted"
+    assert check.values["variants"]["treatment"]["p_value"] == pytest.approx(expected, rel=1e-6)
+    assert expected < 0.001 and check.status == "alarm"
+    assert "share that booked in the 28 days before exposure" in check.detail
 
 
 def test_the_worst_treatment_decides_the_balance():

@@ -31,6 +31,7 @@ def row(variant, day, units, cumulative, conversions, y, x, matured=True, pre=(0
         "conversions": conversions if matured else 0,
         "pre_conversions": pre[0] if matured else 0,
         "conversion_products": pre[1] if matured else 0,
+        "units_pre_conversions": pre[0],
         "value_sum": m * y.sum(),
         "value_sum_squares": m * (y @ y),
         "pre_sum": m * x.sum(),

@@ -30,6 +30,7 @@ def row(dimension: str, segment: str, variant: str, units: int, conversions: int
         "conversions": conversions,
         "pre_conversions": 0,
         "conversion_products": 0,
+        "units_pre_conversions": 0,
         **dict.fromkeys(SUMS, 1.5),
     }
 
