@@ -79,11 +79,9 @@ class CatalogueRows:
     def dimension_values(self) -> list[Mapping[str, Any]]:
         """Every unit of a variant is in each value, at 0 / 0 where it has no rows of it: the
         query counts only those with rows, the variant's day rows count them all."""
-        units: dict[str, int] = {}
-        for row in self.days:
-            units[str(row["variant"])] = units.get(str(row["variant"]), 0) + int(row["units"])
+        totals = ratio_totals(self.days)
         return [
-            {**row, "units": units.get(str(row["variant"]), 0)}
+            {**row, "units": int(totals.get(str(row["variant"]), {"units": 0})["units"])}
             for row in grouped_by(self.rows, "dimension")
         ]
 
