@@ -88,7 +88,15 @@ class ConsentChange(AppendOnly):
 
 
 class DsarRequest(models.Model):
-    """A data subject's erasure request: filed, approved by a second person, run, verified."""
+    """A data subject's request: filed, the subject's identity verified, approved by a second
+    person, run, verified; or rejected or cancelled with a reason before it runs.
+
+    An erasure replaces the subject's ids everywhere (privacy.dsar_job); an access request
+    exports every row holding them (privacy.dsar_export)."""
+
+    class Kind(models.TextChoices):
+        ERASURE = "erasure"
+        ACCESS = "access", "access and portability"
 
     class Status(models.TextChoices):
         FILED = "filed"
@@ -97,8 +105,20 @@ class DsarRequest(models.Model):
         RUNNING = "running"
         COMPLETED = "completed"
         FAILED = "failed"
-        # The preview found none of the filed ids in any id column: nothing to erase, closed.
+        # The preview found none of the filed ids in any id column: nothing to do, closed.
         UNKNOWN_SUBJECT = "unknown_subject"
+        # Closed by the privacy team (identity not verified, manifestly unfounded) or withdrawn.
+        REJECTED = "rejected"
+        CANCELLED = "cancelled"
+
+    class VerificationMethod(models.TextChoices):
+        ACCOUNT_LOGIN = "account_login", "signed in to the account"
+        EMAIL_CONFIRMATION = "email_confirmation", "confirmed from the account's e-mail"
+        ID_DOCUMENT = "id_document", "identity document checked"
+        SIGNED_LETTER = "signed_letter", "signed letter"
+        AUTHORISED_AGENT = "authorised_agent", "authorised agent with a mandate"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ERASURE)
 
     # The ids to erase; blanked once the erasure is verified (the keyed hash stays).
     identity_id = models.CharField(max_length=128, blank=True, validators=[id_validator])
@@ -122,6 +142,28 @@ class DsarRequest(models.Model):
     )
     approved_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.FILED)
+    # How the subject proved who they are, recorded before anyone may approve.
+    verification_method = models.CharField(
+        max_length=32, choices=VerificationMethod.choices, blank=True
+    )
+    verification_note = models.TextField(blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # Days added to the due date (at most PRIVACY_DSAR_MAX_EXTENSION_DAYS) and why.
+    extended_days = models.PositiveSmallIntegerField(default=0)
+    extension_reason = models.TextField(blank=True)
+    # Who rejected or cancelled it, and why.
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    close_reason = models.TextField(blank=True)
+    # An access request's export: a zip under PRIVACY_EXPORT_DIR, deleted when it expires.
+    export_file = models.CharField(max_length=255, blank=True)
+    export_bytes = models.BigIntegerField(null=True, blank=True)
+    export_sha256 = models.CharField(max_length=64, blank=True)
+    export_expires_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # Touched while the job works; a running request whose heartbeat stopped may be re-run.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -162,18 +204,43 @@ class DsarRequest(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (
-            self.Status.COMPLETED,
-            self.Status.FAILED,
-            self.Status.UNKNOWN_SUBJECT,
-        )
+        """No job will run for it unless someone runs it again (a failed one may be)."""
+        return self.status in (self.Status.FAILED, *CLOSED_STATUSES)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
 
     @property
     def is_overdue(self) -> bool:
-        """Its due date has passed and the ids are not erased yet (a failed run included)."""
-        # The same day as due_date is set from (privacy.services.dsar_file).
-        closed = (self.Status.COMPLETED, self.Status.UNKNOWN_SUBJECT)
-        return self.status not in closed and self.due_date < timezone.now().date()
+        """Its due date has passed and it is not closed yet (a failed run included)."""
+        return not self.is_closed and self.days_left < 0
+
+    @property
+    def days_left(self) -> int:
+        """Days until the due date (negative: overdue), counted on the day it is filed from
+        (privacy.services.dsar_file)."""
+        return (self.due_date - timezone.now().date()).days
+
+    @property
+    def is_verified(self) -> bool:
+        return bool(self.verified_at)
+
+    @property
+    def has_export(self) -> bool:
+        """An access export that can still be downloaded."""
+        return bool(self.export_file) and bool(
+            self.export_expires_at and self.export_expires_at > timezone.now()
+        )
+
+
+# A request in one of these states is done with: nothing more runs for it.
+CLOSED_STATUSES = (
+    DsarRequest.Status.COMPLETED,
+    DsarRequest.Status.UNKNOWN_SUBJECT,
+    DsarRequest.Status.REJECTED,
+    DsarRequest.Status.CANCELLED,
+)
 
 
 class DsarTableResult(models.Model):
@@ -225,6 +292,13 @@ class AuditEvent(AppendOnly):
         DSAR_TABLE = "dsar.table"
         DSAR_VERIFIED = "dsar.verified"
         DSAR_FAILED = "dsar.failed"
+        DSAR_IDENTITY_VERIFIED = "dsar.identity_verified"
+        DSAR_EXTENDED = "dsar.extended"
+        DSAR_REJECTED = "dsar.rejected"
+        DSAR_CANCELLED = "dsar.cancelled"
+        DSAR_EXPORTED = "dsar.exported"
+        DSAR_EXPORT_DOWNLOADED = "dsar.export_downloaded"
+        DSAR_EXPORT_EXPIRED = "dsar.export_expired"
         RETENTION_DROPPED = "retention.dropped"
         RETENTION_DELETED = "retention.deleted"
         USER_CREATED = "user.created"
