@@ -164,6 +164,8 @@ class DsarRequest(models.Model):
     export_bytes = models.BigIntegerField(null=True, blank=True)
     export_sha256 = models.CharField(max_length=64, blank=True)
     export_expires_at = models.DateTimeField(null=True, blank=True)
+    # What the export holds, per table: [{"source": ..., "table": ..., "rows": n}] (no ids).
+    export_tables = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # Touched while the job works; a running request whose heartbeat stopped may be re-run.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
