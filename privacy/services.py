@@ -12,9 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from core.pii import pii_violations
 from portal.roles import Access, Capability, may
-from privacy import selectors
+from privacy import payload_check, selectors
 from privacy.models import (
     AuditEvent,
     ConsentChange,
@@ -380,39 +379,13 @@ def _retention_delete_rows(
 
 # --- payload check
 
-# try() around the cast: a payload that is not a JSON object has no keys rather than failing the
-# check (PostgreSQL: see warehouse.sql, which writes this as jsonb_object_keys).
-PAYLOAD_KEYS_SQL = """
-SELECT event_name, key, count(*) AS events
-FROM raw_events
-CROSS JOIN UNNEST(map_keys(try(CAST(json_parse(payload) AS map(varchar, json))))) AS keys (key)
-WHERE event_dt BETWEEN :start AND :end
-GROUP BY event_name, key
-"""
-
 
 def payload_scan_run(*, start: date, end: date) -> PayloadScan:
-    """Count the payload keys of raw_events per event name and keep the PII-looking keys that
-    are not on the allowlist. Runs its query through the warehouse (a recorded query run)."""
-    result = warehouse.query_run_sync(
-        sql=PAYLOAD_KEYS_SQL,
-        params={"start": start, "end": end},
-        scope=frozenset({Access.GENERAL}),
-        label="privacy: payload keys",
-    )
-    frame = result.frame
-    flagged = set(pii_violations(frame["key"].unique())) if len(frame) else set()
-    # Sorted here, not in SQL: engines order text by different collations.
-    violations = sorted(
-        (
-            {"event_name": row.event_name, "key": row.key, "events": int(row.events)}
-            for row in frame.itertuples(index=False)
-            if row.key in flagged
-        ),
-        key=lambda v: (v["event_name"], v["key"]),
-    )
+    """Check the payloads of raw_events against the schemas and the PII allowlist
+    (privacy.payload_check) and keep the violations."""
+    check = payload_check.payload_check_run(start=start, end=end)
     return PayloadScan.objects.create(
-        start=start, end=end, run_id=result.run_id, violations=violations
+        start=start, end=end, run_id=check.run_id, violations=check.violations
     )
 
 

@@ -32,7 +32,7 @@ def test_reasons_with_counts_and_payloads_masked_end_to_end(client, scenario_lak
 
 def test_the_run_behind_the_samples_is_masked_at_the_source_for_every_role(scenario_lake):
     # The review's bypass: the page masked, /api/runs/<id> of the same run did not.
-    leak = '{"email":"guest9@example.com","note":"call +49 151 7654321 from 203.0.113.7"}'
+    leak = '{"email":"guest9@example.com","referrer":"call +49 151 7654321 from 203.0.113.7"}'
     lake_edits.spike_dead_letters(
         scenario_lake, datetime(2026, 1, 31, 19, tzinfo=UTC), 3, "pii_key_not_allowed:email", leak
     )
@@ -42,7 +42,7 @@ def test_the_run_behind_the_samples_is_masked_at_the_source_for_every_role(scena
         s["payload"]
         for s in DeadLetterReason.objects.get(reason="pii_key_not_allowed:email").samples
     }
-    assert shown == {'{"email":"***","note":"call *** from ***"}'}
+    assert shown == {'{"email":"***","referrer":"call *** from ***"}'}
     for role in ("analyst", "pm", "support", "finance", "privacy", "admin"):
         client = Client()
         client.force_login(user_with_role(role))

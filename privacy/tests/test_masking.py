@@ -16,8 +16,8 @@ from core.masking import MASK, MAX_CHARS, mask_payload, mask_personal_data
         ('{"ip_address":"192.0.2.10","n":3}', {"ip_address": MASK, "n": 3}),
         # Values that look like contact data are masked under any key.
         (
-            '{"note":"call +49 151 00000000 or mail a.b@example.org, from 10.1.2.3"}',
-            {"note": f"call {MASK} or mail {MASK}, from {MASK}"},
+            '{"referrer":"call +49 151 00000000 or mail a.b@example.org, from 10.1.2.3"}',
+            {"referrer": f"call {MASK} or mail {MASK}, from {MASK}"},
         ),
         # Nested objects and lists.
         ('{"guest":{"phone":"123"},"tags":["x@y.io"]}', {"guest": {"phone": MASK}, "tags": [MASK]}),
