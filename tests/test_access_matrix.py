@@ -319,11 +319,15 @@ def test_consent_put_by_other_roles_is_403_and_changes_nothing(role, planted):
         assert _leaks(answer.content.decode()) is None
     assert consent() == before
     assert privacy_selectors.consent_get(identity_id=CONSENT_ID)["marketing"] is True
-    # The same request by the privacy team goes through: the 403 above is the role's.
+    # The same request by the privacy team goes through: the 403 above is the role's. (A person
+    # gives the subject's instruction and its evidence.)
     team = Client()
     team.force_login(user_with_role("privacy", "writer-privacy"))
+    proof = {"instruction": "subject_email", "evidence": "e-mail of 7 Dec"}
     answer = team.put(
-        f"/api/consent/{CONSENT_ID}", {"marketing": False}, content_type="application/json"
+        f"/api/consent/{CONSENT_ID}",
+        {"marketing": False, **proof},
+        content_type="application/json",
     )
     assert answer.status_code == 200 and answer.json()["marketing"] is False
 

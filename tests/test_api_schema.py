@@ -141,7 +141,7 @@ def test_no_request_or_response_body_is_free_form():
     assert found == []
 
 
-def test_answers_about_real_objects_conform(admin_session):
+def test_answers_about_real_objects_conform(admin_session, settings, tmp_path):
     """Generated ids rarely name an object: the detail answers of real ones (an experiment with
     its change log, a DSAR, a consent, a failed run) are checked against the schema too."""
     admin = User.objects.get(username="admin-user")
@@ -150,6 +150,7 @@ def test_answers_about_real_objects_conform(admin_session):
     dsar = dsar_file(
         identity_id="idn_3fa9c01b2e7d", reason="Art. 17", requester=admin, enqueue=False
     )
+    settings.LAKE_ROOT = tmp_path / "lake"  # the consent change is written to a lake
     consent_set(identity_id="idn_3fa9c01b2e7d", flags={"marketing": True}, source="api", actor="t")
     run = QueryRun.objects.create(
         engine="duckdb", sql_hash="0" * 16, canonical_sql="SELECT 1", scope="general",

@@ -3,6 +3,7 @@
 JSON, never an HTML 500."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,13 +30,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(small_lake):
+def server(small_lake, tmp_path):
     port = _free_port()
+    # A copy of its own (hard links): a consent change writes a file into the lake.
+    lake = tmp_path / "lake"
+    shutil.copytree(small_lake, lake, copy_function=os.link)
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "REDIS_URL": CLOSED_PORT_REDIS,
-        "LAKE_ROOT": str(small_lake),
+        "LAKE_ROOT": str(lake),
         "VAR_DIR": str(settings.VAR_DIR),
         "DEBUG": "true",
     }

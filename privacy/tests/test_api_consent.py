@@ -1,15 +1,19 @@
 """GET/PUT /api/consent/<id> and GET /api/consent/<id>/pixels: service tokens with their own
-scope, the privacy team, cache invalidated on change, append-only history."""
+scope, the privacy team (never without the subject's instruction and evidence), cache
+invalidated on change, append-only history, every change in the lake first."""
 
 import io
+from datetime import UTC
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
 from privacy import selectors
-from privacy.models import ConsentChange, ConsentState
+from privacy.models import AuditEvent, ConsentChange, ConsentState
 from tests.support.users import user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +33,9 @@ def bearer(value: str) -> dict:
 
 def put(client: Client, identity_id: str, body, **extra):
     return client.put(f"/api/consent/{identity_id}", body, content_type="application/json", **extra)
+
+
+PROOF = {"instruction": "support_ticket", "evidence": "ticket SUP-4471"}
 
 
 def test_unknown_identity_has_given_nothing_and_gets_no_pixels(client):
@@ -129,8 +136,10 @@ def test_each_token_holds_only_its_scope(client):
 
 def test_the_privacy_team_reads_and_writes_other_roles_do_not(client):
     client.force_login(user_with_role("privacy"))
-    assert put(client, "idn_5", {"personalization": True}).status_code == 200
-    assert ConsentChange.objects.get().actor == "privacy-user"
+    assert put(client, "idn_5", {"personalization": True, **PROOF}).status_code == 200
+    change = ConsentChange.objects.get()
+    assert (change.actor, change.source) == ("privacy-user", "privacy_team")
+    assert (change.instruction, change.evidence) == ("support_ticket", "ticket SUP-4471")
     for role in ("analyst", "pm", "support", "finance"):
         other = Client()
         other.force_login(user_with_role(role))
@@ -197,3 +206,83 @@ def test_flags_take_only_json_booleans(client, value):
     assert list(answer.json()) == ["marketing"]
     assert not ConsentChange.objects.exists() and not ConsentState.objects.exists()
     assert put(client, "idn_10", {"marketing": False}, **app).status_code == 200
+
+
+def test_a_change_made_through_the_api_is_in_the_lake(client, settings):
+    app = bearer(token("consent:write"))
+    answer = put(client, "idn_0a1b2c3d4e5f", {"marketing": True, "source": "banner"}, **app)
+    assert answer.status_code == 200
+    change = ConsentChange.objects.get()
+    # The lake's files, read with pyarrow: the same change under the same id.
+    (path,) = Path(settings.LAKE_ROOT).glob("gold/consent_changes/event_dt=*/*.parquet")
+    assert path.parent.name == f"event_dt={change.changed_at.astimezone(UTC).date()}"
+    assert pq.ParquetFile(path).read().to_pylist() == [
+        {
+            "change_id": change.lake_change_id,
+            "identity_id": "idn_0a1b2c3d4e5f",
+            "user_id": None,
+            "flag": "marketing",
+            "value": True,
+            "source": "banner",
+            "changed_ts": change.changed_at.astimezone(UTC).replace(tzinfo=None),
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"marketing": True}, ["evidence", "instruction"]),
+        ({"marketing": True, "instruction": "phone_call"}, ["evidence"]),
+        ({"marketing": True, "instruction": "phone_call", "evidence": "  "}, ["evidence"]),
+        ({"marketing": True, "evidence": "ticket SUP-1"}, ["instruction"]),
+        ({"marketing": True, "instruction": "a hunch", "evidence": "x"}, ["instruction"]),
+        ({"marketing": True, "source": "banner", **PROOF}, ["source"]),
+    ],
+)
+def test_a_person_cannot_grant_without_instruction_and_evidence(client, settings, body, fields):
+    client.force_login(user_with_role("privacy"))
+    answer = put(client, "idn_11", body)
+    assert answer.status_code == 400
+    assert sorted(answer.json()) == fields
+    assert not ConsentChange.objects.exists() and not ConsentState.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CONSENT_CHANGED).exists()
+    assert not list(Path(settings.LAKE_ROOT).rglob("*.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"marketing": True, "source": "privacy_team"}, "source"),
+        ({"marketing": True, "instruction": "phone_call"}, "instruction"),
+        ({"marketing": True, "evidence": "trust me"}, "evidence"),
+    ],
+)
+def test_apps_pass_on_the_subjects_answer_and_nothing_else(client, body, field):
+    answer = put(client, "idn_12", body, **bearer(token("consent:write")))
+    assert answer.status_code == 400 and list(answer.json()) == [field]
+    assert not ConsentChange.objects.exists()
+
+
+def test_a_lake_that_cannot_be_written_is_a_503_and_nothing_changes(
+    client, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    app = bearer(token("consent:read", "consent:write"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert put(client, "idn_13", {"marketing": True}, **app).status_code == 200
+    lake = Path(settings.LAKE_ROOT)
+    files = sorted(lake.rglob("*.parquet"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings.LAKE_ROOT = blocker / "lake"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = put(client, "idn_13", {"marketing": False}, **app)
+    assert answer.status_code == 503
+    assert "consent was not changed" in answer.json()["detail"]
+    assert str(blocker) not in answer.json()["detail"]
+    assert ConsentChange.objects.count() == 1
+    assert client.get("/api/consent/idn_13", **app).json()["marketing"] is True
+    assert ConsentState.objects.get(identity_id="idn_13").marketing is True
+    assert sorted(lake.rglob("*.parquet")) == files
+    assert not list(tmp_path.rglob(".tmp-*"))

@@ -107,6 +107,12 @@ def _event_dt(meaning: str) -> tuple[str, str, str]:
 
 _B, _S, _G = Layer.BRONZE, Layer.SILVER, Layer.GOLD
 
+_CONSENT_CHANGE_ID = "Unique change id: cns_ followed by 12 lower-case hex digits."
+_CONSENT_SOURCE = (
+    "banner, settings or api (the app's answer); privacy_team: recorded in the portal by the "
+    "privacy team on the subject's instruction (its proof stays in the portal's audit log)."
+)
+
 _TABLES: tuple[Table, ...] = (
     # --- Bronze: what the ingest endpoint received, as received.
     Table(
@@ -499,17 +505,25 @@ _TABLES: tuple[Table, ...] = (
         name="consent_changes",
         layer=_G,
         description=(
-            "Every change of a consent flag, from the banner, settings or the API. The log is "
+            "Every change of a consent flag, from the banner, settings, the API or the privacy "
+            "team. The pipeline loads the changes apps report; the portal appends those made "
+            "through it (its consent API and console: a file of its own in the day's partition, "
+            "or an INSERT), so the table stays the one record of consent. The log is "
             "complete (it has partitions from before other tables' windows): consent at time t is "
             "the latest row per identity and flag at or before t; without a row it is not given."
         ),
         columns=_cols(
-            ("change_id", "varchar", "Unique change id."),
+            ("change_id", "varchar", _CONSENT_CHANGE_ID),
             ("identity_id", "varchar", "Identity whose consent changed."),
-            ("user_id", "varchar", "Null for anonymous identities."),
+            (
+                "user_id",
+                "varchar",
+                "Null for anonymous identities, and in the rows the portal writes (it knows the "
+                "identity only; dim_identities links it to its user).",
+            ),
             ("flag", "varchar", "marketing, analytics or personalization."),
             ("value", "boolean", "New value."),
-            ("source", "varchar", "banner, settings or api."),
+            ("source", "varchar", _CONSENT_SOURCE),
             ("changed_ts", "timestamp", "When it changed (UTC)."),
             _event_dt("date of changed_ts"),
         ),
@@ -711,11 +725,11 @@ _VIEWS: tuple[Table, ...] = (
         Access.PRIVACY_VIEW,
         "Consent changes per identity (the privacy team's view; no user ids).",
         (
-            ("change_id", "varchar", "Unique change id."),
+            ("change_id", "varchar", _CONSENT_CHANGE_ID),
             ("identity_id", "varchar", "Identity whose consent changed."),
             ("flag", "varchar", "marketing, analytics or personalization."),
             ("value", "boolean", "New value."),
-            ("source", "varchar", "banner, settings or api."),
+            ("source", "varchar", _CONSENT_SOURCE),
             ("changed_ts", "timestamp", "When it changed (UTC)."),
             _event_dt("date of changed_ts"),
         ),

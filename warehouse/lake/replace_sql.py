@@ -1,8 +1,8 @@
 """Rows the portal writes to a table of a SQL warehouse (Athena over Iceberg, Redshift,
 PostgreSQL): one day's rows of one key (say an experiment's results of a computation day) are
 replaced by a DELETE and one multi-row INSERT, so writing the same day again replaces rather than
-duplicates. Pure functions over sqlglot trees, rendered by warehouse.sql.render; every value is
-a bound parameter.
+duplicates; rows that only add (consent changes) are one INSERT. Pure functions over sqlglot
+trees, rendered by warehouse.sql.render; every value is a bound parameter.
 """
 
 import datetime
@@ -66,22 +66,36 @@ def day_replace(
     (every column of the table but the partition column, which is ``day``), in that order."""
     if not table.partition_column:
         raise ValueError(f"{table.name} has no partition column to replace a day of")
-    if not rows:
-        raise ValueError("no rows to insert")
-    columns = [c for c in table.columns if c.name != table.partition_column]
-    names = {c.name for c in columns}
     for row in rows:
-        if set(row) != names:
-            raise ValueError(f"a row of {table.name} has the columns {sorted(row)}")
         # A row outside the key would survive the next replacement: no longer idempotent.
-        if any(row[name] != value for name, value in key.items()):
+        if any(row.get(name) != value for name, value in key.items()):
             raise ValueError(f"a row of {table.name} does not hold {dict(key)}")
     params: dict[str, str | float | None] = {"day": day.isoformat()}
     params |= {f"key_{name}": value for name, value in key.items()}
     delete = exp.Delete(this=target(table, schema), where=exp.Where(this=_day_and_key(table, key)))
+    return render(delete, dialect, params), day_insert(table, dialect, schema, day, rows)
 
+
+def day_insert(
+    table: Table,
+    dialect: str,
+    schema: str | None,
+    day: datetime.date,
+    rows: Sequence[Mapping[str, Any]],
+) -> Statement:
+    """One multi-row INSERT of ``rows`` (every column of the table but the partition column,
+    which is ``day``)."""
+    if not table.partition_column:
+        raise ValueError(f"{table.name} has no partition column to insert a day of")
+    if not rows:
+        raise ValueError("no rows to insert")
+    columns = [c for c in table.columns if c.name != table.partition_column]
+    names = {c.name for c in columns}
+    params: dict[str, str | float | None] = {"day": day.isoformat()}
     tuples = []
     for i, row in enumerate(rows):
+        if set(row) != names:
+            raise ValueError(f"a row of {table.name} has the columns {sorted(row)}")
         values = []
         for column in columns:
             params[f"{column.name}_{i}"] = _bound(row[column.name])
@@ -93,4 +107,4 @@ def day_replace(
         target(table, schema),
         columns=[c.name for c in columns] + [table.partition_column],
     )
-    return render(delete, dialect, params), render(insert, dialect, params)
+    return render(insert, dialect, params)
