@@ -24,10 +24,10 @@ def experiment_results_write(
     *, root: Path, experiment_key: str, day: datetime.date, rows: Sequence[dict[str, Any]]
 ) -> Path:
     """Publish the day's rows of one experiment (columns as in the contract, without event_dt)
-    and bump the lake's watermark, so results cached before this write are not served."""
+    and bump the table's watermark, so results cached from it before this write are not served."""
     table = pa.Table.from_pylist(list(rows), schema=storage.arrow_schema(TABLE))
     path = storage.write_parquet(table, result_file(root, experiment_key, day))
-    storage.bump_watermark(root)
+    storage.bump_watermark(root, tables=[TABLE.name])
     return path
 
 
@@ -61,4 +61,5 @@ def experiment_results_replace(
             session.execute(insert)
         finally:
             # Also after a failed INSERT: the DELETE may have changed the data.
-            watermark.remote_changed(engine, f"results-{experiment_key}-{day.isoformat()}")
+            tag = f"results-{experiment_key}-{day.isoformat()}"
+            watermark.remote_changed(engine, tag, tables=[TABLE.name])

@@ -377,8 +377,8 @@ def _lake_write(
     experiment: Experiment, rows: list[dict[str, Any]], content_hash: str, today: datetime.date
 ) -> str:
     """Write the day's rows to the embedded lake, or to the table of the remote warehouse the
-    portal reads, unless the same rows went there today already: each write moves the data
-    watermark, which makes every cached result of the portal stale. A failed write leaves the
+    portal reads, unless the same rows went there today already: each write moves the table's
+    watermark, which makes every cached result read from it stale. A failed write leaves the
     computation standing (its results are in the portal database); the next run writes again."""
     if not rows:
         return "not written: no metric could be computed yet"

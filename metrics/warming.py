@@ -63,28 +63,32 @@ def scopes_in_use() -> set[frozenset[Access]]:
 
 
 def dashboards_warm(*, force_refresh: bool = False) -> int:
-    """Queue (or find cached) every tile's default view for every scope in use; returns how many
-    were submitted. ``force_refresh`` recomputes even what is cached."""
+    """Queue every tile's default view for every scope in use, unless it is cached; returns how
+    many were not (queued, or joined a run in flight). ``force_refresh`` recomputes even what
+    is cached.
+
+    A view's cache key holds the versions of the tables it reads, so after a write only the
+    views reading a table it changed are queued again: the others are found cached."""
     mark = watermark.current(settings.WAREHOUSE)
     scopes = scopes_in_use()
-    submitted = 0
+    queued = 0
     for metric, params in default_views(mark.max_partition):
         for scope in scopes:
             if not metric.readable_by(scope):
                 continue
             try:
-                metric_params_submit(
+                submission = metric_params_submit(
                     metric=metric, params=params, scope=scope, force_refresh=force_refresh
                 )
             except SqlError as err:  # one bad definition must not stop the others warming
                 log.warning("not warming %s: %s", metric.slug, err)
                 continue
-            submitted += 1
-    return submitted
+            queued += submission.cached is None
+    return queued
 
 
 def dashboards_warm_if_watermark_moved() -> int:
-    """Warm when the lake's watermark differs from the one last warmed; 0 when it did not."""
+    """Warm when any table's version differs from those last warmed; 0 when none did."""
     key = WARMED_KEY.format(engine=settings.WAREHOUSE)
     token = watermark.current(settings.WAREHOUSE).token
     if cache.get(key) == token:

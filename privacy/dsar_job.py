@@ -34,7 +34,7 @@ from privacy.services import audit_log
 from privacy.signals import identity_erased
 from privacy.tombstone import TOMBSTONE_PREFIX
 from privacy.tombstone import tombstone as make_tombstone
-from warehouse import watermark
+from warehouse import result_cache, watermark
 from warehouse.engines.base import WriteSession
 from warehouse.engines.registry import get_remote_engine
 from warehouse.lake import contract, erasure, erasure_sql, storage
@@ -466,19 +466,18 @@ def _erase_portal_records(request: DsarRequest, tomb: str) -> None:
 
 
 def _purge_caches(request: DsarRequest, tomb: str) -> None:
-    """Cached results may hold the ids or numbers computed from them: they go, and the data
-    watermark moves so that no cache key computed before the erasure is used again."""
-    since = timezone.now() - timedelta(seconds=settings.RESULT_CACHE_TTL_SECONDS + 3600)
-    keys = list(
-        QueryRun.objects.filter(queued_at__gte=since).values_list("cache_key", flat=True).distinct()
-    )
-    for start in range(0, len(keys), 500):
-        cache.delete_many(keys[start : start + 500])
+    """Cached results that read a table the erasure changed (or whose parameters named the ids)
+    may hold the ids or numbers computed from them: they go, and those tables' watermarks move
+    so that no cache key computed before the erasure is used again. Results of the other tables
+    stay served: the subject has no row there."""
+    changed = set(request.tables.filter(rows_changed__gt=0).values_list("table", flat=True))
+    result_cache.drop_reading(tables=changed, params_containing=tomb)
     root = Path(settings.LAKE_ROOT)
-    if root.is_dir():
-        bump_watermark(root)
+    if changed and root.is_dir():
+        bump_watermark(root, tables=changed)
     for engine in REMOTE_ENGINES:
-        watermark.remote_changed(engine, f"dsar{request.pk}")
+        if changed:
+            watermark.remote_changed(engine, f"dsar{request.pk}", tables=changed)
     cache.delete_many([selectors.consent_cache_key(value) for value in request.ids])
     identity_erased.send(
         sender=DsarRequest,

@@ -339,7 +339,7 @@ def _retention_drop_partitions(*, actor: str, expired: list[retention.ExpiredPar
         )
         retention.drop_partition(root, partition)
     # Cached results computed with the dropped rows must not be served any more.
-    bump_watermark(root)
+    bump_watermark(root, tables={partition.table for partition in expired})
 
 
 def _retention_delete_rows(
@@ -374,7 +374,8 @@ def _retention_delete_rows(
     finally:
         # Cached results computed with the deleted rows must not be served any more.
         if deleted:
-            watermark.remote_changed(engine, f"retention-{today.isoformat()}")
+            tables = {item.table for item in expired}
+            watermark.remote_changed(engine, f"retention-{today.isoformat()}", tables=tables)
 
 
 # --- payload check

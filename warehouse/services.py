@@ -89,13 +89,14 @@ def query_submit(
     check_access(canonical, scope)
 
     encoded = query_params.encode(params)
-    mark = watermark.current(engine)
+    # The versions of the tables it reads only: a write elsewhere leaves its result served.
+    token = watermark.token_for(watermark.current(engine, canonical.tables), canonical.tables)
     key = result_cache.cache_key(
         engine=engine,
         sql_hash=canonical.version_hash,
         params=encoded,
         scope=scope_key(scope),
-        watermark=mark.token,
+        watermark=token,
     )
     cached = result_cache.get(key)
     forced = cached is not None and force_refresh and _force_refresh_honoured(user, cached)
@@ -116,7 +117,7 @@ def query_submit(
                 scope=scope_key(scope),
                 tables=sorted(canonical.tables),
                 cache_key=key,
-                watermark=mark.token,
+                watermark=token,
                 force_refresh=forced,
                 requested_by=requester,
             )
@@ -280,7 +281,7 @@ def query_run_execute(*, run_id: int) -> QueryRun | None:
         raise
 
     finished = timezone.now()
-    mark = watermark.current(run.engine)
+    mark = watermark.current(run.engine, run.tables)
     result_cache.put(
         run.cache_key,
         CachedResult(

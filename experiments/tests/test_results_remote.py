@@ -43,8 +43,9 @@ def start_watermark(engine: str) -> None:
     cache.set(watermark.REMOTE_KEY.format(engine=engine), mark, None)
 
 
-def mark_of(engine: str) -> str:
-    return watermark.current(engine).version
+def mark_of(engine: str, table: str = RESULT.name) -> str:
+    """The version of one table's data in the warehouse's watermark."""
+    return watermark.current(engine).table_version(table)
 
 
 def warehouse_rows(dsn: str, schema: str) -> list[tuple]:
@@ -127,6 +128,7 @@ def test_each_computation_replaces_its_days_rows_and_leaves_the_others(pg_copy, 
     today = timezone.now().date()
     seed(pg_copy, "lake", neighbours(today))
     before = mark_of("postgres")
+    load = watermark.current("postgres")
 
     demo_experiments()
 
@@ -142,10 +144,13 @@ def test_each_computation_replaces_its_days_rows_and_leaves_the_others(pg_copy, 
     assert sorted(r for r in rows if r[0] not in KEYS or r[-1] != today) == sorted(
         neighbours(today)
     )
-    # Nothing went to the embedded lake, and the warehouse's watermark moved once per write.
+    # Nothing went to the embedded lake, and the warehouse's watermark moved for the table
+    # written, not for the tables the computations read nor for the load.
     assert not storage.table_dir(exposure_lake, RESULT).exists()
     moved = mark_of("postgres")
-    assert moved.startswith(f"{before}+{len(KEYS)}.")
+    assert moved != before and moved.startswith("results-")
+    assert mark_of("postgres", "fact_experiment_exposures") == load.base
+    assert watermark.current("postgres").version == load.version
 
     # The same rows again: nothing is written, the watermark stays.
     experiment = Experiment.objects.get(key=KEY)
@@ -268,7 +273,8 @@ def test_redshift_replaces_through_its_driver(redshift_copy):
     assert sorted(r for r in rows if r[0] not in KEYS or r[-1] != today) == sorted(
         neighbours(today)
     )
-    assert re.fullmatch(r"load-[0-9a-f]{8}\+3\.[0-9a-f]{12}", mark_of("redshift"))
+    assert re.fullmatch(r"results-[a-z0-9_]+-[0-9-]{10}@[0-9a-f]+-[0-9a-f]{8}", mark_of("redshift"))
+    assert re.fullmatch(r"load-[0-9a-f]{8}", watermark.current("redshift").version)
 
 
 # --- the statements as SQL text (Athena: no server here)

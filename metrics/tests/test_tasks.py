@@ -1,5 +1,5 @@
 """Scheduled warming: every tile's default view is queued for each scope in use, once per
-watermark, and the dashboard then finds it cached."""
+version of the tables it reads, and the dashboard then finds it cached."""
 
 import os
 import shutil
@@ -62,9 +62,42 @@ def test_warms_each_tile_for_each_scope_in_use_once_per_watermark(lake):
     )
     assert tile.status_code == 200 and tile.json()["run_id"] == warmed.pk
 
-    mark = bump_watermark(lake, "2026-01-31")  # new data landed: every view is new
+    before = QueryRun.objects.count()
+    bump_watermark(lake, "2026-01-31")  # a load: every table changed, so every view is new
     assert warm_dashboards_on_new_data() == expected
-    assert QueryRun.objects.filter(watermark=mark.token).count() == expected
+    assert QueryRun.objects.count() == before + expected
+
+
+def test_a_write_rewarms_only_the_tiles_reading_the_tables_it_changed(lake):
+    analyst = client_for("analyst")
+    client_for("support")
+    warm_dashboards_on_new_data()
+    for run in QueryRun.objects.all():
+        query_run_execute(run_id=run.pk)
+    warmed = set(QueryRun.objects.values_list("pk", flat=True))
+
+    # As a DSAR would: three tables, one of them read by tiles through a view only.
+    bump_watermark(lake, tables=["fact_messages_sent", "support_tickets", "consent_changes"])
+
+    # Two general tiles read fact_messages_sent (for both scopes in use), four support tiles
+    # read support_tickets through support_tickets_v; no tile reads consent_changes.
+    assert warm_dashboards_on_new_data() == (2 * 2 + 4) * WINDOWS
+    again = QueryRun.objects.exclude(pk__in=warmed)
+    assert set(again.values_list("label", flat=True)) == {
+        "metric:email_digest_ctr",
+        "metric:alert_ctr",
+        "metric:support_first_response_time",
+        "metric:support_time_to_resolution",
+        "metric:support_auto_resolved_share",
+        "metric:sla_breach_count",
+    }
+    # Every other tile is still served from what was warmed before the write.
+    tile = analyst.get(
+        "/api/metrics/search_to_view_ctr/data",
+        {"start": "2026-01-04", "end": "2026-01-31", "grain": "day"},
+    )
+    assert tile.status_code == 200 and tile.json()["run_id"] in warmed
+    assert warm_dashboards_on_new_data() == 0
 
 
 def test_daily_warming_recomputes_even_cached_views(lake):

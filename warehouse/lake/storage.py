@@ -5,23 +5,26 @@ Layout: ``<root>/<layer>/<table>/event_dt=YYYY-MM-DD/<file>.parquet`` for partit
 killed writer leaves only ``.tmp-*`` files, which readers ignore and writers clean up.
 """
 
+import fcntl
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from hashlib import sha256
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse.lake import layout
-from warehouse.lake.contract import Table
+from warehouse.lake.contract import TABLES, Table
 
 TMP_PREFIX = ".tmp-"
 WATERMARK_FILE = "_watermark.json"
+WATERMARK_LOCK = "_watermark.lock"
 
 # How the contract's (Athena) column types are stored in Parquet.
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -98,14 +101,35 @@ def remove_stale_tmp_files(root: Path, *, older_than_s: float, now: float | None
 
 @dataclass(frozen=True)
 class Watermark:
-    """The lake's data version: bumped on every publish so cached results can tell they're stale."""
+    """The data's version, so cached results can tell they are stale.
+
+    ``version`` moves on every change. ``epoch`` is the version of the last change of everything
+    (a load); ``tables`` the version of each table changed on its own since. A table's version
+    is thus its entry, or the epoch: a result depends on the versions of the tables it reads
+    only (warehouse.watermark.token_for). ``max_partition`` is the newest day of data."""
 
     version: str
     max_partition: str | None
+    # Defaults also for watermarks pickled in a cache before these fields existed.
+    epoch: str = ""
+    tables: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def base(self) -> str:
+        return self.epoch or self.version
+
+    def table_version(self, name: str) -> str:
+        return dict(self.tables).get(name, self.base)
 
     @property
     def token(self) -> str:
-        return self.version
+        """Moves whenever any data changes."""
+        material = json.dumps([self.version, self.base, sorted(self.tables)])
+        return sha256(material.encode()).hexdigest()[:24]
+
+
+def new_version() -> str:
+    return f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
 
 
 def read_watermark(root: Path) -> Watermark:
@@ -113,15 +137,51 @@ def read_watermark(root: Path) -> Watermark:
         data = json.loads((root / WATERMARK_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return Watermark(version="empty", max_partition=None)
-    return Watermark(version=str(data["version"]), max_partition=data.get("max_partition"))
+    return Watermark(
+        version=str(data["version"]),
+        max_partition=data.get("max_partition"),
+        epoch=str(data.get("epoch") or data["version"]),
+        tables=tuple(sorted(data.get("tables", {}).items())),
+    )
 
 
-def bump_watermark(root: Path, max_partition: str | None = None) -> Watermark:
-    """Record that the lake changed. ``max_partition`` only ever moves forward."""
-    current = read_watermark(root)
-    newest = max(filter(None, [current.max_partition, max_partition]), default=None)
-    mark = Watermark(version=f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}", max_partition=newest)
-    final = root / WATERMARK_FILE
-    with atomic_path(final) as tmp:
-        tmp.write_text(json.dumps({"version": mark.version, "max_partition": mark.max_partition}))
-    return mark
+def bump_watermark(
+    root: Path, max_partition: str | None = None, *, tables: Iterable[str] | None = None
+) -> Watermark:
+    """Record that the lake changed: the named ``tables``, or every table when None (a load).
+    ``max_partition`` only ever moves forward.
+
+    Read, changed and written under a lock, so that writers bumping at once (a DSAR and an
+    experiment's results, say) each keep the other's change."""
+    changed = None if tables is None else changed_tables(tables)
+    with _locked(root / WATERMARK_LOCK):
+        current = read_watermark(root)
+        version = new_version()
+        if changed is None:
+            epoch, versions = version, {}
+        else:
+            epoch, versions = current.base, dict(current.tables)
+            versions.update(dict.fromkeys(changed, version))
+        newest = max(filter(None, [current.max_partition, max_partition]), default=None)
+        data = {"version": version, "max_partition": newest, "epoch": epoch, "tables": versions}
+        with atomic_path(root / WATERMARK_FILE) as tmp:
+            tmp.write_text(json.dumps(data, sort_keys=True))
+    return Watermark(version, newest, epoch, tuple(sorted(versions.items())))
+
+
+def changed_tables(names: Iterable[str]) -> list[str]:
+    """The contract tables a write names: a view or a typo would leave results stale."""
+    found = {name.lower() for name in names}
+    if unknown := sorted(found - set(TABLES)):
+        raise ValueError(f"not tables of the lake contract: {', '.join(unknown)}")
+    return sorted(found)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if missing), between processes; released when
+    the file is closed, also by a killed holder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield

@@ -5,6 +5,7 @@ Parquet files, PostgreSQL gets it from the loader, Athena and Redshift from the 
 `manage.py lake_views`. Pure functions: no Django, no I/O.
 """
 
+from collections.abc import Iterable
 from functools import cache
 
 from sqlglot import exp
@@ -41,6 +42,16 @@ def create_view_sql(view: Table, dialect: str, schema: str | None = None) -> str
     """CREATE OR REPLACE VIEW for ``dialect``, in ``schema`` (with its base tables) if given."""
     name = exp.table_(view.name, db=schema, quoted=True).sql(dialect=dialect)
     return f"CREATE OR REPLACE VIEW {name} AS {view_query(view, dialect, schema)}"
+
+
+def base_tables(names: Iterable[str]) -> frozenset[str]:
+    """The contract tables behind ``names``: a view's name stands for the tables it reads."""
+    found: set[str] = set()
+    for name in names:
+        key = name.lower()
+        view = contract.VIEWS.get(key)
+        found |= base_tables(bases(view)) if view is not None else {key}
+    return frozenset(found)
 
 
 def views_over(table_name: str) -> list[Table]:
