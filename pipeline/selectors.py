@@ -1,7 +1,8 @@
 """Reads of the pipeline app: thresholds in force, stored health series, triage groups, the
 schema registry."""
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -200,3 +201,22 @@ def schema_history(event: str) -> list[VersionView] | None:
 
 def untriaged_count() -> int:
     return DeadLetterReason.objects.filter(triaged_at__isnull=True).count()
+
+
+def ids_pattern(ids: Sequence[str]) -> re.Pattern[str]:
+    """Any of ``ids`` as a whole id: one id never matches part of a longer one."""
+    return re.compile("|".join(rf"(?<![\w]){re.escape(v)}(?![\w])" for v in ids))
+
+
+def dead_letter_samples_naming(*, ids: Sequence[str]) -> list[dict]:
+    """The dead-letter samples whose payload names one of ``ids``, with their reason (what a
+    DSAR access export holds of them)."""
+    if not ids:
+        return []
+    pattern = ids_pattern(ids)
+    return [
+        {"reason": group.reason, **sample}
+        for group in DeadLetterReason.objects.order_by("reason")
+        for sample in group.samples
+        if pattern.search(sample["payload"])
+    ]

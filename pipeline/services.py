@@ -2,7 +2,6 @@
 
 import logging
 import math
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -478,8 +477,7 @@ def dead_letter_samples_erase(*, ids: Sequence[str], tombstone: str) -> int:
     as user_id are not masked in samples); returns the groups changed."""
     if not ids:
         return 0
-    # Whole ids only: one id never swallows part of a longer one.
-    pattern = re.compile("|".join(rf"(?<![\w]){re.escape(v)}(?![\w])" for v in ids))
+    pattern = selectors.ids_pattern(ids)
     changed = 0
     for group in DeadLetterReason.objects.select_for_update():
         samples = [{**s, "payload": pattern.sub(tombstone, s["payload"])} for s in group.samples]

@@ -333,6 +333,15 @@ SPECTACULAR_SETTINGS = {
             "completed",
             "failed",
             "unknown_subject",
+            "rejected",
+            "cancelled",
+        ],
+        "DsarVerificationMethodEnum": [
+            "account_login",
+            "email_confirmation",
+            "id_document",
+            "signed_letter",
+            "authorised_agent",
         ],
         "MetricTypeEnum": ["proportion", "mean", "ratio"],
         "SizedMetricTypeEnum": ["proportion", "mean"],
@@ -401,10 +410,19 @@ METRICS_WARM_CHECK_SECONDS = env_int("METRICS_WARM_CHECK_SECONDS", 300)
 # Changing it breaks "was this id erased?" look-ups of earlier requests.
 PRIVACY_HASH_KEY = env_str("PRIVACY_HASH_KEY", SECRET_KEY)
 PRIVACY_DSAR_DUE_DAYS = env_int("PRIVACY_DSAR_DUE_DAYS", 30)
+# GDPR art. 12(3): the deadline may be extended by two further months, with a reason.
+PRIVACY_DSAR_MAX_EXTENSION_DAYS = env_int("PRIVACY_DSAR_MAX_EXTENSION_DAYS", 60)
+# Access exports: zips the privacy team downloads and hands to the subject, deleted once expired.
+PRIVACY_EXPORT_DIR = Path(env_str("PRIVACY_EXPORT_DIR", str(VAR_DIR / "dsar_exports")))
+PRIVACY_EXPORT_TTL_HOURS = env_int("PRIVACY_EXPORT_TTL_HOURS", 7 * 24)
 # A running erasure whose heartbeat is older than this may be taken over by a re-run.
 PRIVACY_DSAR_STALE_SECONDS = env_int("PRIVACY_DSAR_STALE_SECONDS", 120)
 PRIVACY_DSAR_TIME_LIMIT_SECONDS = env_int("PRIVACY_DSAR_TIME_LIMIT_SECONDS", 3600)
 PRIVACY_CONSENT_CACHE_SECONDS = env_int("PRIVACY_CONSENT_CACHE_SECONDS", 3600)
+# The lake's consent_changes is imported this often (privacy.tasks.consent_sync), from the last
+# import's end less PRIVACY_CONSENT_IMPORT_OVERLAP_DAYS (partitions the pipeline may still add to).
+PRIVACY_CONSENT_SYNC_SECONDS = env_int("PRIVACY_CONSENT_SYNC_SECONDS", 600)
+PRIVACY_CONSENT_IMPORT_OVERLAP_DAYS = env_int("PRIVACY_CONSENT_IMPORT_OVERLAP_DAYS", 3)
 # Marketing pixels the apps may fire for an identity with marketing consent.
 PRIVACY_MARKETING_PIXELS = env_list("PRIVACY_MARKETING_PIXELS", ("google_ads", "meta"))
 # Retention of lake partitions in months: per layer, and per table (RETENTION_TABLE_MONTHS,
@@ -485,6 +503,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     "privacy: queue again DSAR requests whose job died": {
         "task": "privacy.tasks.dsar_requeue_stale",
         "schedule": max(PRIVACY_DSAR_STALE_SECONDS / 2, 1.0),
+    },
+    "privacy: delete expired access exports": {
+        "task": "privacy.tasks.dsar_exports_expire",
+        "schedule": 3600.0,
+    },
+    "privacy: sync consent with the lake's consent_changes": {
+        "task": "privacy.tasks.consent_sync",
+        "schedule": float(PRIVACY_CONSENT_SYNC_SECONDS),
     },
     "privacy: drop expired lake partitions and remote rows": {
         "task": "privacy.tasks.retention_daily",

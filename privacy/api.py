@@ -1,26 +1,34 @@
 """The privacy API: consent for apps (service tokens) and the privacy team; DSAR requests."""
 
 from django.core.exceptions import ValidationError
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from core.pii import ALLOWED_PII_KEYS
+from portal.authentication import ServicePrincipal
 from portal.permissions import allows
 from portal.roles import Capability
 from portal.schema import CONFLICT, FIELD_ERRORS, NOT_FOUND
-from privacy import selectors, services
+from privacy import consent, selectors, services
+from privacy.consent_lake import ConsentLakeUnavailable
 from privacy.models import DsarRequest
 from privacy.permissions import ConsentAccess
 from privacy.serializers import (
     ConsentSerializer,
     ConsentUpdateSerializer,
+    DsarCloseSerializer,
+    DsarExtendSerializer,
     DsarFileSerializer,
     DsarListSerializer,
     DsarSerializer,
+    DsarVerifySerializer,
     PiiSerializer,
     PixelsSerializer,
     identity_id_checked,
@@ -31,24 +39,44 @@ def _actor(request) -> str:
     return request.user.username  # service principals are "service:<token name>"
 
 
+LAKE_UNAVAILABLE = OpenApiResponse(
+    inline_serializer("ConsentLakeUnavailable", {"detail": serializers.CharField()}),
+    description="The lake's consent_changes could not be written: nothing changed; retry later.",
+)
+
+
 @extend_schema(
-    request=ConsentUpdateSerializer, responses={200: ConsentSerializer, 400: FIELD_ERRORS}
+    request=ConsentUpdateSerializer,
+    responses={200: ConsentSerializer, 400: FIELD_ERRORS, 503: LAKE_UNAVAILABLE},
 )
 @api_view(["GET", "PUT"])
 @permission_classes([IsAuthenticated, ConsentAccess])
 def consent_detail(request, identity_id: str):
-    """An identity's consent flags (unknown identities: all false, known false); PUT sets some."""
+    """An identity's consent flags (unknown identities: all false, known false); PUT sets some,
+    in the lake's consent_changes first (503 when it cannot be written: nothing changed).
+
+    A person (the privacy team) records a change on the subject's behalf: it needs
+    ``instruction`` and ``evidence`` (400 naming the one missing)."""
     identity_id = identity_id_checked(identity_id)
     if request.method == "GET":
         return Response(ConsentSerializer(selectors.consent_get(identity_id=identity_id)).data)
-    serializer = ConsentUpdateSerializer(data=request.data)
+    manual = not isinstance(request.user, ServicePrincipal)
+    serializer = ConsentUpdateSerializer(data=request.data, context={"manual": manual})
     serializer.is_valid(raise_exception=True)
-    state = services.consent_set(
-        identity_id=identity_id,
-        flags=serializer.flags,
-        source=serializer.validated_data["source"],
-        actor=_actor(request),
-    )
+    data = serializer.validated_data
+    try:
+        state = consent.consent_set(
+            identity_id=identity_id,
+            flags=serializer.flags,
+            source=data["source"],
+            actor=_actor(request),
+            instruction=data.get("instruction", ""),
+            evidence=data.get("evidence", ""),
+        )
+    except ValidationError as err:
+        return Response(err.message_dict, status=400)
+    except ConsentLakeUnavailable as err:
+        return Response({"detail": str(err)}, status=503)
     return Response(ConsentSerializer(selectors.consent_payload(state)).data)
 
 
@@ -75,9 +103,15 @@ def consent_pixels(request, identity_id: str):
 @api_view(["GET", "POST"])
 @permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
 def dsar_list(request):
-    """Erasure requests (GET), or file one (POST): identity_id and/or user_id, reason."""
+    """Data subject requests (GET; ``queue``: open, overdue, closed or all), or file one (POST):
+    kind (erasure or access), identity_id and/or user_id, reason."""
     if request.method == "GET":
-        requests = selectors.dsar_list()
+        queue = request.query_params.get("queue", "all")
+        if queue not in selectors.DSAR_QUEUES:
+            return Response(
+                {"queue": [f"Choose one of {', '.join(selectors.DSAR_QUEUES)}."]}, status=400
+            )
+        requests = selectors.dsar_list(queue=queue)
         return Response(DsarListSerializer({"requests": [_row(r) for r in requests]}).data)
     serializer = DsarFileSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -98,11 +132,14 @@ def _dsar(request_id: int, status: int = 200) -> Response:
 def _row(dsar: DsarRequest) -> dict:
     return {
         "id": dsar.pk,
+        "kind": dsar.kind,
         "status": dsar.status,
         "requester": dsar.requester.get_username(),
         "approved_by": dsar.approved_by.get_username() if dsar.approved_by else None,
         "filed_at": dsar.filed_at.isoformat(),
         "due_date": dsar.due_date.isoformat(),
+        "days_left": None if dsar.is_closed else dsar.days_left,
+        "overdue": dsar.is_overdue,
         "rows_changed": dsar.rows_changed,
     }
 
@@ -159,6 +196,107 @@ def dsar_run(request, request_id: int):
     except services.DsarRefused as err:
         return Response({"detail": str(err)}, status=409)
     return _dsar(request_id, status=202)
+
+
+def _step(request_id: int, serializer_class, data, step) -> Response:
+    """Validate, take one step on the request, answer it: 400 names the field, 409 says why the
+    request cannot take the step."""
+    get_object_or_404(DsarRequest, pk=request_id)
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        step(serializer.validated_data)
+    except ValidationError as err:
+        return Response(err.message_dict, status=400)
+    except services.DsarRefused as err:
+        return Response({"detail": str(err)}, status=409)
+    return _dsar(request_id)
+
+
+STEP_ANSWERS = {200: DsarSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND, 409: CONFLICT}
+
+
+@extend_schema(request=DsarVerifySerializer, responses=STEP_ANSWERS)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
+def dsar_verify(request, request_id: int):
+    """Record how the subject's identity was verified (before approval)."""
+    return _step(
+        request_id,
+        DsarVerifySerializer,
+        request.data,
+        lambda data: services.dsar_verify(request_id=request_id, actor=request.user, **data),
+    )
+
+
+@extend_schema(request=DsarExtendSerializer, responses=STEP_ANSWERS)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
+def dsar_extend(request, request_id: int):
+    """Move the due date by ``days``, with the reason."""
+    return _step(
+        request_id,
+        DsarExtendSerializer,
+        request.data,
+        lambda data: services.dsar_extend(request_id=request_id, actor=request.user, **data),
+    )
+
+
+@extend_schema(request=DsarCloseSerializer, responses=STEP_ANSWERS)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
+def dsar_reject(request, request_id: int):
+    """Reject a request that has not run, with the reason."""
+    return _step(
+        request_id,
+        DsarCloseSerializer,
+        request.data,
+        lambda data: services.dsar_close(
+            request_id=request_id, status="rejected", actor=request.user, **data
+        ),
+    )
+
+
+@extend_schema(request=DsarCloseSerializer, responses=STEP_ANSWERS)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
+def dsar_cancel(request, request_id: int):
+    """Cancel a request that has not run (the subject withdrew it), with the reason."""
+    return _step(
+        request_id,
+        DsarCloseSerializer,
+        request.data,
+        lambda data: services.dsar_close(
+            request_id=request_id, status="cancelled", actor=request.user, **data
+        ),
+    )
+
+
+@extend_schema(
+    responses={
+        (200, "application/zip"): OpenApiTypes.BINARY,
+        404: NOT_FOUND,
+        410: CONFLICT,
+    }
+)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated, allows(Capability.PRIVACY)])
+def dsar_export(request, request_id: int):
+    """An access request's export (a zip: one JSON file per table and a manifest); 410 once
+    it expired and was deleted. Every download is audited."""
+    get_object_or_404(DsarRequest, pk=request_id)
+    try:
+        path = services.dsar_export_download(request_id=request_id, actor=request.user)
+    except services.ExportExpired as err:
+        return Response({"detail": str(err)}, status=410)
+    except services.DsarRefused as err:
+        raise NotFound(str(err)) from None
+    return FileResponse(
+        open(path, "rb"),
+        as_attachment=True,
+        filename=path.name,
+        content_type="application/zip",
+    )
 
 
 @extend_schema(responses={200: PiiSerializer})

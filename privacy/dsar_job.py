@@ -57,7 +57,8 @@ class ErasureIncomplete(Exception):
 
 
 def dsar_execute(*, request_id: int) -> DsarRequest | None:
-    """Run (or resume) the erasure of a queued request; None if it is not this run's to do.
+    """Run (or resume) the job of a queued request (its erasure, or an access request's export);
+    None if it is not this run's to do.
 
     A failure leaves the request failed, with its error, ready to be run again."""
     if not _claim(request_id):
@@ -71,6 +72,11 @@ def dsar_execute(*, request_id: int) -> DsarRequest | None:
     )
     with _heartbeat(request_id):
         try:
+            if request.kind == DsarRequest.Kind.ACCESS:
+                # Here, not at the top: the export builds on this module's targets and links.
+                from privacy.dsar_export import dsar_export_build
+
+                return dsar_export_build(request)
             return _erase(request)
         except Exception as err:
             # Logged and recorded (status, error, audit); the request can be run again.
@@ -80,7 +86,7 @@ def dsar_execute(*, request_id: int) -> DsarRequest | None:
 
 def _erase(request: DsarRequest) -> DsarRequest:
     tomb = make_tombstone(settings.PRIVACY_HASH_KEY, request.pk)
-    request = _link(request)
+    request = link(request)
     for target in targets():
         for table in erasure.erasable_tables():
             DsarTableResult.objects.get_or_create(request=request, target=target, table=table.name)
@@ -112,7 +118,7 @@ def targets() -> list[str]:
     return found
 
 
-def _link(request: DsarRequest) -> DsarRequest:
+def link(request: DsarRequest) -> DsarRequest:
     """Add the ids linked to the filed ones, once (before anything is erased, so a resumed run
     finds the same)."""
     if request.linked_ids is not None:

@@ -71,7 +71,7 @@ def _record(request_id: int, preview: dict) -> DsarRequest:
         detail={
             **counts,
             "note": f"No id column holds the {' and the '.join(preview['unknown_ids'])}: "
-            "nothing will be erased."
+            "nothing will be erased or exported."
             if unknown
             else "",
         },

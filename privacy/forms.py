@@ -3,7 +3,14 @@ from datetime import date, timedelta
 from django import forms
 from django.conf import settings
 
-from privacy.models import ConsentFlag, id_validator, subject_validators
+from privacy.models import (
+    ConsentChange,
+    ConsentFlag,
+    DsarRequest,
+    id_validator,
+    subject_validators,
+)
+from privacy.selectors import DSAR_QUEUES
 from warehouse import watermark
 
 MAX_WINDOW_DAYS = 400
@@ -55,11 +62,15 @@ class FinanceFilterForm(WindowForm):
         initial="*",
     )
     currency = forms.RegexField(
-        regex=r"^(\*|[A-Z]{3})$",
+        regex=r"^(\*|[A-Za-z]{3})$",
         required=False,
         max_length=3,
         error_messages={"invalid": "Use a three-letter ISO 4217 code, e.g. EUR."},
     )
+
+    def clean_currency(self) -> str:
+        # The view's codes are upper case; "eur" means EUR.
+        return self.cleaned_data["currency"].upper()
 
 
 class SupportFilterForm(WindowForm):
@@ -87,14 +98,36 @@ class IdentityLookupForm(forms.Form):
 
 
 class ConsentChangeForm(forms.Form):
+    """A change the privacy team records on the subject's behalf: never without how the subject
+    asked and the proof of it."""
+
     identity_id = forms.CharField(max_length=128, validators=[id_validator])
     flag = forms.ChoiceField(choices=ConsentFlag.choices)
     value = forms.TypedChoiceField(
         choices=(("true", "given"), ("false", "withdrawn")), coerce=lambda v: v == "true"
     )
+    instruction = forms.ChoiceField(
+        label="Subject asked by",
+        choices=[("", "choose…"), *ConsentChange.Instruction.choices],
+        error_messages={"required": "Say how the subject asked for this change."},
+    )
+    evidence = forms.CharField(
+        label="Reason or evidence",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="A reference (ticket, form id), not personal data: the audit log keeps it.",
+        error_messages={"required": "Give the reason or evidence: a ticket reference, a form id."},
+    )
 
 
 class DsarFileForm(forms.Form):
+    kind = forms.ChoiceField(
+        choices=DsarRequest.Kind.choices,
+        initial=DsarRequest.Kind.ERASURE,
+        required=False,
+        label="Request",
+        help_text="Erasure replaces the subject's ids everywhere; access exports every row.",
+    )
     identity_id = forms.CharField(
         max_length=128, required=False, validators=[subject_validators["identity_id"]]
     )
@@ -107,8 +140,41 @@ class DsarFileForm(forms.Form):
         data = super().clean()
         if not data.get("identity_id") and not data.get("user_id") and not self.errors:
             self.add_error("identity_id", "Give an identity_id, a user_id or both.")
+        data["kind"] = data.get("kind") or DsarRequest.Kind.ERASURE
         return data
 
 
 class PayloadScanForm(WindowForm):
     pass
+
+
+class DsarQueueForm(forms.Form):
+    """Which requests the list shows: open ones by default, overdue first."""
+
+    queue = forms.ChoiceField(choices=[(q, q) for q in DSAR_QUEUES], required=False)
+
+
+class DsarVerifyForm(forms.Form):
+    method = forms.ChoiceField(choices=DsarRequest.VerificationMethod.choices)
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What was checked (never the document's number).",
+    )
+
+
+class DsarExtendForm(forms.Form):
+    days = forms.IntegerField(min_value=1, max_value=settings.PRIVACY_DSAR_MAX_EXTENSION_DAYS)
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DsarCloseForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=(
+            (DsarRequest.Status.REJECTED, "reject"),
+            (DsarRequest.Status.CANCELLED, "cancel (the subject withdrew it)"),
+        ),
+        label="Close as",
+    )
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))

@@ -70,14 +70,28 @@ class ConsentChange(AppendOnly):
         PRIVACY_TEAM = "privacy_team"
         LAKE_IMPORT = "lake_import"
 
+    class Instruction(models.TextChoices):
+        """How the subject told the privacy team to change their consent (manual changes)."""
+
+        SUBJECT_EMAIL = "subject_email", "e-mail from the subject"
+        SUPPORT_TICKET = "support_ticket", "support ticket"
+        SIGNED_FORM = "signed_form", "signed form"
+        PHONE_CALL = "phone_call", "phone call with the subject"
+        LETTER = "letter", "letter from the subject"
+
     identity_id = models.CharField(max_length=128, db_index=True)
     flag = models.CharField(max_length=32, choices=ConsentFlag.choices)
     value = models.BooleanField()
     source = models.CharField(max_length=32, choices=Source.choices)
     actor = models.CharField(max_length=150, help_text="user name or service:<token name>")
     changed_at = models.DateTimeField()
-    # Set for rows imported from the lake's consent_changes: makes the import idempotent.
+    # The change's row in the lake's consent_changes (its change_id): set when the portal wrote
+    # it there, or imported it from there. Unique, so importing twice adds nothing.
     lake_change_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # The proof of a manual change (source privacy_team), required by privacy.consent for every
+    # new one; no database constraint, since changes recorded before it have none.
+    instruction = models.CharField(max_length=32, choices=Instruction.choices, blank=True)
+    evidence = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-pk"]
@@ -85,6 +99,36 @@ class ConsentChange(AppendOnly):
 
     def __str__(self) -> str:
         return f"{self.identity_id} {self.flag}={self.value}"
+
+    @property
+    def from_lake(self) -> bool:
+        """Imported from the lake (the pipeline wrote it), not recorded in the portal."""
+        return self.actor == LAKE_ACTOR
+
+
+# The actor of the changes imported from the lake's consent_changes.
+LAKE_ACTOR = "lake:consent_changes"
+
+
+class ConsentImport(models.Model):
+    """One import of the lake's consent_changes into the portal (scheduled, or manage.py
+    consent_import): when, which partitions, what it read and added."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    start = models.DateField()
+    end = models.DateField()
+    rows_read = models.IntegerField()
+    rows_added = models.IntegerField()
+    # Portal changes not yet in the lake (recorded before the portal wrote there), written to it
+    # just before this import.
+    pushed = models.IntegerField(default=0)
+    run_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"consent import {self.start}..{self.end}: {self.rows_added} added"
 
 
 class DsarRequest(models.Model):
@@ -279,10 +323,12 @@ class DsarTableResult(models.Model):
 
 
 class AuditEvent(AppendOnly):
-    """The privacy audit log: DSAR steps, retention deletions, and changes of users, groups and
-    permissions (privacy.account_audit), with who did them.
+    """The privacy audit log: DSAR steps, retention deletions, consent changed by the privacy
+    team (with their proof), and changes of users, groups and permissions
+    (privacy.account_audit), with who did them.
 
-    Holds no raw identity or user ids: a DSAR's subject appears as a keyed hash."""
+    Holds no raw identity or user ids: a DSAR's or consent change's subject appears as a keyed
+    hash."""
 
     class Action(models.TextChoices):
         DSAR_FILED = "dsar.filed"
@@ -303,6 +349,7 @@ class AuditEvent(AppendOnly):
         DSAR_EXPORT_EXPIRED = "dsar.export_expired"
         RETENTION_DROPPED = "retention.dropped"
         RETENTION_DELETED = "retention.deleted"
+        CONSENT_CHANGED = "consent.changed"
         USER_CREATED = "user.created"
         USER_CHANGED = "user.changed"
         USER_DELETED = "user.deleted"
@@ -336,7 +383,8 @@ class PayloadScan(models.Model):
     start = models.DateField()
     end = models.DateField()
     run_id = models.BigIntegerField(null=True, blank=True)
-    # [{"event_name": ..., "key": ..., "events": n}], the PII-looking keys not on the allowlist.
+    # Per event name and key with something wrong: off its schema, a PII-looking key off the
+    # allowlist, PII-looking sampled values (privacy.payload_check.payload_violations).
     violations = models.JSONField(default=list)
 
     class Meta:

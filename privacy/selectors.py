@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from core.engines import REMOTE_ENGINES
 from privacy.models import (
+    CLOSED_STATUSES,
     AuditEvent,
     ConsentChange,
     ConsentFlag,
+    ConsentImport,
     ConsentState,
     DsarRequest,
     DsarTableResult,
@@ -61,8 +63,20 @@ def consent_pixels(*, identity_id: str) -> list[str]:
     return list(settings.PRIVACY_MARKETING_PIXELS) if consent["marketing"] else []
 
 
+def consent_now(*, identity_id: str) -> dict:
+    """The consent of an identity from the database, as the API answers it (the console shows
+    this, not a cached answer, right after importing the identity's lake history)."""
+    state = ConsentState.objects.filter(identity_id=identity_id).first()
+    return consent_payload(state, identity_id)
+
+
 def consent_history(*, identity_id: str, limit: int = 500) -> list[ConsentChange]:
     return list(ConsentChange.objects.filter(identity_id=identity_id)[:limit])
+
+
+def consent_import_last() -> ConsentImport | None:
+    """The latest import of the lake's consent changes (scheduled or manage.py)."""
+    return ConsentImport.objects.first()
 
 
 def dsar_is_stale(request: DsarRequest) -> bool:
@@ -73,13 +87,37 @@ def dsar_is_stale(request: DsarRequest) -> bool:
     return beat is None or timezone.now() - beat > limit
 
 
-def dsar_list(limit: int = 200) -> QuerySet[DsarRequest]:
-    return DsarRequest.objects.select_related("requester", "approved_by")[:limit]
+DSAR_QUEUES = ("open", "overdue", "closed", "all")
+
+
+def dsar_list(limit: int = 200, queue: str = "all") -> QuerySet[DsarRequest]:
+    """Requests of a queue: open (not closed; soonest due first), overdue (open and past due),
+    closed, or all (newest first)."""
+    requests = DsarRequest.objects.select_related("requester", "approved_by")
+    open_requests = requests.exclude(status__in=CLOSED_STATUSES).order_by("due_date", "pk")
+    if queue == "open":
+        requests = open_requests
+    elif queue == "overdue":
+        requests = open_requests.filter(due_date__lt=timezone.now().date())
+    elif queue == "closed":
+        requests = requests.filter(status__in=CLOSED_STATUSES)
+    return requests[:limit]
+
+
+def dsar_queue_counts() -> dict[str, int]:
+    """How many requests each queue of the list holds."""
+    open_requests = DsarRequest.objects.exclude(status__in=CLOSED_STATUSES)
+    return {
+        "open": open_requests.count(),
+        "overdue": open_requests.filter(due_date__lt=timezone.now().date()).count(),
+        "closed": DsarRequest.objects.filter(status__in=CLOSED_STATUSES).count(),
+        "all": DsarRequest.objects.count(),
+    }
 
 
 def dsar_detail(*, request_id: int) -> DsarRequest:
     return (
-        DsarRequest.objects.select_related("requester", "approved_by")
+        DsarRequest.objects.select_related("requester", "approved_by", "verified_by", "closed_by")
         .prefetch_related(
             Prefetch("tables", queryset=DsarTableResult.objects.order_by("target", "table")),
             Prefetch("audit", queryset=AuditEvent.objects.order_by("at", "pk")),
@@ -93,6 +131,7 @@ def dsar_summary(request: DsarRequest) -> dict:
     tables = list(request.tables.all())
     return {
         "id": request.pk,
+        "kind": request.kind,
         "status": request.status,
         "identity_hash": request.identity_hash,
         "user_hash": request.user_hash,
@@ -104,6 +143,29 @@ def dsar_summary(request: DsarRequest) -> dict:
         "filed_at": request.filed_at.isoformat(),
         "approved_at": _iso(request.approved_at),
         "due_date": request.due_date.isoformat(),
+        "days_left": None if request.is_closed else request.days_left,
+        "overdue": request.is_overdue,
+        "extended_days": request.extended_days,
+        "extension_reason": request.extension_reason,
+        "verification": {
+            "method": request.verification_method,
+            "note": request.verification_note,
+            "by": request.verified_by.get_username(),
+            "at": request.verified_at.isoformat(),
+        }
+        if request.verified_at
+        else None,
+        "closed_by": request.closed_by.get_username() if request.closed_by else None,
+        "close_reason": request.close_reason,
+        "export": {
+            "available": request.has_export,
+            "bytes": request.export_bytes,
+            "sha256": request.export_sha256,
+            "expires_at": _iso(request.export_expires_at),
+            "tables": request.export_tables,
+        }
+        if request.export_sha256
+        else None,
         "started_at": _iso(request.started_at),
         "finished_at": _iso(request.finished_at),
         "attempts": request.attempts,
@@ -139,6 +201,50 @@ def dsar_summary(request: DsarRequest) -> dict:
             }
             for e in request.audit.all()
         ],
+    }
+
+
+def dsar_certificate(request: DsarRequest) -> dict:
+    """What the subject may be sent once the request is closed: what was done, with counts and
+    dates, and no id (raw or hashed) nor staff names."""
+    audit = {e.action: e for e in request.audit.all()}
+    erased = request.kind == DsarRequest.Kind.ERASURE
+    done = request.status == DsarRequest.Status.COMPLETED
+    tables = (
+        [t for t in request.tables.all() if t.rows_changed]
+        if erased
+        else [t for t in request.export_tables if t["rows"]]
+    )
+    return {
+        "reference": f"DSAR-{request.pk}",
+        "kind": request.get_kind_display(),
+        "status": request.status,
+        "filed_on": request.filed_at.date(),
+        "verified_on": request.verified_at.date() if request.verified_at else None,
+        "verification": request.get_verification_method_display(),
+        "approved_on": request.approved_at.date() if request.approved_at else None,
+        "closed_on": request.finished_at.date() if request.finished_at else None,
+        "due_date": request.due_date,
+        "extended_days": request.extended_days,
+        "extension_reason": request.extension_reason,
+        "on_time": bool(request.finished_at) and request.finished_at.date() <= request.due_date,
+        "close_reason": request.close_reason,
+        "erasure": erased and done,
+        "access": not erased and done,
+        "rows": request.rows_changed if erased else sum(t["rows"] for t in tables),
+        "files_rewritten": request.files_rewritten,
+        "linked_ids": request.linked_count or 0,
+        "tables": [
+            {"where": t.target, "table": t.table, "rows": t.rows_changed}
+            if erased
+            else {"where": t["source"], "table": t["table"], "rows": t["rows"]}
+            for t in tables
+        ],
+        "physical_followup": bool(request.physical_followup),
+        "export_sha256": request.export_sha256,
+        "export_expires_at": request.export_expires_at,
+        "verified_by_rescan": request.status == DsarRequest.Status.COMPLETED
+        and AuditEvent.Action.DSAR_VERIFIED in audit,
     }
 
 

@@ -12,7 +12,13 @@ from privacy.models import (
     subject_validators,
 )
 
-SOURCES = (ConsentChange.Source.BANNER, ConsentChange.Source.SETTINGS, ConsentChange.Source.API)
+# What apps may say a consent answer came from; a person's change is the privacy team's.
+APP_SOURCES = (
+    ConsentChange.Source.BANNER,
+    ConsentChange.Source.SETTINGS,
+    ConsentChange.Source.API,
+)
+SOURCES = (*APP_SOURCES, ConsentChange.Source.PRIVACY_TEAM)
 
 
 def identity_id_checked(identity_id: str) -> str:
@@ -37,12 +43,29 @@ class JsonBooleanField(serializers.BooleanField):
 
 
 class ConsentUpdateSerializer(serializers.Serializer):
-    """Flags to set (any of them, at least one) and where the answer came from."""
+    """Flags to set (any of them, at least one) and where the answer came from.
+
+    Apps (service tokens) pass on the subject's own answer: source banner, settings or api
+    (the default). A person records a change on the subject's behalf: source privacy_team (the
+    default for them), with the subject's instruction and the evidence, which privacy.consent
+    requires (context ``manual``)."""
 
     marketing = JsonBooleanField(required=False)
     analytics = JsonBooleanField(required=False)
     personalization = JsonBooleanField(required=False)
-    source = serializers.ChoiceField(choices=SOURCES, default=ConsentChange.Source.API)
+    source = serializers.ChoiceField(choices=SOURCES, required=False)
+    instruction = serializers.ChoiceField(
+        choices=ConsentChange.Instruction.values,
+        required=False,
+        help_text="privacy_team only: how the subject asked.",
+    )
+    evidence = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="privacy_team only: a reference (ticket, form id), not personal data: the "
+        "audit log keeps it.",
+    )
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -54,6 +77,24 @@ class ConsentUpdateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"non_field_errors": [f"Set at least one of {', '.join(ConsentFlag.values)}."]}
             )
+        team = ConsentChange.Source.PRIVACY_TEAM
+        if self.context.get("manual"):
+            attrs.setdefault("source", team)
+            if attrs["source"] != team:
+                raise serializers.ValidationError(
+                    {"source": ["A person records a change as privacy_team, with its evidence."]}
+                )
+            return attrs
+        attrs.setdefault("source", ConsentChange.Source.API)
+        if attrs["source"] == team:
+            raise serializers.ValidationError(
+                {"source": [f"Apps pass on the subject's answer: {', '.join(APP_SOURCES)}."]}
+            )
+        for field in ("instruction", "evidence"):
+            if field in attrs:
+                raise serializers.ValidationError(
+                    {field: ["Only changes the privacy team records carry one."]}
+                )
         return attrs
 
     @property
@@ -62,6 +103,11 @@ class ConsentUpdateSerializer(serializers.Serializer):
 
 
 class DsarFileSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=DsarRequest.Kind.values,
+        default=DsarRequest.Kind.ERASURE,
+        help_text="erasure: replace the ids everywhere; access: export every row holding them.",
+    )
     identity_id = serializers.CharField(
         required=False, allow_blank=True, default="", validators=[subject_validators["identity_id"]]
     )
@@ -76,6 +122,20 @@ class DsarFileSerializer(serializers.Serializer):
                 {"identity_id": ["Give an identity_id, a user_id or both."]}
             )
         return attrs
+
+
+class DsarVerifySerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=DsarRequest.VerificationMethod.values)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DsarExtendSerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=2000)
+
+
+class DsarCloseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
 
 
 # --------------------------------------------------------------------------- answers
@@ -115,11 +175,14 @@ class PixelsSerializer(serializers.Serializer):
 
 class DsarRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=DsarRequest.Kind.values)
     status = serializers.ChoiceField(choices=DsarRequest.Status.values)
     requester = serializers.CharField()
     approved_by = serializers.CharField(allow_null=True)
     filed_at = serializers.DateTimeField()
     due_date = serializers.DateField()
+    days_left = serializers.IntegerField(allow_null=True)
+    overdue = serializers.BooleanField()
     rows_changed = serializers.IntegerField(allow_null=True)
 
 
@@ -168,8 +231,30 @@ class AuditEntrySerializer(serializers.Serializer):
     detail = AuditDetailField()
 
 
+class VerificationSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=DsarRequest.VerificationMethod.values)
+    note = serializers.CharField(allow_blank=True)
+    by = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class ExportTableSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    table = serializers.CharField()
+    rows = serializers.IntegerField()
+
+
+class ExportSerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="False once expired and deleted.")
+    bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    tables = ExportTableSerializer(many=True)
+
+
 class DsarSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=DsarRequest.Kind.values)
     status = serializers.ChoiceField(choices=DsarRequest.Status.values)
     identity_hash = serializers.CharField(allow_blank=True)
     user_hash = serializers.CharField(allow_blank=True)
@@ -181,6 +266,16 @@ class DsarSerializer(serializers.Serializer):
     filed_at = serializers.DateTimeField()
     approved_at = serializers.DateTimeField(allow_null=True)
     due_date = serializers.DateField()
+    days_left = serializers.IntegerField(
+        allow_null=True, help_text="Until the due date (negative: overdue); null once closed."
+    )
+    overdue = serializers.BooleanField()
+    extended_days = serializers.IntegerField()
+    extension_reason = serializers.CharField(allow_blank=True)
+    verification = VerificationSerializer(allow_null=True)
+    closed_by = serializers.CharField(allow_null=True)
+    close_reason = serializers.CharField(allow_blank=True)
+    export = ExportSerializer(allow_null=True, help_text="An access request's export.")
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     attempts = serializers.IntegerField()
@@ -196,9 +291,27 @@ class DsarSerializer(serializers.Serializer):
 
 
 class ViolationSerializer(serializers.Serializer):
+    """One event name and payload key with something wrong (privacy.payload_check); no value."""
+
     event_name = serializers.CharField()
     key = serializers.CharField()
     events = serializers.IntegerField()
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=["unregistered_key", "pii_key", "pii_value"]),
+        default=list,
+        help_text="Off its event version's schema; a PII-looking key off the allowlist; "
+        "PII-looking values in the sample.",
+    )
+    unregistered_events = serializers.IntegerField(required=False)
+    unregistered_versions = serializers.ListField(
+        child=serializers.IntegerField(allow_null=True), required=False
+    )
+    values_sampled = serializers.IntegerField(required=False)
+    value_hits = serializers.DictField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="Detector (email, phone, card, iban) to the sampled values it found.",
+    )
 
 
 class PayloadScanSerializer(serializers.Serializer):

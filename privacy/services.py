@@ -1,30 +1,27 @@
-"""Writes of the privacy app: consent, DSAR requests, retention and payload checks.
+"""Writes of the privacy app: DSAR requests, retention and payload checks.
 
-The DSAR erasure job itself is in privacy.dsar_job."""
+The DSAR erasure job itself is in privacy.dsar_job; consent is in privacy.consent."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from portal.roles import Access, Capability, may
+from portal.roles import Capability, may
 from privacy import payload_check, selectors
+from privacy.consent import consent_import_lake, consent_set  # noqa: F401 (their old home)
 from privacy.models import (
     AuditEvent,
-    ConsentChange,
-    ConsentFlag,
-    ConsentState,
     DsarRequest,
     PayloadScan,
     subject_validators,
 )
 from privacy.tombstone import id_hash
-from warehouse import services as warehouse
 from warehouse import watermark
 from warehouse.engines.base import WarehouseError
 from warehouse.engines.registry import get_remote_engine
@@ -38,6 +35,10 @@ class DsarRefused(Exception):
 
 class SelfApproval(DsarRefused):
     pass
+
+
+class ExportExpired(DsarRefused):
+    """The access export was deleted at its expiry."""
 
 
 def audit_log(
@@ -56,60 +57,25 @@ def audit_log(
     )
 
 
-# --- consent
-
-
-@transaction.atomic
-def consent_set(
-    *, identity_id: str, flags: Mapping[str, bool], source: str, actor: str
-) -> ConsentState:
-    """Set some consent flags of an identity; every flag set is appended to its history."""
-    unknown = sorted(set(flags) - set(ConsentFlag.values))
-    if unknown:
-        raise ValidationError({unknown[0]: ["Unknown consent flag."]})
-    now = timezone.now()
-    ConsentState.objects.get_or_create(identity_id=identity_id, defaults={"updated_at": now})
-    state = ConsentState.objects.select_for_update().get(identity_id=identity_id)
-    for flag, value in flags.items():
-        ConsentChange.objects.create(
-            identity_id=identity_id,
-            flag=flag,
-            value=value,
-            source=source,
-            actor=actor,
-            changed_at=now,
-        )
-        setattr(state, flag, value)
-    state.updated_at = now
-    state.save()
-    payload = selectors.consent_payload(state)
-    # A set rather than a delete once committed: a reader that fetched the old row cannot put
-    # it back (readers only add).
-    transaction.on_commit(
-        lambda: cache.set(
-            selectors.consent_cache_key(identity_id),
-            payload,
-            timeout=settings.PRIVACY_CONSENT_CACHE_SECONDS,
-        )
-    )
-    return state
-
-
 # --- DSAR requests
 
 
 @transaction.atomic
 def dsar_file(
     *,
+    kind: str = DsarRequest.Kind.ERASURE,
     identity_id: str = "",
     user_id: str = "",
     reason: str,
     requester,
     enqueue: bool = True,
 ) -> DsarRequest:
-    """File an erasure request; due in PRIVACY_DSAR_DUE_DAYS days. Its preview (what the erasure
-    would change, privacy.dsar_preview) is scanned by a job once it is filed (``enqueue``)."""
+    """File an erasure or access request; due in PRIVACY_DSAR_DUE_DAYS days. Its preview (the
+    rows it would erase or export, privacy.dsar_preview) is scanned by a job once it is filed
+    (``enqueue``)."""
     identity_id, user_id, reason = identity_id.strip(), user_id.strip(), reason.strip()
+    if kind not in DsarRequest.Kind.values:
+        raise ValidationError({"kind": [f"Choose one of {', '.join(DsarRequest.Kind.values)}."]})
     if not identity_id and not user_id:
         raise ValidationError({"identity_id": ["Give an identity_id, a user_id or both."]})
     for field, value in (("identity_id", identity_id), ("user_id", user_id)):
@@ -119,11 +85,12 @@ def dsar_file(
             except ValidationError as err:
                 raise ValidationError({field: err.messages}) from None
     if not reason:
-        raise ValidationError({"reason": ["Say why the data is erased."]})
+        raise ValidationError({"reason": ["Say what the subject asked for and how."]})
     if not may(requester, Capability.PRIVACY):
-        raise DsarRefused("Only the privacy team files erasure requests.")
+        raise DsarRefused("Only the privacy team files data subject requests.")
     key = settings.PRIVACY_HASH_KEY
     request = DsarRequest.objects.create(
+        kind=kind,
         identity_id=identity_id,
         user_id=user_id,
         identity_hash=id_hash(key, identity_id) if identity_id else "",
@@ -137,6 +104,7 @@ def dsar_file(
         actor=requester.get_username(),
         request=request,
         detail={
+            "kind": kind,
             "due_date": request.due_date.isoformat(),
             "ids": [k for k, v in (("identity_id", identity_id), ("user_id", user_id)) if v],
         },
@@ -166,7 +134,7 @@ def _enqueue_preview(request_id: int) -> None:
 def dsar_approve(*, request_id: int, approver) -> DsarRequest:
     request = DsarRequest.objects.select_for_update().get(pk=request_id)
     if not may(approver, Capability.PRIVACY):
-        raise DsarRefused("Only the privacy team approves erasure requests.")
+        raise DsarRefused("Only the privacy team approves data subject requests.")
     if request.requester_id == approver.pk:
         raise SelfApproval("A request must be approved by someone other than its requester.")
     if request.status != DsarRequest.Status.FILED:
@@ -177,6 +145,11 @@ def dsar_approve(*, request_id: int, approver) -> DsarRequest:
             f"Request {request.pk} has no preview yet of what its erasure would change; "
             "approve it once the scan has shown it (scan again if it failed)."
         )
+    if not request.is_verified:
+        raise DsarRefused(
+            f"Request {request.pk}: record how the subject's identity was verified before "
+            "approving it."
+        )
     request.status = DsarRequest.Status.APPROVED
     request.approved_by = approver
     request.approved_at = timezone.now()
@@ -185,6 +158,156 @@ def dsar_approve(*, request_id: int, approver) -> DsarRequest:
         action=AuditEvent.Action.DSAR_APPROVED, actor=approver.get_username(), request=request
     )
     return request
+
+
+@transaction.atomic
+def dsar_verify(*, request_id: int, method: str, note: str = "", actor) -> DsarRequest:
+    """Record how the subject proved who they are (method, who, when): approval waits for it."""
+    request = _open_request(request_id, actor, steps="verifies identities")
+    if method not in DsarRequest.VerificationMethod.values:
+        choices = ", ".join(DsarRequest.VerificationMethod.values)
+        raise ValidationError({"method": [f"Choose one of {choices}."]})
+    if request.status != DsarRequest.Status.FILED:
+        raise DsarRefused(f"Request {request.pk} is {request.status}: verify before approval.")
+    note = note.strip()
+    if method == DsarRequest.VerificationMethod.AUTHORISED_AGENT and not note:
+        raise ValidationError({"note": ["Say who the agent is and what mandate was checked."]})
+    request.verification_method = method
+    request.verification_note = note
+    request.verified_by = actor
+    request.verified_at = timezone.now()
+    request.save(
+        update_fields=["verification_method", "verification_note", "verified_by", "verified_at"]
+    )
+    audit_log(
+        action=AuditEvent.Action.DSAR_IDENTITY_VERIFIED,
+        actor=actor.get_username(),
+        request=request,
+        detail={"method": method, "note": note},
+    )
+    return request
+
+
+@transaction.atomic
+def dsar_extend(*, request_id: int, days: int, reason: str, actor) -> DsarRequest:
+    """Move the due date by ``days`` (in all at most PRIVACY_DSAR_MAX_EXTENSION_DAYS), with the
+    reason the subject is told."""
+    request = _open_request(request_id, actor, steps="extends deadlines")
+    room = settings.PRIVACY_DSAR_MAX_EXTENSION_DAYS - request.extended_days
+    if not 1 <= days <= room:
+        raise ValidationError(
+            {
+                "days": [
+                    f"Extend by 1 to {room} days (at most "
+                    f"{settings.PRIVACY_DSAR_MAX_EXTENSION_DAYS} in all)."
+                ]
+            }
+            if room
+            else {"days": ["The deadline has been extended as far as it may be."]}
+        )
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why more time is needed."]})
+    was = request.due_date
+    request.due_date = was + timedelta(days=days)
+    request.extended_days += days
+    request.extension_reason = "\n".join(filter(None, [request.extension_reason, reason]))
+    request.save(update_fields=["due_date", "extended_days", "extension_reason"])
+    audit_log(
+        action=AuditEvent.Action.DSAR_EXTENDED,
+        actor=actor.get_username(),
+        request=request,
+        detail={
+            "days": days,
+            "was_due": was.isoformat(),
+            "due_date": request.due_date.isoformat(),
+            "reason": reason,
+        },
+    )
+    return request
+
+
+@transaction.atomic
+def dsar_close(*, request_id: int, status: str, reason: str, actor) -> DsarRequest:
+    """Reject (the identity could not be verified, the request is unfounded) or cancel (the
+    subject withdrew it) a request that has not run: nothing will be erased or exported."""
+    closing = {
+        DsarRequest.Status.REJECTED: AuditEvent.Action.DSAR_REJECTED,
+        DsarRequest.Status.CANCELLED: AuditEvent.Action.DSAR_CANCELLED,
+    }
+    if status not in closing:
+        raise ValidationError({"status": ["Close as rejected or cancelled."]})
+    request = _open_request(request_id, actor, steps="closes requests")
+    if request.status not in (DsarRequest.Status.FILED, DsarRequest.Status.APPROVED):
+        raise DsarRefused(
+            f"Request {request.pk} is {request.status}: only a request that has not run "
+            "can be rejected or cancelled."
+        )
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why, for the subject and the audit log."]})
+    request.status = status
+    request.close_reason = reason
+    request.closed_by = actor
+    request.finished_at = timezone.now()
+    request.save(update_fields=["status", "close_reason", "closed_by", "finished_at"])
+    audit_log(
+        action=closing[status],
+        actor=actor.get_username(),
+        request=request,
+        detail={"reason": reason},
+    )
+    return request
+
+
+def _open_request(request_id: int, actor, *, steps: str) -> DsarRequest:
+    """The request, locked, when ``actor`` may take a step on it and it is not closed."""
+    if not may(actor, Capability.PRIVACY):
+        raise DsarRefused(f"Only the privacy team {steps}.")
+    request = DsarRequest.objects.select_for_update().get(pk=request_id)
+    if request.is_closed:
+        raise DsarRefused(f"Request {request.pk} is {request.status}: it is closed.")
+    return request
+
+
+def dsar_export_download(*, request_id: int, actor) -> Path:
+    """The path of an access request's export, for a privacy-team member; audited."""
+    if not may(actor, Capability.PRIVACY):
+        raise DsarRefused("Only the privacy team downloads access exports.")
+    request = DsarRequest.objects.get(pk=request_id)
+    if request.kind != DsarRequest.Kind.ACCESS or request.status != DsarRequest.Status.COMPLETED:
+        raise DsarRefused(f"Request {request.pk} has no export.")
+    if not request.has_export:
+        raise ExportExpired(
+            f"The export of request {request.pk} expired on "
+            f"{request.export_expires_at:%Y-%m-%d %H:%M} UTC and was deleted; "
+            "file a new access request."
+        )
+    audit_log(
+        action=AuditEvent.Action.DSAR_EXPORT_DOWNLOADED,
+        actor=actor.get_username(),
+        request=request,
+        detail={"sha256": request.export_sha256},
+    )
+    return Path(settings.PRIVACY_EXPORT_DIR) / request.export_file
+
+
+def dsar_exports_expire(*, actor: str) -> int:
+    """Delete the access exports past their expiry (the periodic sweeper's work); audited."""
+    expired = DsarRequest.objects.exclude(export_file="").filter(
+        export_expires_at__lte=timezone.now()
+    )
+    for request in expired:
+        (Path(settings.PRIVACY_EXPORT_DIR) / request.export_file).unlink(missing_ok=True)
+        with transaction.atomic():
+            DsarRequest.objects.filter(pk=request.pk).update(export_file="")
+            audit_log(
+                action=AuditEvent.Action.DSAR_EXPORT_EXPIRED,
+                actor=actor,
+                request=request,
+                detail={"expired_at": request.export_expires_at.isoformat()},
+            )
+    return len(expired)
 
 
 @transaction.atomic
@@ -198,6 +321,8 @@ def dsar_queue(*, request_id: int, enqueue: bool = True, strict: bool = False) -
     status = DsarRequest.Status
     if request.status == status.FILED:
         raise DsarRefused(f"Request {request.pk} has not been approved yet.")
+    if request.status in (status.REJECTED, status.CANCELLED):
+        raise DsarRefused(f"Request {request.pk} is {request.status}: nothing runs for it.")
     if request.status == status.UNKNOWN_SUBJECT:
         raise DsarRefused(
             f"Request {request.pk} is closed: no id column holds its ids, "
@@ -387,65 +512,4 @@ def payload_scan_run(*, start: date, end: date) -> PayloadScan:
     check = payload_check.payload_check_run(start=start, end=end)
     return PayloadScan.objects.create(
         start=start, end=end, run_id=check.run_id, violations=check.violations
-    )
-
-
-# --- consent history from the lake
-
-CONSENT_CHANGES_SQL = """
-SELECT change_id, identity_id, flag, value, source, changed_ts
-FROM consent_changes_v
-WHERE event_dt BETWEEN :start AND :end
-ORDER BY changed_ts, change_id
-"""
-IMPORT_BATCH = 5_000
-
-
-def consent_import_lake(*, start: date, end: date) -> int:
-    """Copy the lake's consent changes of [start, end] into the portal's history (once each:
-    re-importing skips what is there) and recompute the consent of the identities concerned.
-    Read through the privacy team's view, as a recorded query run. Returns rows read."""
-    result = warehouse.query_run_sync(
-        sql=CONSENT_CHANGES_SQL,
-        params={"start": start, "end": end},
-        scope=frozenset({Access.GENERAL, Access.PRIVACY_VIEW}),
-        label="privacy: consent import",
-    )
-    frame = result.frame
-    changes = [
-        ConsentChange(
-            identity_id=row.identity_id,
-            flag=row.flag,
-            value=bool(row.value),
-            source=row.source,
-            actor="lake:consent_changes",
-            changed_at=row.changed_ts.to_pydatetime().replace(tzinfo=UTC),
-            lake_change_id=row.change_id,
-        )
-        for row in frame.itertuples(index=False)
-        if row.flag in ConsentFlag.values and row.source in ConsentChange.Source.values
-    ]
-    identities = sorted(set(frame["identity_id"])) if len(frame) else []
-    with transaction.atomic():
-        ConsentChange.objects.bulk_create(changes, batch_size=IMPORT_BATCH, ignore_conflicts=True)
-        for begin in range(0, len(identities), IMPORT_BATCH):
-            _consent_states_rebuild(identities[begin : begin + IMPORT_BATCH])
-        keys = [selectors.consent_cache_key(i) for i in identities]
-        transaction.on_commit(lambda: cache.delete_many(keys))
-    return len(frame)
-
-
-def _consent_states_rebuild(identities: list[str]) -> None:
-    """Each identity's state from its whole history: the latest change of every flag."""
-    states: dict[str, ConsentState] = {}
-    history = ConsentChange.objects.filter(identity_id__in=identities).order_by("changed_at", "pk")
-    for change in history.only("identity_id", "flag", "value", "changed_at"):
-        state = states.setdefault(change.identity_id, ConsentState(identity_id=change.identity_id))
-        setattr(state, change.flag, change.value)
-        state.updated_at = change.changed_at
-    ConsentState.objects.bulk_create(
-        states.values(),
-        update_conflicts=True,
-        unique_fields=["identity_id"],
-        update_fields=[*ConsentFlag.values, "updated_at"],
     )

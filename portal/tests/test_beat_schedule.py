@@ -21,6 +21,8 @@ EXPECTED = {
         "privacy.tasks.dsar_requeue_stale",
         60.0,
     ),
+    "privacy: sync consent with the lake's consent_changes": ("privacy.tasks.consent_sync", 600.0),
+    "privacy: delete expired access exports": ("privacy.tasks.dsar_exports_expire", 3600.0),
     "privacy: drop expired lake partitions and remote rows": (
         "privacy.tasks.retention_daily",
         crontab(minute=0, hour=3),
@@ -80,6 +82,7 @@ def test_schedule_follows_its_settings(monkeypatch):
         "METRICS_WARM_CHECK_SECONDS": "120",
         "PRIVACY_DSAR_STALE_SECONDS": "1",
         "PRIVACY_RETENTION_HOUR_UTC": "2",
+        "PRIVACY_CONSENT_SYNC_SECONDS": "300",
         "PIPELINE_HEALTH_INTERVAL_SECONDS": "900",
         "PIPELINE_DIGEST_HOUR_UTC": "8",
         "QUERY_RUN_SWEEP_SECONDS": "20",
@@ -99,6 +102,8 @@ def test_schedule_follows_its_settings(monkeypatch):
         # A dead DSAR job is taken over within 1.5 stale limits, yet not looked for more than
         # once a second.
         "privacy: queue again DSAR requests whose job died": 1.0,
+        "privacy: sync consent with the lake's consent_changes": 300.0,
+        "privacy: delete expired access exports": 3600.0,
         "privacy: drop expired lake partitions and remote rows": crontab(minute=0, hour=2),
         "privacy: check payload keys against the PII allowlist": crontab(minute=30, hour=2),
         "metrics: warm dashboards daily": crontab(minute=0, hour=6),

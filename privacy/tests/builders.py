@@ -23,6 +23,16 @@ def busy_subject(root) -> tuple[str, str]:
     return identity, users.loc[users["identity_id"] == identity, "user_id"].iloc[0]
 
 
+def linked(root, ids) -> set[str]:
+    """The ids dim_identities links to ``ids`` in two steps, by pandas."""
+    dim = read_table(root, "dim_identities")
+    found = set(ids)
+    for _ in range(2):
+        rows = dim[dim["identity_id"].isin(found) | dim["user_id"].isin(found)]
+        found |= set(rows["identity_id"]) | set(rows["user_id"].dropna())
+    return found - set(ids)
+
+
 def holds(frame: pd.DataFrame, table: contract.Table, ids) -> pd.Series:
     """Rows of the subject: an id column holds one of ``ids`` (the rows an erasure changes)."""
     mask = pd.Series(False, index=frame.index)
@@ -36,6 +46,7 @@ def approved(privacy_users, **ids) -> DsarRequest:
     alice, bob = privacy_users
     dsar = services.dsar_file(**ids, reason="data subject asked", requester=alice, enqueue=False)
     assert dsar_preview_compute(request_id=dsar.pk).status == DsarRequest.Status.FILED
+    services.dsar_verify(request_id=dsar.pk, method="account_login", actor=alice)
     services.dsar_approve(request_id=dsar.pk, approver=bob)
     return services.dsar_queue(request_id=dsar.pk, enqueue=False)
 
@@ -56,6 +67,7 @@ def request_in(privacy_users, status: str, heartbeat_age_s: float | None = None)
     dsar = services.dsar_file(identity_id="idn_00000000a5a7", reason="r", requester=requester)
     previewed(dsar.pk)
     if status != "filed":
+        services.dsar_verify(request_id=dsar.pk, method="account_login", actor=requester)
         services.dsar_approve(request_id=dsar.pk, approver=approver)
     beat = None if heartbeat_age_s is None else timezone.now() - timedelta(seconds=heartbeat_age_s)
     DsarRequest.objects.filter(pk=dsar.pk).update(status=status, started_at=beat, heartbeat_at=beat)

@@ -40,6 +40,13 @@ def read_table(root: Path, name: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+@pytest.fixture(autouse=True)
+def own_lake_root(settings, tmp_path: Path) -> None:
+    """A lake of the test's own (empty) unless it asks for another: consent changes are written
+    to the lake, and the default one, under VAR_DIR, is every test's."""
+    settings.LAKE_ROOT = tmp_path / "own_lake"
+
+
 @pytest.fixture
 def lake_copy(small_lake: Path, tmp_path: Path, settings) -> Path:
     """A private, changeable copy of the shared small lake, and the settings pointing at it."""
@@ -220,3 +227,24 @@ def old_lake(small_lake, tmp_path, settings):
     settings.PRIVACY_RETENTION_LAYER_MONTHS = {"bronze": 25, "silver": 36, "gold": 36}
     settings.PRIVACY_RETENTION_TABLE_MONTHS = {"consent_changes": 0}
     return root
+
+
+@pytest.fixture
+def pg_warehouse(lake_copy, warehouse_pg_dsn, warehouse_pg_schema, settings, monkeypatch):
+    """A PostgreSQL warehouse holding a copy of the lake's tables with ids (the schema's name)."""
+    import psycopg
+    from psycopg import sql
+
+    from warehouse.engines import postgres as postgres_engine
+    from warehouse.engines.pg_loader import load_lake
+    from warehouse.lake import erasure
+
+    schema = f"{warehouse_pg_schema}_dsar"
+    names = [t.name for t in erasure.erasable_tables()]
+    load_lake(warehouse_pg_dsn, lake_copy, tables=names, schema=schema)
+    monkeypatch.setattr(postgres_engine, "LAKE_SCHEMA", schema)
+    settings.WAREHOUSE = "postgres"
+    settings.WAREHOUSE_POSTGRES_URL = warehouse_pg_dsn
+    yield schema
+    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

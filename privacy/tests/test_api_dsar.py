@@ -54,6 +54,11 @@ def test_file_approve_run_by_two_privacy_users(
     assert preview["tables"] and identity_id not in str(preview)
 
     assert alice.post(f"/api/privacy/dsar/{request_id}/run").status_code == 409
+    unverified = bob.post(f"/api/privacy/dsar/{request_id}/approve")
+    assert unverified.status_code == 409 and "verified" in unverified.json()["detail"]
+    verify = {"method": "id_document", "note": "checked on a call"}
+    verified = alice.post(f"/api/privacy/dsar/{request_id}/verify", verify, "application/json")
+    assert verified.json()["verification"]["method"] == "id_document"
     own = alice.post(f"/api/privacy/dsar/{request_id}/approve")
     assert own.status_code == 403 and "someone other" in own.json()["detail"]
     approved = bob.post(f"/api/privacy/dsar/{request_id}/approve")
@@ -75,6 +80,7 @@ def test_file_approve_run_by_two_privacy_users(
     assert actions == [
         ("dsar.filed", "priv-alice"),
         ("dsar.previewed", "dsar-preview"),
+        ("dsar.identity_verified", "priv-alice"),
         ("dsar.approved", "priv-bob"),
     ]
 

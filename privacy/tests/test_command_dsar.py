@@ -40,6 +40,9 @@ def test_file_approve_run_show(lake_copy, privacy_users):
         dsar("run", request_id, "--inline")
     with pytest.raises(CommandError, match="someone other than its requester"):
         dsar("approve", request_id, "--by", "priv-alice")
+    with pytest.raises(CommandError, match="identity was verified"):
+        dsar("approve", request_id, "--by", "priv-bob")
+    dsar("verify", request_id, "--method", "account_login", "--by", "priv-alice")
     assert dsar("approve", request_id, "--by", "priv-bob") == f"request {request_id} approved\n"
 
     out = dsar("run", request_id, "--inline").splitlines()
@@ -54,8 +57,8 @@ def test_file_approve_run_show(lake_copy, privacy_users):
     assert [e["action"] for e in shown["audit"]][:4] == [
         "dsar.filed",
         "dsar.previewed",
+        "dsar.identity_verified",
         "dsar.approved",
-        "dsar.started",
     ]
 
 
@@ -86,7 +89,8 @@ def test_file_prints_the_preview_and_an_unknown_subject_is_one_line_and_non_zero
             "priv-alice",
         )
     assert str(refused.value).endswith(
-        "closed as an unknown subject: no id column holds the identity_id; nothing will be erased"
+        "closed as an unknown subject: no id column holds the identity_id; "
+        "nothing will be erased or exported"
     )
     assert "\n" not in str(refused.value)
     closed = DsarRequest.objects.get(identity_id="idn_00000000dead")
@@ -125,6 +129,7 @@ def test_only_privacy_users_file(privacy_users):
 def approved_request(identity_id: str, user_id: str = "") -> str:
     ids = ["--identity-id", identity_id] + (["--user-id", user_id] if user_id else [])
     request_id = dsar("file", *ids, "--reason", "asked", "--requester", "priv-alice").strip()
+    dsar("verify", request_id, "--method", "account_login", "--by", "priv-alice")
     dsar("approve", request_id, "--by", "priv-bob")
     return request_id
 

@@ -21,13 +21,12 @@ from privacy import dsar_job, selectors, services
 from privacy.dsar_preview import dsar_preview_compute
 from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
 from privacy.signals import identity_erased
-from privacy.tests.builders import approved, busy_subject, expected_counts, holds
+from privacy.tests.builders import approved, busy_subject, expected_counts, holds, linked
 from privacy.tests.conftest import read_table
 from privacy.tombstone import tombstone
 from tests.support.services import wait_until
 from warehouse import result_cache, watermark
 from warehouse import services as warehouse
-from warehouse.engines import postgres as postgres_engine
 from warehouse.engines.pg_loader import load_lake
 from warehouse.lake import contract, erasure, storage
 from warehouse.models import QueryRun
@@ -36,27 +35,18 @@ from warehouse.tests.pg_redshift_proxy import redshift_settings
 pytestmark = pytest.mark.django_db
 
 
-def linked(root, ids) -> set[str]:
-    """The ids dim_identities links to ``ids`` in two steps, by pandas."""
-    dim = read_table(root, "dim_identities")
-    found = set(ids)
-    for _ in range(2):
-        rows = dim[dim["identity_id"].isin(found) | dim["user_id"].isin(found)]
-        found |= set(rows["identity_id"]) | set(rows["user_id"].dropna())
-    return found - set(ids)
-
-
 def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_users, settings):
     identity_id, user_id = busy_subject(lake_copy)
     others = linked(lake_copy, [identity_id, user_id])
-    expected = expected_counts(lake_copy, [identity_id, user_id, *others])
     received = []
     identity_erased.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t1")
 
-    # Things the erasure must purge: consent, a cached query result, a run naming the id.
+    # Things the erasure must purge: consent (in the portal, and the lake's file of the change),
+    # a cached query result, a run naming the id.
     services.consent_set(
         identity_id=identity_id, flags={"marketing": True}, source="api", actor="app"
     )
+    expected = expected_counts(lake_copy, [identity_id, user_id, *others])
     assert selectors.consent_get(identity_id=identity_id)["marketing"] is True
     named = warehouse.query_submit(
         sql="SELECT count(*) AS n FROM events "
@@ -85,6 +75,7 @@ def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_us
         name: counts for name, counts in expected.items() if counts[0]
     }
     assert not any(value in json.dumps(preview) for value in [identity_id, user_id, *others])
+    services.dsar_verify(request_id=dsar.pk, method="id_document", actor=alice)
     services.dsar_approve(request_id=dsar.pk, approver=bob)
     services.dsar_queue(request_id=dsar.pk, enqueue=False)
     done = dsar_job.dsar_execute(request_id=dsar.pk)
@@ -123,9 +114,10 @@ def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_us
     ]
     # The audit log: every step, by whom, and never a raw id.
     actions = list(done.audit.values_list("action", "actor"))
-    assert actions[:4] == [
+    assert actions[:5] == [
         ("dsar.filed", "priv-alice"),
         ("dsar.previewed", "dsar-preview"),
+        ("dsar.identity_verified", "priv-alice"),
         ("dsar.approved", "priv-bob"),
         ("dsar.started", "dsar-job"),
     ]
@@ -279,6 +271,9 @@ def test_approval_waits_for_the_preview(lake_copy, privacy_users):
     with pytest.raises(services.DsarRefused, match="no preview yet"):
         services.dsar_approve(request_id=dsar.pk, approver=bob)
     dsar_preview_compute(request_id=dsar.pk)
+    with pytest.raises(services.DsarRefused, match="identity was verified"):
+        services.dsar_approve(request_id=dsar.pk, approver=bob)
+    services.dsar_verify(request_id=dsar.pk, method="email_confirmation", actor=alice)
     assert services.dsar_approve(request_id=dsar.pk, approver=bob).status == "approved"
 
 
@@ -415,19 +410,6 @@ def tombstone_of(dsar: DsarRequest) -> str:
     from django.conf import settings
 
     return tombstone(settings.PRIVACY_HASH_KEY, dsar.pk)
-
-
-@pytest.fixture
-def pg_warehouse(lake_copy, warehouse_pg_dsn, warehouse_pg_schema, settings, monkeypatch):
-    schema = f"{warehouse_pg_schema}_dsar"
-    names = [t.name for t in erasure.erasable_tables()]
-    load_lake(warehouse_pg_dsn, lake_copy, tables=names, schema=schema)
-    monkeypatch.setattr(postgres_engine, "LAKE_SCHEMA", schema)
-    settings.WAREHOUSE = "postgres"
-    settings.WAREHOUSE_POSTGRES_URL = warehouse_pg_dsn
-    yield schema
-    with psycopg.connect(warehouse_pg_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 def test_with_a_postgres_warehouse_both_the_lake_and_its_copy_are_erased(

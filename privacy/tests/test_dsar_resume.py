@@ -67,6 +67,7 @@ def test_a_killed_erasure_is_resumed_to_completion(small_lake, tmp_path, setting
         identity_id=identity_id, user_id=user_id, reason="r", requester=alice, enqueue=False
     )
     dsar_preview_compute(request_id=dsar.pk)
+    services.dsar_verify(request_id=dsar.pk, method="account_login", actor=alice)
     services.dsar_approve(request_id=dsar.pk, approver=bob)
     services.dsar_queue(request_id=dsar.pk, enqueue=False)
 

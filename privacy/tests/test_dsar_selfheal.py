@@ -22,6 +22,7 @@ def approved_unscanned(privacy_users, **ids) -> DsarRequest:
     alice, bob = privacy_users
     dsar = services.dsar_file(**ids, reason="r", requester=alice, enqueue=False)
     previewed(dsar.pk)
+    services.dsar_verify(request_id=dsar.pk, method="account_login", actor=alice)
     services.dsar_approve(request_id=dsar.pk, approver=bob)
     return services.dsar_queue(request_id=dsar.pk, enqueue=False)
 

@@ -1,17 +1,22 @@
-"""The privacy team's pages: consent look-up and change, DSAR filing/approval/progress,
-the PII allowlist, retention and the audit log."""
+"""The privacy team's pages: consent look-up (what the lake holds) and change (with its proof),
+DSAR filing/approval/progress, the PII allowlist, retention and the audit log."""
 
-from datetime import timedelta
+import json
+from datetime import date, timedelta
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from core.pii import ALLOWED_PII_KEYS
 from privacy import services
-from privacy.models import ConsentChange, DsarRequest, PayloadScan
+from privacy.models import AuditEvent, ConsentChange, ConsentImport, DsarRequest, PayloadScan
 from privacy.tests.builders import RUN_ANSWERS, request_in
-from privacy.tests.conftest import previewed
+from privacy.tests.conftest import previewed, read_table
+from privacy.tests.test_consent_import import a_change, pipeline_writes
+from privacy.tombstone import id_hash
 from tests.support.users import user_with_role
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +29,11 @@ def alice(privacy_users) -> Client:
     return client
 
 
+PROOF = {"instruction": "support_ticket", "evidence": "ticket SUP-4471: asked to stop e-mails"}
+
+
 def test_consent_lookup_shows_state_and_history_and_records_a_change(
-    alice, django_capture_on_commit_callbacks
+    alice, settings, django_capture_on_commit_callbacks
 ):
     services.consent_set(
         identity_id="idn_7", flags={"marketing": True}, source="banner", actor="app"
@@ -34,24 +42,124 @@ def test_consent_lookup_shows_state_and_history_and_records_a_change(
     assert page.status_code == 200
     assert page.context["consent"]["marketing"] is True
     assert [c.source for c in page.context["history"]] == ["banner"]
+    assert page.context["lake_changes"] == 1  # the lake holds what the portal wrote
 
     with django_capture_on_commit_callbacks(execute=True):
         changed = alice.post(
-            "/privacy/consent/", {"identity_id": "idn_7", "flag": "marketing", "value": "false"}
+            "/privacy/consent/",
+            {"identity_id": "idn_7", "flag": "marketing", "value": "false", **PROOF},
         )
     assert changed.status_code == 302
     after = alice.get(changed["Location"])
     assert after.context["consent"]["marketing"] is False
     latest = ConsentChange.objects.first()
     assert (latest.source, latest.actor, latest.value) == ("privacy_team", "priv-alice", False)
+    assert (latest.instruction, latest.evidence) == (PROOF["instruction"], PROOF["evidence"])
+    html = after.content.decode()
+    assert "support ticket: ticket SUP-4471" in html and "written to the lake" in html
+    # In the lake, read with pyarrow: the change under its id, as the privacy team's.
+    lake = [
+        row
+        for path in Path(settings.LAKE_ROOT).rglob("*.parquet")
+        for row in pq.ParquetFile(path).read().to_pylist()
+    ]
+    assert {r["change_id"]: r["source"] for r in lake}[latest.lake_change_id] == "privacy_team"
+    # Audited with its proof, the subject as a keyed hash only.
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CONSENT_CHANGED)
+    assert event.actor == "priv-alice"
+    assert event.subject_hash == id_hash(settings.PRIVACY_HASH_KEY, "idn_7")
+    assert event.detail == {
+        "given": [],
+        "withdrawn": ["marketing"],
+        **PROOF,
+        "lake_change_ids": [latest.lake_change_id],
+    }
+    assert "idn_7" not in json.dumps(event.detail)
 
 
-def test_consent_lookup_of_an_unknown_identity_and_bad_input(alice):
+def test_consent_lookup_of_an_unknown_identity_and_bad_input(alice, lake_settings):
     page = alice.get("/privacy/consent/?identity_id=idn_unseen")
     assert "No consent recorded for this identity" in page.content.decode()
-    bad = alice.post("/privacy/consent/", {"identity_id": "idn_7", "flag": "ads", "value": "true"})
+    assert page.context["lake_changes"] == 0 and "lake_error" not in page.context
+    bad = alice.post(
+        "/privacy/consent/", {"identity_id": "idn_7", "flag": "ads", "value": "true", **PROOF}
+    )
     assert bad.status_code == 400 and not ConsentChange.objects.exists()
     assert alice.get("/privacy/consent/?identity_id=a b").context["lookup"].errors
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"evidence": PROOF["evidence"]}, "instruction"),
+        ({"evidence": PROOF["evidence"], "instruction": "a hunch"}, "instruction"),
+        ({"instruction": "phone_call"}, "evidence"),
+        ({"instruction": "phone_call", "evidence": "   "}, "evidence"),
+    ],
+)
+def test_a_grant_without_its_proof_is_refused_naming_the_field(alice, settings, given, field):
+    answer = alice.post(
+        "/privacy/consent/", {"identity_id": "idn_8", "flag": "marketing", "value": "true", **given}
+    )
+    assert answer.status_code == 400
+    assert list(answer.context["change"].errors) == [field]
+    assert not ConsentChange.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CONSENT_CHANGED).exists()
+    assert not list(Path(settings.LAKE_ROOT).rglob("*.parquet"))
+
+
+def test_the_console_shows_what_the_lake_holds(alice, lake_copy):
+    lake = read_table(lake_copy, "consent_changes")
+    counts = lake["identity_id"].value_counts()
+    identity_id = counts[counts == 4].index[0]  # the issue's identity: 4 changes in the lake
+    assert not ConsentChange.objects.exists()  # never imported
+
+    page = alice.get(f"/privacy/consent/?identity_id={identity_id}")
+    html = page.content.decode()
+    assert "No consent recorded" not in html and "The lake has not been imported yet" in html
+    mine = lake[lake["identity_id"] == identity_id]
+    assert page.context["lake_changes"] == 4
+    assert sorted(c.lake_change_id for c in page.context["history"]) == sorted(mine["change_id"])
+    assert all(c.from_lake for c in page.context["history"])
+    assert html.count("in the lake, imported") == 4
+    for flag in ("marketing", "analytics", "personalization"):
+        rows = mine[mine["flag"] == flag].sort_values(["changed_ts", "change_id"])
+        expected = bool(rows["value"].iloc[-1]) if len(rows) else False
+        assert page.context["consent"][flag] is expected, flag
+
+    # A change made in the lake shows at the next look-up; looking again adds nothing.
+    flipped = not page.context["consent"]["analytics"]
+    pipeline_writes(lake_copy, [a_change(identity_id, "analytics", flipped, "cns_0ddba11c0ffe")])
+    for _ in range(2):
+        page = alice.get(f"/privacy/consent/?identity_id={identity_id}")
+        assert page.context["consent"]["analytics"] is flipped
+        assert page.context["history"][0].lake_change_id == "cns_0ddba11c0ffe"
+        assert ConsentChange.objects.filter(identity_id=identity_id).count() == 5
+
+    ConsentImport.objects.create(
+        start=date(2000, 1, 1), end=date(2026, 1, 31), rows_read=5, rows_added=5
+    )
+    html = alice.get(f"/privacy/consent/?identity_id={identity_id}").content.decode()
+    assert "The lake was last imported" in html and "2000-01-01 to 2026-01-31" in html
+
+
+def test_a_change_the_lake_cannot_take_is_not_recorded_and_the_page_says_why(
+    alice, settings, tmp_path
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings.LAKE_ROOT = blocker / "lake"
+    answer = alice.post(
+        "/privacy/consent/",
+        {"identity_id": "idn_9", "flag": "marketing", "value": "true", **PROOF},
+    )
+    assert answer.status_code == 503
+    html = answer.content.decode()
+    assert "Not recorded: the lake&#x27;s consent_changes could not be written" in html
+    assert str(blocker) not in html
+    assert not ConsentChange.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CONSENT_CHANGED).exists()
+    assert not list(tmp_path.rglob("*.parquet")) and not list(tmp_path.rglob(".tmp-*"))
 
 
 def test_dsar_filed_approved_and_run_from_the_pages(
@@ -68,6 +176,9 @@ def test_dsar_filed_approved_and_run_from_the_pages(
     assert "Approval waits for it" in waiting.content.decode()
     assert 'data-waiting-preview="1"' in waiting.content.decode()
     previewed(dsar.pk)
+    unverified = bob.get(f"/privacy/dsar/{dsar.pk}/")
+    assert unverified.context["can_approve"] is False  # nobody verified the subject yet
+    alice.post(f"/privacy/dsar/{dsar.pk}/verify", {"method": "account_login"})
     page = alice.get(f"/privacy/dsar/{dsar.pk}/")
     assert page.context["can_approve"] is False  # not one's own
     assert ">Approve</button>" not in page.content.decode()
@@ -172,12 +283,21 @@ def test_overdue_requests_are_marked_in_the_list(alice, privacy_users):
         )
         DsarRequest.objects.filter(pk=dsar.pk).update(status=status, due_date=due_date)
         ids[name] = dsar.pk
-    for url in ("/privacy/dsar/", "/privacy/"):
+    # Every request, and the open ones (the home page's list: a completed one is not there).
+    for url, shown in (
+        ("/privacy/dsar/?queue=all", set(ids)),
+        ("/privacy/", set(ids) - {"overdue_but_completed"}),
+    ):
         html = alice.get(url).content.decode()
         rows = {
             name: html.split(f'href="/privacy/dsar/{pk}/"', 1)[1].split("</tr>", 1)[0]
             for name, pk in ids.items()
+            if name in shown
         }
-        marked = {name for name, row in rows.items() if ">overdue</span>" in row}
+        marked = {name for name, row in rows.items() if " overdue</span>" in row}
         assert marked == {"overdue_filed", "overdue_failed"}, url
-        assert html.count(">overdue</span>") == 2
+        assert (
+            "1 day overdue" in rows["overdue_filed"] and "3 days overdue" in rows["overdue_failed"]
+        )
+        assert "due today" in rows["due_today"] and "10 days left" in rows["due_later"]
+        assert html.split("<table", 1)[1].count(" overdue</span>") == 2

@@ -87,6 +87,11 @@ class WriteSession:
         self.cursor.execute(statement.sql, statement.params)
         return [row[0] for row in self.cursor.fetchall()]
 
+    def rows(self, statement: Statement) -> tuple[list[str], list[tuple]]:
+        """The column names and every row."""
+        self.cursor.execute(statement.sql, statement.params)
+        return [d[0] for d in self.cursor.description], [tuple(r) for r in self.cursor.fetchall()]
+
     def table_names(self) -> set[str]:
         """The base tables the warehouse holds where the portal's statements go."""
         return set(self.values(tables_statement(self.dialect, self.schema)))

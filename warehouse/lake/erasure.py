@@ -120,6 +120,25 @@ def scan(
     return [FileCount(Path(name), int(m), int(t)) for name, m, t in rows]
 
 
+def subject_rows(
+    con: duckdb.DuckDBPyConnection, table: Table, ids: Sequence[str], files: Sequence[Path]
+) -> duckdb.DuckDBPyRelation:
+    """The rows of ``files`` (of ``table``) holding one of ``ids`` in an id column, every column
+    and the partition's value with them: what an access request exports, file by file in the
+    lake's order."""
+    placeholders, params = _params(ids, "id")
+    file_list = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    partitioned = "true" if table.partition_column else "false"
+    columns = ", ".join(f'"{c}"' for c in table.column_names)
+    # Safe to format: the column names are the contract's, paths are quoted, values are bound.
+    return con.sql(
+        f"SELECT {columns} "  # noqa: S608
+        f"FROM read_parquet([{file_list}], hive_partitioning = {partitioned}) "
+        f"WHERE {_in_id_columns(table, placeholders)}",
+        params=params,
+    )
+
+
 # The table that links identities to users: one row per identity, with its user if it has one.
 LINK_TABLE = "dim_identities"
 

@@ -160,6 +160,17 @@ def count_statement(
     return render(tree, dialect, _params(ids, tombstone))
 
 
+def select_statement(table: Table, dialect: str, schema: str, ids: Sequence[str]) -> Statement:
+    """Every column of the rows holding ``ids`` in an id column: what an access request
+    exports from the warehouse."""
+    tree = (
+        exp.select(*(exp.column(c) for c in table.column_names))
+        .from_(target(table, schema))
+        .where(_holds_ids(table, len(ids)))
+    )
+    return render(tree, dialect, _params(ids, None))
+
+
 def linked_statement(dialect: str, schema: str, ids: Sequence[str]) -> Statement:
     """The ids the link table (erasure.LINK_TABLE) links to ``ids`` in one step, as one column
     (``ids`` themselves among them)."""

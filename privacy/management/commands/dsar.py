@@ -15,12 +15,18 @@ WORKER_HINT_AFTER_S = 10.0
 
 
 class Command(BaseCommand):
-    help = "File, approve, run and show DSAR erasure requests."
+    help = (
+        "File, verify, approve, run, extend, reject, cancel and show DSAR requests "
+        "(erasure, or access and portability)."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         file = sub.add_parser(
-            "file", help="file a request and scan what it would change; prints its id"
+            "file", help="file a request and scan what it would touch; prints its id"
+        )
+        file.add_argument(
+            "--type", dest="kind", choices=DsarRequest.Kind.values, default=DsarRequest.Kind.ERASURE
         )
         file.add_argument("--identity-id", default="")
         file.add_argument("--user-id", default="")
@@ -28,6 +34,23 @@ class Command(BaseCommand):
         file.add_argument("--requester", required=True, help="user name of the privacy user")
         preview = sub.add_parser("preview", help="scan again what a filed request would change")
         preview.add_argument("request", type=int)
+        verify = sub.add_parser("verify", help="record how the subject's identity was verified")
+        verify.add_argument("request", type=int)
+        verify.add_argument(
+            "--method", required=True, choices=DsarRequest.VerificationMethod.values
+        )
+        verify.add_argument("--note", default="")
+        verify.add_argument("--by", required=True, help="user name of the privacy user")
+        extend = sub.add_parser("extend", help="move the due date, with the reason")
+        extend.add_argument("request", type=int)
+        extend.add_argument("--days", type=int, required=True)
+        extend.add_argument("--reason", required=True)
+        extend.add_argument("--by", required=True, help="user name of the privacy user")
+        for action, what in (("reject", "reject a request"), ("cancel", "cancel a request")):
+            close = sub.add_parser(action, help=f"{what} that has not run, with the reason")
+            close.add_argument("request", type=int)
+            close.add_argument("--reason", required=True)
+            close.add_argument("--by", required=True, help="user name of the privacy user")
         approve = sub.add_parser("approve", help="approve a request filed by someone else")
         approve.add_argument("request", type=int)
         approve.add_argument("--by", required=True, help="user name of the approver")
@@ -45,6 +68,7 @@ class Command(BaseCommand):
         try:
             if action == "file":
                 dsar = services.dsar_file(
+                    kind=options["kind"],
                     identity_id=options["identity_id"],
                     user_id=options["user_id"],
                     reason=options["reason"],
@@ -60,6 +84,31 @@ class Command(BaseCommand):
                 raise CommandError(f"no DSAR request {request_id}")
             if action == "preview":
                 self._preview(request_id)
+            elif action == "verify":
+                services.dsar_verify(
+                    request_id=request_id,
+                    method=options["method"],
+                    note=options["note"],
+                    actor=_user(options["by"]),
+                )
+                self.stdout.write(f"request {request_id}: identity verified")
+            elif action == "extend":
+                dsar = services.dsar_extend(
+                    request_id=request_id,
+                    days=options["days"],
+                    reason=options["reason"],
+                    actor=_user(options["by"]),
+                )
+                self.stdout.write(f"request {request_id} now due {dsar.due_date}")
+            elif action in ("reject", "cancel"):
+                status = {"reject": "rejected", "cancel": "cancelled"}[action]
+                services.dsar_close(
+                    request_id=request_id,
+                    status=status,
+                    reason=options["reason"],
+                    actor=_user(options["by"]),
+                )
+                self.stdout.write(f"request {request_id} {status}")
             elif action == "approve":
                 services.dsar_approve(request_id=request_id, approver=_user(options["by"]))
                 self.stdout.write(f"request {request_id} approved")
@@ -93,14 +142,15 @@ class Command(BaseCommand):
         if dsar.status == DsarRequest.Status.UNKNOWN_SUBJECT:
             raise CommandError(
                 f"request {request_id} closed as an unknown subject: no id column holds the "
-                f"{' or the '.join(preview['unknown_ids'])}; nothing will be erased"
+                f"{' or the '.join(preview['unknown_ids'])}; nothing will be erased or exported"
             )
         if preview.get("error"):
             raise CommandError(f"request {request_id}: the preview scan failed: {preview['error']}")
         if not preview:
             raise CommandError(f"request {request_id} is {dsar.status}: its preview is final")
+        verb = "export" if dsar.kind == DsarRequest.Kind.ACCESS else "change"
         self.stderr.write(
-            f"request {request_id} would change {preview['rows']} rows in {preview['files']} "
+            f"request {request_id} would {verb} {preview['rows']} rows in {preview['files']} "
             f"files of {len(preview['tables'])} tables ({', '.join(preview['targets'])}), "
             f"with {preview['linked_ids']} linked ids"
         )
@@ -147,6 +197,15 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {step}")
         if dsar.status == DsarRequest.Status.FAILED:
             raise CommandError(f"request {request_id} failed: {dsar.error}")
+        if dsar.kind == DsarRequest.Kind.ACCESS:
+            rows = sum(t["rows"] for t in dsar.export_tables)
+            self.stdout.write(
+                f"request {request_id} completed: {rows} rows of {len(dsar.export_tables)} tables "
+                f"exported to {dsar.export_file} ({dsar.export_bytes} bytes, sha256 "
+                f"{dsar.export_sha256}), downloadable until {dsar.export_expires_at:%Y-%m-%d %H:%M}"
+                " UTC"
+            )
+            return
         note = "" if dsar.rows_changed else " (no row held these ids; nothing changed)"
         self.stdout.write(
             f"request {request_id} completed: {dsar.rows_changed} rows changed, "
