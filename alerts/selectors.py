@@ -26,14 +26,20 @@ def alert_readable(alert: Alert, user) -> bool:
     return may(user, Capability.ALERTS_ALL) or alert.source in alert_sources_for(user)
 
 
-def alerts_feed(*, source: str | None = None, user=None, limit: int = 200) -> QuerySet[Alert]:
-    """Open alerts first, newest first; then recently closed ones. With ``user``, only those
-    of sources they may open (jobs pass no user: they see all)."""
+def alerts_visible(*, source: str | None = None, user=None) -> QuerySet[Alert]:
+    """The alerts (unordered), with ``user`` only those of sources they may open (jobs pass no
+    user: they see all)."""
     alerts = Alert.objects.all()
     if user is not None and not may(user, Capability.ALERTS_ALL):
         alerts = alerts.filter(source__in=alert_sources_for(user))
     if source:
         alerts = alerts.filter(source=source)
+    return alerts
+
+
+def alerts_feed(*, source: str | None = None, user=None, limit: int = 200) -> QuerySet[Alert]:
+    """Open alerts first, newest first; then recently closed ones."""
+    alerts = alerts_visible(source=source, user=user)
     return alerts.order_by(F("closed_at").asc(nulls_first=True), "-opened_at")[:limit]
 
 

@@ -40,9 +40,10 @@ def run_readable(run: QueryRun, user) -> bool:
     return all(may(user) for prefix, may in _RUN_PAGES.items() if run.label.startswith(prefix))
 
 
-def runs_readable(user, limit: int = 100) -> list[QueryRun]:
-    """The newest ``limit`` runs ``user`` may read, filtered in the query: hidden runs never
-    take the place of readable ones."""
+def runs_readable(user) -> QuerySet[QueryRun]:
+    """The runs ``user`` may read, filtered in the query (unordered): hidden runs never take
+    the place of readable ones on a page. Callers still check each run they show with
+    run_readable: a table dropped from the contract since cannot be named here."""
     scope = data_scope(user)
     runs: QuerySet[QueryRun] = QueryRun.objects.select_related("requested_by").annotate(
         tables_text=Cast("tables", TextField())
@@ -54,8 +55,7 @@ def runs_readable(user, limit: int = 100) -> list[QueryRun]:
     for prefix, may in _RUN_PAGES.items():
         if not may(user):
             runs = runs.exclude(label__startswith=prefix)
-    # Still checked per run: a table dropped from the contract since cannot be named above.
-    return [run for run in runs[:limit] if run_readable(run, user)]
+    return runs
 
 
 def run_result(run: QueryRun) -> CachedResult | None:

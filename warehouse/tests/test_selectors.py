@@ -38,7 +38,7 @@ def test_hidden_runs_do_not_take_the_place_of_readable_ones(django_assert_max_nu
     # "events" must not hide a run of "raw_events" (restricted) or the other way round.
     make_runs(5, tables=["raw_events"], label="raw", newest_minute=600)
     with django_assert_max_num_queries(3):
-        runs = selectors.runs_readable(analyst, limit=100)
+        runs = list(selectors.runs_readable(analyst).order_by("-queued_at")[:100])
     assert len(runs) == 100
     assert {run.label for run in runs} == {"bookings"}
     assert runs == list(QueryRun.objects.filter(label="bookings")[:100])
@@ -50,5 +50,5 @@ def test_readers_of_restricted_data_see_its_runs():
     make_runs(2, tables=["fin_refunds"], label="finance table", newest_minute=10)
     make_runs(2, tables=["support_tickets_v"], label="support view", newest_minute=20)
     make_runs(1, tables=["dim_listings"], label="general", newest_minute=30)
-    runs = selectors.runs_readable(finance, limit=10)
+    runs = list(selectors.runs_readable(finance).order_by("-queued_at")[:10])
     assert [run.label for run in runs] == ["finance view"] * 3 + ["general"]
