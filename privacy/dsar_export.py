@@ -241,10 +241,7 @@ def _complete(
         request.export_expires_at = expires
         request.export_tables = counts
         request.rows_changed = None
-        for value in request.ids:
-            request.reason = request.reason.replace(value, "[id]")
-        request.identity_id = request.user_id = ""
-        request.linked_ids = []
+        request.forget_ids("[id]")
         request.save()
         audit_log(
             action=AuditEvent.Action.DSAR_EXPORTED,

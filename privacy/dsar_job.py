@@ -503,12 +503,7 @@ def _complete(request: DsarRequest, results: list[DsarTableResult]) -> DsarReque
         request.rows_changed = sum(r.rows_changed for r in results)
         request.files_rewritten = sum(r.files_rewritten for r in lake)
         request.remaining_rows = 0
-        # The proof is kept (hashes, counts, audit); the ids themselves are gone, from the
-        # reason too if someone typed them there.
-        for value in request.ids:
-            request.reason = request.reason.replace(value, "[erased id]")
-        request.identity_id = request.user_id = ""
-        request.linked_ids = []
+        request.forget_ids("[erased id]")
         request.save()
         audit_log(
             action=AuditEvent.Action.DSAR_VERIFIED,

@@ -244,6 +244,14 @@ class DsarRequest(models.Model):
             self.linked_ids or ()
         )
 
+    def forget_ids(self, placeholder: str) -> None:
+        """Blank the ids once the request is done (unsaved): the proof is kept (hashes, counts,
+        audit), the ids are gone, from the reason too if someone typed them there."""
+        for value in self.ids:
+            self.reason = self.reason.replace(value, placeholder)
+        self.identity_id = self.user_id = ""
+        self.linked_ids = []
+
     @property
     def subject_hash(self) -> str:
         return self.identity_hash or self.user_hash
