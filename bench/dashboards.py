@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from http.client import HTTPConnection
 from urllib.parse import urlencode
@@ -266,7 +267,7 @@ def run() -> dict:
 
     from metrics.catalogue import load_catalogue
     from metrics.dashboards import get_dashboard
-    from metrics.params import metric_params
+    from metrics.params import matured_params, metric_params
     from metrics.windows import default_window, previous_window
     from tests.support.services import WorkerProcess
     from warehouse import watermark
@@ -285,15 +286,24 @@ def run() -> dict:
     start, end = default_window(
         data_as_of=mark.max_partition, days=dashboard.default_days, today=date.today()
     )
-    windows = [(start, end), previous_window(start, end)]
     urls, queries = [], []
     for metric in metrics:
-        for window_start, window_end in windows:
-            query = {"start": window_start, "end": window_end, "grain": dashboard.default_grain}
+        shown = metric_params(
+            metric,
+            start=start,
+            end=end,
+            grain=dashboard.default_grain,
+            max_window_days=settings.METRICS_MAX_WINDOW_DAYS,
+        )
+        # As the page's tile asks: a censored metric's latest matured window.
+        shown = matured_params(metric, shown, mark.max_partition)
+        for window_start, window_end in [
+            (shown.start, shown.end),
+            previous_window(shown.start, shown.end),
+        ]:
+            params = replace(shown, start=window_start, end=window_end)
+            query = {"start": window_start, "end": window_end, "grain": params.grain}
             urls.append(f"/api/metrics/{metric.slug}/data?{urlencode(query)}")
-            params = metric_params(
-                metric, **query, max_window_days=settings.METRICS_MAX_WINDOW_DAYS
-            )
             queries.append((metric.sql, params.bind(metric)))
     page = f"/dashboards/{DASHBOARD}/?{urlencode({'start': start, 'end': end})}"
 

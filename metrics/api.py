@@ -130,10 +130,9 @@ def dashboard_detail(request, slug: str):
         dashboard, tiles = selectors.dashboard_visible(slug, data_scope(request.user))
     except UnknownDashboard:
         raise NotFound(f"No dashboard {slug!r}.") from None
+    data_as_of = watermark.current(settings.WAREHOUSE).max_partition
     window = default_window(
-        data_as_of=watermark.current(settings.WAREHOUSE).max_partition,
-        days=dashboard.default_days,
-        today=timezone.localdate(),
+        data_as_of=data_as_of, days=dashboard.default_days, today=timezone.localdate()
     )
-    context = {"tiles": tiles, "default_window": window}
+    context = {"tiles": tiles, "default_window": window, "data_as_of": data_as_of}
     return Response(DashboardDetailSerializer(dashboard, context=context).data)

@@ -70,8 +70,15 @@ REQUIRED_FIELDS = (
     "timezone",
     "history",
 )
-OPTIONAL_FIELDS = ("audience", "experiment_unit", "template", "template_params")
+OPTIONAL_FIELDS = (
+    "audience",
+    "experiment_unit",
+    "template",
+    "template_params",
+    "matures_after_days",
+)
 TEMPLATE_SUFFIX = ".sql.tmpl"
+MAX_MATURITY_DAYS = 365  # longer is more likely a typo than a wait anyone would accept
 REPEATABLE_FIELDS = ("history",)
 _HEADER_LINE = re.compile(r"^--\s?(?P<key>[a-z_]+):\s*(?P<value>.*?)\s*$")
 _CONTINUATION = re.compile(r"^--\s{2,}(?P<value>\S.*?)\s*$")
@@ -110,6 +117,9 @@ class Metric:
     template: str | None  # the .sql.tmpl file beside ``path`` the query comes from, if any
     template_params: dict[str, str]  # the values of the template's holes
     sql_path: Path  # the file the query is written in: ``path`` or its template
+    # Days after a cohort's day before its value is settled (right-censored metrics: repeat
+    # rates, chargeback outcomes); None when a period's value is final once the period is over.
+    matures_after_days: int | None = None
 
     @property
     def area_title(self) -> str:
@@ -313,6 +323,9 @@ def _check_header(
         bad("template", f"{template!r} is not the name of a {TEMPLATE_SUFFIX} file beside this one")
     if template_params is None or (template_params and template is None):
         bad("template_params", "name=value pairs (names, whole numbers) for the template's holes")
+    matures = one.get("matures_after_days") or None
+    if matures is not None and not (matures.isdigit() and 1 <= int(matures) <= MAX_MATURITY_DAYS):
+        bad("matures_after_days", f"a whole number of days from 1 to {MAX_MATURITY_DAYS}")
     experiment_unit = one.get("experiment_unit") or None
     if experiment_unit is not None:
         if not _NAME.match(experiment_unit):
@@ -351,6 +364,7 @@ def _check_header(
         "history": tuple(sorted(history)),
         "template": template,
         "template_params": template_params,
+        "matures_after_days": int(matures) if matures else None,
     }
 
 

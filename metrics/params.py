@@ -5,11 +5,12 @@ and for a metric with dimensions :split_by and one parameter per dimension (its 
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from core.errors import InputError
 from metrics.definitions import ANY_VALUE, NO_SPLIT, SPLIT_PARAM, Metric
+from metrics.windows import matured_window
 
 MAX_FILTER_LENGTH = 200
 
@@ -67,6 +68,22 @@ def metric_params(
             raise InputError(name, f"must be at most {MAX_FILTER_LENGTH} characters")
         clean[name] = value
     return MetricParams(start=start, end=end, grain=grain, split_by=split_by, filters=clean)
+
+
+def matured_params(metric: Metric, params: MetricParams, data_as_of: str | None) -> MetricParams:
+    """The params a tile or headline of ``metric`` reads: ``params`` shifted back to the latest
+    window whose cohorts have all matured by ``data_as_of`` (the newest partition), for a metric
+    that declares ``matures_after_days``; unchanged otherwise. Pages and warming both call this,
+    so the warmed query is the one the tile asks for."""
+    if metric.matures_after_days is None or data_as_of is None:
+        return params
+    start, end = matured_window(
+        params.start,
+        params.end,
+        data_as_of=date.fromisoformat(data_as_of),
+        matures_after_days=metric.matures_after_days,
+    )
+    return replace(params, start=start, end=end)
 
 
 def params_from_query(

@@ -1,6 +1,7 @@
 """What the metrics API returns (and the OpenAPI schema describes)."""
 
 from dataclasses import asdict
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.urls import reverse
@@ -14,6 +15,7 @@ from metrics.dashboards import Dashboard
 from metrics.params import MetricParams
 from metrics.selectors import TileView
 from metrics.summary import summarise
+from metrics.windows import matured_window
 from portal.local_cache import local_cache
 from warehouse.models import QueryRun
 from warehouse.result_cache import CachedResult
@@ -43,6 +45,10 @@ class MetricSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     timezone = serializers.CharField()
     audience = serializers.CharField(allow_null=True)
+    matures_after_days = serializers.IntegerField(
+        allow_null=True,
+        help_text="Days after a cohort's day before its value is settled (censored metrics).",
+    )
     tables = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     data_url = serializers.SerializerMethodField()
@@ -116,6 +122,16 @@ class ParamsSerializer(serializers.Serializer):
     filters = serializers.DictField(child=serializers.CharField())
 
 
+class MaturitySerializer(serializers.Serializer):
+    matures_after_days = serializers.IntegerField()
+    matured_through = serializers.DateField(
+        allow_null=True, help_text="The newest cohort day that has matured by data_as_of."
+    )
+    note = serializers.CharField(
+        help_text="Says which cohorts of the window have not matured; empty when all have."
+    )
+
+
 class MetricDataSerializer(serializers.Serializer):
     metric = serializers.CharField()
     status = serializers.CharField()
@@ -126,6 +142,9 @@ class MetricDataSerializer(serializers.Serializer):
     params = ParamsSerializer()
     result = ResultSerializer()
     summary = SummarySerializer()
+    maturity = MaturitySerializer(
+        allow_null=True, help_text="Censored metrics only (matures_after_days); else null."
+    )
 
 
 class RunQueuedSerializer(serializers.Serializer):
@@ -159,6 +178,26 @@ def data_payload(metric: Metric, params: MetricParams, cached: CachedResult) -> 
         "params": params_payload(params),
         "result": cached.payload,
         "summary": _summary(metric, params, cached),
+        "maturity": _maturity(metric, params, cached.data_as_of),
+    }
+
+
+def _maturity(metric: Metric, params: MetricParams, data_as_of: str | None) -> dict | None:
+    """Which cohorts of a censored metric's window have matured by the result's data."""
+    if metric.matures_after_days is None:
+        return None
+    days = metric.matures_after_days
+    latest = date.fromisoformat(data_as_of) - timedelta(days=days) if data_as_of else None
+    if latest is None or latest >= params.end:
+        note = ""
+    elif latest < params.start:
+        note = f"No cohort of this window has matured: cohorts mature after {days} days."
+    else:
+        note = f"Cohorts to {latest.isoformat()} only: newer cohorts mature after {days} days."
+    return {
+        "matures_after_days": days,
+        "matured_through": latest.isoformat() if latest else None,
+        "note": note,
     }
 
 
@@ -195,6 +234,7 @@ class TileSerializer(serializers.Serializer):
     split_by = serializers.CharField(source="tile.split_by", allow_null=True)
     grains = serializers.SerializerMethodField()
     broken = serializers.SerializerMethodField()
+    window = serializers.SerializerMethodField()
 
     def get_title(self, view: TileView) -> str:
         return view.metric.title if view.metric else view.tile.metric
@@ -206,6 +246,25 @@ class TileSerializer(serializers.Serializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
     def get_broken(self, view: TileView) -> list[str] | None:
         return list(view.broken.errors) if view.broken else None
+
+    @extend_schema_field(
+        serializers.DictField(
+            child=serializers.CharField(),
+            help_text="The window the tile reads by default: the dashboard's, or for a censored "
+            "metric its latest matured cohorts (see the metric's matures_after_days).",
+        )
+    )
+    def get_window(self, view: TileView) -> dict[str, str]:
+        start, end = self.context["default_window"]
+        data_as_of = self.context.get("data_as_of")
+        if view.metric is not None and data_as_of:  # as the page's tile: no data, no shift
+            start, end = matured_window(
+                start,
+                end,
+                data_as_of=date.fromisoformat(data_as_of),
+                matures_after_days=view.metric.matures_after_days,
+            )
+        return {"start": start.isoformat(), "end": end.isoformat()}
 
 
 class DashboardSerializer(serializers.Serializer):
@@ -232,7 +291,7 @@ class DashboardDetailSerializer(DashboardSerializer):
 
     @extend_schema_field(TileSerializer(many=True))
     def get_tiles(self, dashboard: Dashboard) -> list[dict]:
-        return TileSerializer(self.context["tiles"], many=True).data
+        return TileSerializer(self.context["tiles"], many=True, context=self.context).data
 
     @extend_schema_field(WindowSerializer)
     def get_default_window(self, dashboard: Dashboard) -> dict:

@@ -25,14 +25,15 @@ from metrics.catalogue import Metric, UnknownMetric, load_catalogue
 from metrics.dashboards import Dashboard, UnknownDashboard
 from metrics.definitions import AREAS
 from metrics.forms import WindowForm
-from metrics.params import MetricParams
+from metrics.params import MetricParams, matured_params
 from metrics.selectors import TileView
 from metrics.serializers import translations
 from metrics.services import metric_data_submit, parse_metric_params
-from metrics.windows import previous_window
+from metrics.windows import maturity_note, previous_window
 from pipeline.models import TableFreshness
 from pipeline.selectors import table_freshness
 from portal.local_cache import local_cache
+from portal.recent import dashboard_viewed
 from portal.roles import data_scope
 from portal.throttles import query_throttled
 from warehouse import selectors as run_selectors
@@ -72,9 +73,21 @@ class Chart:
     end: str
     shift_days: int
     grain: str
+    # Set when the chart shows a censored metric's latest matured window instead of the one
+    # asked for: the tile says so.
+    maturity_note: str = ""
 
 
-def _chart(metric: Metric, params: MetricParams, compare: bool) -> Chart:
+def _chart(
+    metric: Metric, params: MetricParams, compare: bool, *, data_as_of: str | None = None
+) -> Chart:
+    """``data_as_of`` (the newest partition) moves a censored metric's window back to its
+    latest matured cohorts (metrics.params.matured_params, as warming does)."""
+    asked = params
+    params = matured_params(metric, params, data_as_of)
+    note = ""
+    if params != asked and metric.matures_after_days is not None:
+        note = maturity_note(params.start, params.end, matures_after_days=metric.matures_after_days)
     query = {"start": params.start, "end": params.end, "grain": params.grain}
     if params.split_by:
         query["split_by"] = params.split_by
@@ -95,6 +108,7 @@ def _chart(metric: Metric, params: MetricParams, compare: bool) -> Chart:
         end=params.end.isoformat(),
         shift_days=params.days,
         grain=params.grain,
+        maturity_note=note,
     )
 
 
@@ -109,9 +123,10 @@ def metric_detail(request, slug: str):
         metric = selectors.metric_visible(slug, scope)
     except UnknownMetric:
         raise Http404("No such metric.") from None
+    data_as_of = _data_as_of()
     form = WindowForm(
         request.GET,
-        data_as_of=_data_as_of(),
+        data_as_of=data_as_of,
         days=METRIC_PAGE_DAYS,
         grain="day" if "day" in metric.grains else metric.grains[0],
         compare=True,
@@ -125,7 +140,8 @@ def metric_detail(request, slug: str):
         query = {**form.cleaned_data, "split_by": split_by, **filters}
         query.update(start=query["start"].isoformat(), end=query["end"].isoformat())
         try:
-            chart = _chart(metric, parse_metric_params(metric, query), form.comparing)
+            params = parse_metric_params(metric, query)
+            chart = _chart(metric, params, form.comparing, data_as_of=data_as_of)
         except InputError as err:
             error = (err.field, err.message)
     else:
@@ -216,6 +232,7 @@ def dashboard_detail(request, slug: str):
         dashboard, tiles = selectors.dashboard_visible(slug, data_scope(request.user))
     except UnknownDashboard:
         raise Http404("No such dashboard.") from None
+    dashboard_viewed(request, slug)
     data_as_of = _data_as_of()
     form = WindowForm(
         request.GET,
@@ -230,20 +247,31 @@ def dashboard_detail(request, slug: str):
         "dashboard": dashboard,
         "form": form,
         "error": error,
-        "tiles_html": _tiles_html(dashboard, tiles, form) if form.is_valid() else "",
+        "tiles_html": _tiles_html(dashboard, tiles, form, data_as_of) if form.is_valid() else "",
         "presets": _presets(request, form, data_as_of),
         "data_as_of": data_as_of,
     }
     return render(request, "metrics/dashboard_detail.html", context, status=400 if error else 200)
 
 
-def _tiles_html(dashboard: Dashboard, tiles: list[TileView], form: WindowForm) -> str:
+def _tiles_html(
+    dashboard: Dashboard, tiles: list[TileView], form: WindowForm, data_as_of: str | None = None
+) -> str:
     """The tiles of a dashboard for a window. They hold no numbers and nothing of the user (the
     browser fetches the data), only what the key names, so every user who sees the same tiles
     shares one rendering; a changed definition or tile set is a new key."""
     window = form.cleaned_data
-    # The whole definitions: a changed title or query is a new key.
-    seen = (dashboard, tiles, window["start"], window["end"], window["grain"], form.comparing)
+    # The whole definitions: a changed title or query is a new key. The newest partition
+    # decides the windows of censored metrics.
+    seen = (
+        dashboard,
+        tiles,
+        window["start"],
+        window["end"],
+        window["grain"],
+        form.comparing,
+        data_as_of,
+    )
     key = "tiles:" + sha256(repr(seen).encode()).hexdigest()
     if (html := local_cache().get(key)) is not None:
         return mark_safe(html)  # noqa: S308 - our own rendering, escaped when it was made
@@ -257,7 +285,7 @@ def _tiles_html(dashboard: Dashboard, tiles: list[TileView], form: WindowForm) -
                 grain=view.grain(window["grain"]),
                 split_by=view.tile.split_by,
             )
-            chart = _chart(view.metric, params, form.comparing)
+            chart = _chart(view.metric, params, form.comparing, data_as_of=data_as_of)
         cards.append(TileCard(view=view, chart=chart))
     html = render_to_string(
         "metrics/_tiles.html", {"cards": cards, "requested_grain": window["grain"]}

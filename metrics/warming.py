@@ -8,6 +8,7 @@ user has (one per combination of roles in use, not one per user) that may read i
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from metrics.catalogue import Metric, load_catalogue
 from metrics.dashboards import DASHBOARDS
-from metrics.params import MetricParams, metric_params
+from metrics.params import MetricParams, matured_params, metric_params
 from metrics.services import metric_params_submit
 from metrics.windows import default_window, effective_grain, previous_window
 from portal.roles import Access, data_scope
@@ -35,25 +36,25 @@ def default_views(data_as_of: str | None) -> Iterator[tuple[Metric, MetricParams
         start, end = default_window(
             data_as_of=data_as_of, days=dashboard.default_days, today=timezone.localdate()
         )
-        windows = [(start, end)]
-        if dashboard.default_compare:
-            windows.append(previous_window(start, end))
         for tile in dashboard.tiles:
             metric = catalogue.metrics.get(tile.metric)
             if metric is None:  # broken or missing: the page shows why; nothing to warm
                 continue
-            for window_start, window_end in windows:
-                yield (
-                    metric,
-                    metric_params(
-                        metric,
-                        start=window_start,
-                        end=window_end,
-                        grain=effective_grain(dashboard.default_grain, metric.grains),
-                        split_by=tile.split_by,
-                        max_window_days=settings.METRICS_MAX_WINDOW_DAYS,
-                    ),
-                )
+            params = metric_params(
+                metric,
+                start=start,
+                end=end,
+                grain=effective_grain(dashboard.default_grain, metric.grains),
+                split_by=tile.split_by,
+                max_window_days=settings.METRICS_MAX_WINDOW_DAYS,
+            )
+            # A censored metric's tile reads its latest matured window (and the one before
+            # that): the same shift as the page's, so the tile finds it warm.
+            params = matured_params(metric, params, data_as_of)
+            yield metric, params
+            if dashboard.default_compare:
+                before_start, before_end = previous_window(params.start, params.end)
+                yield metric, replace(params, start=before_start, end=before_end)
 
 
 def scopes_in_use() -> set[frozenset[Access]]:

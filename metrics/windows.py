@@ -29,3 +29,27 @@ def effective_grain(requested: str, offered: tuple[str, ...]) -> str:
     rank = GRAIN_ORDER.index(requested)
     coarser = [g for g in GRAIN_ORDER[rank:] if g in offered]
     return coarser[0] if coarser else max(offered, key=GRAIN_ORDER.index)
+
+
+def matured_window(
+    start: date, end: date, *, data_as_of: date, matures_after_days: int | None
+) -> tuple[date, date]:
+    """The window a censored metric's tile shows: ``start``..``end`` if every cohort in it has
+    matured by ``data_as_of``, else the window of the same length ending at the latest matured
+    cohort (``data_as_of`` minus the maturity). A recent window of a 30-day repeat rate would
+    otherwise hold no value at all, and a chargeback win rate one of a few early decisions."""
+    if matures_after_days is None:
+        return start, end
+    last_matured = data_as_of - timedelta(days=matures_after_days)
+    if end <= last_matured:
+        return start, end
+    shift = end - last_matured
+    return start - shift, last_matured
+
+
+def maturity_note(start: date, end: date, *, matures_after_days: int) -> str:
+    """What a tile says when it shows ``matured_window`` instead of the window asked for."""
+    return (
+        f"Cohorts {start.isoformat()} to {end.isoformat()}, the latest matured: "
+        f"newer cohorts mature after {matures_after_days} days."
+    )

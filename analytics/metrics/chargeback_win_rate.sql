@@ -4,7 +4,9 @@
 --   bookings made in the period (UTC date of booked_ts, fact_bookings) whose chargeback has
 --   been decided (chargeback_outcome won or lost, as of the latest load); numerator: those
 --   won. Pending chargebacks are left out until decided, so recent periods have few or no
---   decided chargebacks (no value when none).
+--   decided chargebacks (no value when none). A cohort counts as matured 60 days after its
+--   bookings (matures_after_days), when most of its chargebacks have been filed and about
+--   half decided; tiles and headlines show the latest matured cohorts and say so.
 -- owner: marketplace-analytics
 -- area: marketplace_health
 -- unit: ratio
@@ -14,6 +16,7 @@
 -- higher_is_better: true
 -- version: 1
 -- timezone: UTC
+-- matures_after_days: 60
 -- history: 1: First canonical definition.
 SELECT
     CAST(

@@ -16,6 +16,7 @@
 -- higher_is_better: true
 -- version: 3
 -- timezone: UTC
+-- matures_after_days: 7
 -- experiment_unit: identity_id
 -- template: repeat_booking_rate.sql.tmpl
 -- template_params: days=7

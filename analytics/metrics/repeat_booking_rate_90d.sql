@@ -16,6 +16,7 @@
 -- higher_is_better: true
 -- version: 3
 -- timezone: UTC
+-- matures_after_days: 90
 -- template: repeat_booking_rate.sql.tmpl
 -- template_params: days=90
 -- history: 1: First canonical definition.

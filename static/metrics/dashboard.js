@@ -268,9 +268,13 @@
     this.draw(current, previous);
     this.show("done");
     if (!current.result.rows.length) {
+      var matures = this.el.dataset.maturesAfterDays;
       this.state.hidden = false;
       this.state.className = "tile-state empty";
-      this.state.querySelector(".message").textContent = "No data in this window.";
+      // A censored metric already shows its latest matured window: empty, the data is too short.
+      this.state.querySelector(".message").textContent = matures
+        ? "No matured cohort in the data yet: cohorts mature after " + matures + " days."
+        : "No data in this window.";
     }
   };
 
