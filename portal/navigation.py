@@ -24,6 +24,7 @@ class Section:
 SECTIONS = (
     Section("Dashboards", "/dashboards/"),
     Section("Metrics", "/metrics/"),
+    Section("Explore", "/explore/"),
     Section("Experiments", "/experiments/", Capability.EXPERIMENTS_READ),
     Section("Pipeline", "/pipeline/", Capability.PIPELINE_READ),
     Section("Support", "/support/", Capability.SUPPORT_VIEWS),

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "experiments",
     "privacy",
     "pipeline",
+    "explore",
 ]
 
 MIDDLEWARE = [

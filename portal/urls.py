@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("experiments.urls")),
     path("", include("privacy.urls")),
     path("", include("pipeline.urls")),
+    path("", include("explore.urls")),
 ]
 
 handler400 = "portal.errors.bad_request"

@@ -388,5 +388,8 @@
     tile.load(false);
   });
 
-  window.portalMetrics = { formatValue: formatValue, change: change };
+  // explore.js draws its own chart with the same formats and the same fetch-and-poll.
+  window.portalMetrics = {
+    formatValue: formatValue, change: change, fetchResult: fetchResult, axisFormat: axisFormat,
+  };
 })();
