@@ -1,9 +1,12 @@
 """Reads of the experiments app."""
 
+from datetime import datetime
+
 from django.core.cache import cache
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from alerts.models import Alert
+from annotations.selectors import Annotation
 from experiments import queries
 from experiments.assignment import AssignmentConfig
 from experiments.models import (
@@ -132,3 +135,25 @@ def lake_status_shown(computation: ResultComputation, user) -> str | None:
     if not may(user, Capability.EXPERIMENTS_STORAGE):
         return None
     return without_server_paths(computation.lake_status)
+
+
+def annotations(start: datetime, end: datetime) -> list[Annotation]:
+    """Launches, kills and conclusions at start <= time < end, for the charts (annotations)."""
+    events = (
+        ("experiment_launch", "started_at", "hypothesis"),
+        ("experiment_kill", "killed_at", "kill_reason"),
+        ("experiment_conclusion", "concluded_at", "conclusion"),
+    )
+    within = Q()
+    for _, field, _ in events:
+        within |= Q(**{f"{field}__gte": start, f"{field}__lt": end})
+    found = []
+    fields = ["key", "name", *(f for _, at, text in events for f in (at, text))]
+    for experiment in Experiment.objects.filter(within).only(*fields).order_by():
+        for kind, field, text in events:
+            at = getattr(experiment, field)
+            if at is not None and start <= at < end:
+                title = f"{experiment.name} ({experiment.key})"
+                link = experiment.get_absolute_url()
+                found.append(Annotation(kind, at, title, getattr(experiment, text), link))
+    return found

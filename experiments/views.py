@@ -4,6 +4,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from annotations.charts import with_annotations
 from core.errors import InputError
 from experiments import charts, selectors, services
 from experiments.catalogue import (
@@ -256,9 +257,8 @@ def experiment_results(request, key: str):
         }
         context["breakdowns"] = _breakdowns_by_metric(experiment, computation, titles)
         if computation.lift_over_time:
-            context["lift"] = charts.lift_over_time(
-                computation.lift_over_time, colours, interval_name
-            )
+            lift = charts.lift_over_time(computation.lift_over_time, colours, interval_name)
+            context["lift"] = with_annotations(lift, user=request.user)
         if any(s.metric_type == "proportion" and not s.error for s in snapshots):
             context["posterior"] = charts.posterior(computation.totals, colours)
     return render(request, "experiments/experiment_results.html", context)

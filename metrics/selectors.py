@@ -11,7 +11,7 @@ from metrics.catalogue import BrokenMetric, Catalogue, Metric, UnknownMetric, lo
 from metrics.dashboards import DASHBOARDS, Dashboard, Tile, UnknownDashboard, get_dashboard
 from metrics.services import metric_label
 from metrics.windows import effective_grain
-from portal.roles import Access
+from portal.roles import Access, data_scope
 from warehouse.models import QueryRun
 from warehouse.selectors import run_visible
 
@@ -96,3 +96,21 @@ def dashboard_visible(slug: str, scope: frozenset[Access]) -> tuple[Dashboard, l
     if not any(t.metric for t in tiles):
         raise UnknownDashboard(slug)
     return dashboard, tiles
+
+
+def metric_readable(slug: str, user) -> bool:
+    """Whether ``user`` may read the metric (annotations: notes on its charts)."""
+    try:
+        metric_visible(slug, data_scope(user))
+    except UnknownMetric:
+        return False
+    return True
+
+
+def dashboard_metrics_readable(slug: str, user) -> list[str] | None:
+    """The slugs of the dashboard's metrics ``user`` may read; None if they may read none."""
+    try:
+        _, tiles = dashboard_visible(slug, data_scope(user))
+    except UnknownDashboard:
+        return None
+    return [t.metric.slug for t in tiles if t.metric]

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.html import json_script
 from django.views.decorators.http import require_GET, require_POST
 
+from annotations.charts import annotated
+from annotations.selectors import annotations_in
 from pipeline import charts, selectors, services
 from pipeline.forms import RangeForm, TriageForm
 from pipeline.models import Check, DeadLetterReason
@@ -36,26 +38,32 @@ def _reference():
     return (run.as_of if run else timezone.now()), run
 
 
-def _figures(run, days: int, since, hours_since) -> dict[str, str]:
-    """The four charts as JSON script tags. They are most of the page's cost and change only
-    with a new health run, so each process builds them once per finished run and range (an
-    unfinished run is still writing its series: built every time)."""
+def _figures(run, days: int, since, hours_since, user) -> dict[str, str]:
+    """The four charts as JSON script tags, with the annotations ``user`` may see. The charts
+    are most of the page's cost and change only with a new health run, so each process builds
+    them once per finished run and range (an unfinished run is still writing its series: built
+    every time); the annotations depend on the user and are added to each page."""
     finished = run is not None and run.finished_at is not None
     key = f"pipeline:figures:{run.pk}:{run.finished_at.isoformat()}:{days}" if finished else ""
-    if key and (found := local_cache().get(key)) is not None:
-        return found
-    th = selectors.thresholds()
-    lag = selectors.lag_series(since, hours_since)
-    figures = {
-        "loss": charts.loss(selectors.loss_series(since, hours_since), th.loss_min_ratio),
-        "silver": charts.lag(lag, "silver", th.lag_silver_p95_budget_s),
-        "gold": charts.lag(lag, "gold", th.lag_gold_p95_budget_s),
-        "volume": charts.volume(selectors.volume_by_day(since)),
+    figures = local_cache().get(key) if key else None
+    if figures is None:
+        th = selectors.thresholds()
+        lag = selectors.lag_series(since, hours_since)
+        figures = {
+            "loss": charts.loss(selectors.loss_series(since, hours_since), th.loss_min_ratio),
+            "silver": charts.lag(lag, "silver", th.lag_silver_p95_budget_s),
+            "gold": charts.lag(lag, "gold", th.lag_gold_p95_budget_s),
+            "volume": charts.volume(selectors.volume_by_day(since)),
+        }
+        if key:
+            local_cache().set(key, figures, timeout=FIGURES_SECONDS)
+    # Up to the end of the run: the alarms it raised come after the time it refers to.
+    end = run.finished_at if finished else timezone.now()
+    items = annotations_in(start=since, end=end, user=user)
+    return {
+        name: json_script(annotated(figure, items), f"{name}-figure")
+        for name, figure in figures.items()
     }
-    tags = {name: json_script(figure, f"{name}-figure") for name, figure in figures.items()}
-    if key:
-        local_cache().set(key, tags, timeout=FIGURES_SECONDS)
-    return tags
 
 
 @require_GET
@@ -75,7 +83,7 @@ def overview(request):
         "days": days,
         "hourly_days": min(days, HOURLY_DAYS),
         "states": [(check, states.get(check.value)) for check in Check],
-        "figures": _figures(run, days, since, hours_since),
+        "figures": _figures(run, days, since, hours_since, request.user),
         "anomalies": selectors.volume_anomalies(since),
         "rates": selectors.schema_change_rates(as_of.date())[:10],
         "freshness": selectors.freshness_visible(data_scope(request.user)),

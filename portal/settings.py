@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "privacy",
     "pipeline",
     "explore",
+    "annotations",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("privacy.urls")),
     path("", include("pipeline.urls")),
     path("", include("explore.urls")),
+    path("", include("annotations.urls")),
 ]
 
 handler400 = "portal.errors.bad_request"

@@ -333,8 +333,9 @@ def test_consent_put_by_other_roles_is_403_and_changes_nothing(role, planted):
 
 
 # POSTs analysts may make: computations that change nothing (POST only because their input is
-# a body). Every other POST a PM may make is a write, refused to analysts.
-ANALYST_POSTS = ("api/stats/compare", "api/stats/mde")
+# a body), and notes on charts (anyone who reads charts may annotate them). Every other POST a
+# PM may make is a write, refused to analysts.
+ANALYST_POSTS = ("api/stats/compare", "api/stats/mde", "api/annotations/notes")
 
 
 def test_analysts_are_refused_every_write_a_pm_may_make(planted):

@@ -182,7 +182,23 @@
     if (this.refreshButton) {
       this.refreshButton.addEventListener("click", function () { self.load(true); });
     }
+    document.addEventListener("portal:annotations-changed", async function () {
+      self.markers = await self.annotations();
+      if (self.drawn) self.draw(self.drawn[0], self.drawn[1]);
+    });
   }
+
+  // The annotations of the tile's window (static/annotations/annotations.js, where the page
+  // loads it): one request per page and window, the dashboard's or the metric's.
+  Tile.prototype.annotations = async function () {
+    var A = window.portalAnnotations;
+    if (!A) return [];
+    var board = document.querySelector("[data-annotations-dashboard]");
+    var params = { start: this.el.dataset.start, end: this.el.dataset.end };
+    if (board) params.dashboard = board.dataset.annotationsDashboard;
+    else params.metric = this.el.dataset.metric;
+    return A.forMetric(await A.load(params), this.el.dataset.metric);
+  };
 
   Tile.prototype.field = function (name) {
     return this.el.querySelector("[data-field=" + name + "]");
@@ -224,7 +240,9 @@
         this.statuses.previous = "queued";
         jobs.push(fetchResult(force ? withForce(this.previousUrl) : this.previousUrl, tracker("previous")));
       }
+      var markers = this.annotations();
       var results = await Promise.all(jobs);
+      this.markers = await markers;
       clearInterval(this.timer);
       this.render(results[0], results[1] || null);
     } catch (err) {
@@ -315,7 +333,11 @@
       barmode: "group",
     };
     if (traces.length > 1) layout.margin.b = 48;
+    var A = window.portalAnnotations;
+    if (A) A.decorate(traces, layout, this.markers);
     Plotly.react(this.plot, traces, layout, { displayModeBar: false, responsive: true });
+    if (A) A.attach(this.plot, this.el.dataset.metric);
+    this.drawn = [current, previous];
   };
 
   // The whole window, widened to the first period (a week or month may start before it) and by
