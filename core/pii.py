@@ -126,8 +126,9 @@ PHONE_MIN_DIGITS = 7
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 # Candidates only: 13 to 19 digits, grouped by spaces or dashes, not part of a longer number
-# or an international phone number; luhn decides.
-_CARD = re.compile(r"(?<![\d+])\d(?:[ -]?\d){12,18}(?!\d)")
+# or an international phone number, starting as the card networks' numbers do (2-6: Mastercard,
+# Amex, Visa, Discover; not 1, so epoch milliseconds are not cards); luhn decides.
+_CARD = re.compile(r"(?<![\d+])(?<!\d[ -])[2-6](?:[ -]?\d){12,18}(?![ -]?\d)")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 
 

@@ -1,5 +1,7 @@
 """The privacy API: consent for apps (service tokens) and the privacy team; DSAR requests."""
 
+from pathlib import Path
+
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
@@ -286,16 +288,13 @@ def dsar_export(request, request_id: int):
     it expired and was deleted. Every download is audited."""
     get_object_or_404(DsarRequest, pk=request_id)
     try:
-        path = services.dsar_export_download(request_id=request_id, actor=request.user)
+        export = services.dsar_export_download(request_id=request_id, actor=request.user)
     except services.ExportExpired as err:
         return Response({"detail": str(err)}, status=410)
     except services.DsarRefused as err:
         raise NotFound(str(err)) from None
     return FileResponse(
-        open(path, "rb"),
-        as_attachment=True,
-        filename=path.name,
-        content_type="application/zip",
+        export, as_attachment=True, filename=Path(export.name).name, content_type="application/zip"
     )
 
 

@@ -11,11 +11,14 @@ deleted when it expires (privacy.services.dsar_exports_expire).
 
 import hashlib
 import json
+import os
+import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
 from privacy.services import audit_log
 from warehouse.engines.registry import get_remote_engine
 from warehouse.lake import erasure, erasure_sql, storage
-from warehouse.lake.contract import Table
+from warehouse.lake.contract import ID_FORMATS, Table
 
 MANIFEST = "manifest.json"
 # Rows per batch read from DuckDB and written out: memory stays flat for a busy subject.
@@ -47,25 +50,34 @@ class ExportedTable:
     columns: dict[str, str]  # name -> description
 
 
-def export_path(request_id: int) -> Path:
-    return Path(settings.PRIVACY_EXPORT_DIR) / f"dsar-{request_id}-access.zip"
+def export_path(request_id: int, attempt: int) -> Path:
+    """One file per attempt: a job taken over after its heartbeat stopped never writes over
+    the zip of the attempt that took it over."""
+    return Path(settings.PRIVACY_EXPORT_DIR) / f"dsar-{request_id}-{attempt}-access.zip"
 
 
 def dsar_export_build(request: DsarRequest) -> DsarRequest:
     """Write the export of a claimed access request, then complete it (the ids are blanked on
-    the request as after an erasure: the zip is where they are now, until it expires)."""
+    the request as after an erasure: the zip is where they are now, until it expires). A zip
+    the request does not end up naming is deleted, whatever stopped it."""
     request = dsar_job.link(request)
     now = timezone.now()
     expires = now + timedelta(hours=settings.PRIVACY_EXPORT_TTL_HOURS)
-    final = export_path(request.pk)
-    with (
-        storage.atomic_path(final) as tmp,
-        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive,
-    ):
-        tables = _write_tables(archive, request.ids)
-        archive.writestr(MANIFEST, _manifest(request, tables, now, expires))
-    digest = _sha256(final)
-    return _complete(request, final, digest, tables, expires)
+    final = export_path(request.pk, request.attempts)
+    recorded = False
+    try:
+        with (
+            storage.atomic_path(final) as tmp,
+            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        ):
+            os.chmod(tmp, 0o600)  # personal data: for the portal's user only
+            tables = _write_tables(archive, request.ids)
+            archive.writestr(MANIFEST, _manifest(request, tables, now, expires))
+        request, recorded = _complete(request, final, _sha256(final), tables, expires)
+        return request
+    finally:
+        if not recorded:
+            final.unlink(missing_ok=True)
 
 
 def _write_tables(archive: zipfile.ZipFile, ids: tuple[str, ...]) -> list[ExportedTable]:
@@ -92,7 +104,7 @@ def _lake_tables(archive: zipfile.ZipFile, ids: tuple[str, ...]) -> list[Exporte
             reader = erasure.subject_rows(
                 con, table, ids, [h.path for h in hits]
             ).fetch_record_batch(BATCH_ROWS)
-            rows = (row for batch in reader for row in batch.to_pylist())
+            rows = (_theirs_only(row, table, ids) for batch in reader for row in batch.to_pylist())
             written.append(_write_json(archive, dsar_job.LAKE, table, rows))
         return written
     finally:
@@ -109,11 +121,37 @@ def _remote_tables(
             if table.name not in present:
                 continue
             statement = erasure_sql.select_statement(table, engine, session.schema, ids)
-            names, values = session.rows(statement)
-            if values:
-                rows = (dict(zip(names, row, strict=True)) for row in values)
-                written.append(_write_json(archive, engine, table, rows))
+            names, batches = session.rows(statement, batch=BATCH_ROWS)
+            rows = (
+                _theirs_only(dict(zip(names, row, strict=True)), table, ids)
+                for batch in batches
+                for row in batch
+            )
+            first = next(rows, None)
+            if first is not None:  # a table holding nothing of the subject's gets no file
+                written.append(_write_json(archive, engine, table, chain([first], rows)))
     return written
+
+
+# An id of the lake contract's formats (idn_…, usr_…) anywhere in a text.
+_ANY_ID = re.compile("(?:" + "|".join(ID_FORMATS.values()) + ")(?![0-9a-f])")
+OTHER = "[another person]"
+
+
+def _theirs_only(row: dict[str, Any], table: Table, ids: tuple[str, ...]) -> dict[str, Any]:
+    """The subject's row with the ids of anyone else in it (a referral's other party, say)
+    replaced: an export must not disclose other people's data (GDPR art. 15(4))."""
+    for column in table.identity_columns:
+        if row[column] is not None and row[column] not in ids:
+            row[column] = OTHER
+    for column in erasure.text_columns(table):
+        if row.get(column):
+            row[column] = _others_masked(row[column], ids)
+    return row
+
+
+def _others_masked(text: str, ids: tuple[str, ...]) -> str:
+    return _ANY_ID.sub(lambda m: m[0] if m[0] in ids else OTHER, text)
 
 
 PORTAL_TABLES = {
@@ -133,7 +171,10 @@ def _portal_tables(archive: zipfile.ZipFile, ids: tuple[str, ...]) -> list[Expor
         "consent_changes": ConsentChange.objects.filter(identity_id__in=ids)
         .order_by("changed_at", "pk")
         .values(*fields),
-        "dead_letter_samples": dead_letter_samples_naming(ids=ids),
+        "dead_letter_samples": [
+            {**sample, "payload": _others_masked(sample["payload"], ids)}
+            for sample in dead_letter_samples_naming(ids=ids)
+        ],
     }
     written = []
     for name, rows in found.items():
@@ -229,10 +270,15 @@ def _complete(
     digest: str,
     tables: list[ExportedTable],
     expires: datetime,
-) -> DsarRequest:
+) -> tuple[DsarRequest, bool]:
+    """The request completed with this export, and True; or, when another attempt took the
+    request over meanwhile (this one's heartbeat went stale), the request as it is and False."""
     counts = [{"source": t.source, "table": t.table, "rows": t.rows} for t in tables]
+    attempt = request.attempts
     with transaction.atomic():
         request = DsarRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status != DsarRequest.Status.RUNNING or request.attempts != attempt:
+            return request, False
         request.status = DsarRequest.Status.COMPLETED
         request.finished_at = timezone.now()
         request.export_file = final.name
@@ -255,4 +301,4 @@ def _complete(
                 "expires_at": expires.isoformat(),
             },
         )
-    return request
+    return request, True

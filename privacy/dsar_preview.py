@@ -15,8 +15,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from pipeline.selectors import dead_letter_samples_naming
 from privacy import dsar_job
-from privacy.models import AuditEvent, DsarRequest
+from privacy.models import AuditEvent, ConsentChange, ConsentState, DsarRequest
 from privacy.services import audit_log
 from warehouse.engines.registry import get_remote_engine
 from warehouse.lake import erasure, erasure_sql
@@ -59,7 +60,8 @@ def _record(request_id: int, preview: dict) -> DsarRequest:
     if unknown:
         request.status = DsarRequest.Status.UNKNOWN_SUBJECT
         request.finished_at = timezone.now()
-    request.save(update_fields=["preview", "status", "finished_at"])
+        request.forget_ids("[id]")  # closed: nothing will run for it
+    request.save()
     keys = ("targets", "tables_scanned", "rows", "files", "linked_ids", "unknown_ids")
     counts = {k: preview[k] for k in keys}
     audit_log(
@@ -83,7 +85,7 @@ def _scan(request: DsarRequest) -> dict:
     linked = dsar_job.linked_ids(request.ids)
     ids = (*request.ids, *linked)
     tables: list[dict] = []
-    for target in dsar_job.targets():
+    for target in (*dsar_job.targets(), PORTAL):
         tables += [{"target": target, **t} for t in _scan_target(target, ids)]
     rows = sum(t["rows"] for t in tables)
     # Which filed ids no id column holds (a mistyped one of two would be missed silently). One
@@ -113,11 +115,27 @@ def _filed(request: DsarRequest) -> list[tuple[str, str]]:
 
 
 def _rows_holding(ids: tuple[str, ...]) -> int:
-    return sum(t["rows"] for target in dsar_job.targets() for t in _scan_target(target, ids))
+    targets = (*dsar_job.targets(), PORTAL)
+    return sum(t["rows"] for target in targets for t in _scan_target(target, ids))
 
 
 def _scan_target(target: str, ids: tuple[str, ...]) -> list[dict]:
+    if target == PORTAL:
+        return _scan_portal(ids)
     return _scan_lake(ids) if target == dsar_job.LAKE else _scan_remote(target, ids)
+
+
+# The portal's own records of a subject: a person known only by their consent is not unknown.
+PORTAL = "portal"
+
+
+def _scan_portal(ids: tuple[str, ...]) -> list[dict]:
+    counts = {
+        "consent_state": ConsentState.objects.filter(identity_id__in=ids).count(),
+        "consent_changes": ConsentChange.objects.filter(identity_id__in=ids).count(),
+        "dead_letter_samples": len(dead_letter_samples_naming(ids=ids)),
+    }
+    return [{"table": name, "files": None, "rows": rows} for name, rows in counts.items()]
 
 
 def _scan_lake(ids: tuple[str, ...]) -> list[dict]:

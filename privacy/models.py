@@ -228,8 +228,10 @@ class DsarRequest(models.Model):
     class Meta:
         ordering = ["-filed_at"]
         constraints = [
+            # Open requests name an id; closed ones have forgotten theirs (forget_ids).
             models.CheckConstraint(
-                condition=~Q(identity_id="", user_id="") | Q(status="completed"),
+                condition=~Q(identity_id="", user_id="")
+                | Q(status__in=["completed", "unknown_subject", "rejected", "cancelled"]),
                 name="dsar_request_names_an_id",
             )
         ]
@@ -244,11 +246,17 @@ class DsarRequest(models.Model):
             self.linked_ids or ()
         )
 
-    def forget_ids(self, placeholder: str) -> None:
-        """Blank the ids once the request is done (unsaved): the proof is kept (hashes, counts,
-        audit), the ids are gone, from the reason too if someone typed them there."""
+    def scrub(self, text: str, placeholder: str = "[id]") -> str:
+        """``text`` without the request's ids (someone may have typed one into a note)."""
         for value in self.ids:
-            self.reason = self.reason.replace(value, placeholder)
+            text = text.replace(value, placeholder)
+        return text
+
+    def forget_ids(self, placeholder: str) -> None:
+        """Blank the ids once the request is closed (unsaved): the proof is kept (hashes,
+        counts, audit), the ids are gone, from every note typed about it too."""
+        for field in ("reason", "verification_note", "extension_reason", "close_reason"):
+            setattr(self, field, self.scrub(getattr(self, field), placeholder))
         self.identity_id = self.user_id = ""
         self.linked_ids = []
 

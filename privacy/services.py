@@ -2,10 +2,12 @@
 
 The DSAR erasure job itself is in privacy.dsar_job; consent is in privacy.consent."""
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +27,7 @@ from privacy.tombstone import id_hash
 from warehouse import watermark
 from warehouse.engines.base import WarehouseError
 from warehouse.engines.registry import get_remote_engine
-from warehouse.lake import contract, retention, retention_sql
+from warehouse.lake import contract, retention, retention_sql, storage
 from warehouse.lake.storage import bump_watermark
 
 
@@ -183,7 +185,7 @@ def dsar_verify(*, request_id: int, method: str, note: str = "", actor) -> DsarR
         action=AuditEvent.Action.DSAR_IDENTITY_VERIFIED,
         actor=actor.get_username(),
         request=request,
-        detail={"method": method, "note": note},
+        detail={"method": method, "note": request.scrub(note)},
     )
     return request
 
@@ -221,7 +223,7 @@ def dsar_extend(*, request_id: int, days: int, reason: str, actor) -> DsarReques
             "days": days,
             "was_due": was.isoformat(),
             "due_date": request.due_date.isoformat(),
-            "reason": reason,
+            "reason": request.scrub(reason),
         },
     )
     return request
@@ -250,12 +252,13 @@ def dsar_close(*, request_id: int, status: str, reason: str, actor) -> DsarReque
     request.close_reason = reason
     request.closed_by = actor
     request.finished_at = timezone.now()
-    request.save(update_fields=["status", "close_reason", "closed_by", "finished_at"])
+    request.forget_ids("[id]")  # nothing will run for it: its ids are not needed any more
+    request.save()
     audit_log(
         action=closing[status],
         actor=actor.get_username(),
         request=request,
-        detail={"reason": reason},
+        detail={"reason": request.close_reason},
     )
     return request
 
@@ -270,35 +273,44 @@ def _open_request(request_id: int, actor, *, steps: str) -> DsarRequest:
     return request
 
 
-def dsar_export_download(*, request_id: int, actor) -> Path:
-    """The path of an access request's export, for a privacy-team member; audited."""
+def dsar_export_download(*, request_id: int, actor) -> BinaryIO:
+    """An access request's export, opened, for a privacy-team member; audited."""
     if not may(actor, Capability.PRIVACY):
         raise DsarRefused("Only the privacy team downloads access exports.")
     request = DsarRequest.objects.get(pk=request_id)
     if request.kind != DsarRequest.Kind.ACCESS or request.status != DsarRequest.Status.COMPLETED:
         raise DsarRefused(f"Request {request.pk} has no export.")
+    expired = ExportExpired(
+        f"The export of request {request.pk} expired on "
+        f"{request.export_expires_at:%Y-%m-%d %H:%M} UTC and is deleted; "
+        "file a new access request."
+    )
     if not request.has_export:
-        raise ExportExpired(
-            f"The export of request {request.pk} expired on "
-            f"{request.export_expires_at:%Y-%m-%d %H:%M} UTC and was deleted; "
-            "file a new access request."
-        )
+        raise expired
+    try:
+        # Opened before the download is audited: the sweeper may have deleted it meanwhile.
+        export = open(Path(settings.PRIVACY_EXPORT_DIR) / request.export_file, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise expired from None
     audit_log(
         action=AuditEvent.Action.DSAR_EXPORT_DOWNLOADED,
         actor=actor.get_username(),
         request=request,
         detail={"sha256": request.export_sha256},
     )
-    return Path(settings.PRIVACY_EXPORT_DIR) / request.export_file
+    return export
 
 
 def dsar_exports_expire(*, actor: str) -> int:
-    """Delete the access exports past their expiry (the periodic sweeper's work); audited."""
+    """Delete the access exports past their expiry (the periodic sweeper's work, audited), and
+    any zip in PRIVACY_EXPORT_DIR no live export names (a job killed while writing it, or one
+    that failed after): they hold personal data too. Returns the exports expired."""
     expired = DsarRequest.objects.exclude(export_file="").filter(
         export_expires_at__lte=timezone.now()
     )
+    directory = Path(settings.PRIVACY_EXPORT_DIR)
     for request in expired:
-        (Path(settings.PRIVACY_EXPORT_DIR) / request.export_file).unlink(missing_ok=True)
+        (directory / request.export_file).unlink(missing_ok=True)
         with transaction.atomic():
             DsarRequest.objects.filter(pk=request.pk).update(export_file="")
             audit_log(
@@ -307,6 +319,18 @@ def dsar_exports_expire(*, actor: str) -> int:
                 request=request,
                 detail={"expired_at": request.export_expires_at.isoformat()},
             )
+    if directory.is_dir():
+        live = set(
+            DsarRequest.objects.exclude(export_file="").values_list("export_file", flat=True)
+        )
+        # A running job's zip (temporary, or renamed but not recorded yet) is younger than the
+        # stale limit: left alone.
+        stale_s = settings.PRIVACY_DSAR_STALE_SECONDS
+        storage.remove_stale_tmp_files(directory, older_than_s=stale_s)
+        cutoff = time.time() - stale_s
+        for orphan in directory.glob("dsar-*.zip"):
+            if orphan.name not in live and orphan.stat().st_mtime < cutoff:
+                orphan.unlink(missing_ok=True)
     return len(expired)
 
 

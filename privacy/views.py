@@ -1,5 +1,7 @@
 """The privacy team's pages: consent look-up, DSAR requests, PII allowlist, retention, audit."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -221,12 +223,12 @@ def dsar_export(request, request_id: int):
     """Download an access request's export (privacy team only, until it expires; audited)."""
     get_object_or_404(DsarRequest, pk=request_id)
     try:
-        path = services.dsar_export_download(request_id=request_id, actor=request.user)
+        export = services.dsar_export_download(request_id=request_id, actor=request.user)
     except services.ExportExpired as err:
         return render(request, "privacy/gone.html", {"message": str(err)}, status=410)
     except services.DsarRefused as err:
         raise Http404(str(err)) from None
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+    return FileResponse(export, as_attachment=True, filename=Path(export.name).name)
 
 
 @require_GET

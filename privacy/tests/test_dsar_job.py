@@ -68,12 +68,14 @@ def test_erasure_replaces_the_ids_everywhere_and_proves_it(lake_copy, privacy_us
     )
     preview = dsar_preview_compute(request_id=dsar.pk).preview
     # What the approver is shown is what the job then changes: by pandas, table by table.
-    assert preview["rows"] == sum(r for r, _ in expected.values())
+    # The portal's records too: the consent state and its one change set above.
+    portal = {"consent_state": (1, None), "consent_changes": (1, None)}
+    assert preview["rows"] == sum(r for r, _ in expected.values()) + 2
     assert preview["files"] == sum(f for _, f in expected.values())
     assert preview["linked_ids"] == len(others) and preview["unknown_ids"] == []
     assert {t["table"]: (t["rows"], t["files"]) for t in preview["tables"]} == {
         name: counts for name, counts in expected.items() if counts[0]
-    }
+    } | portal
     assert not any(value in json.dumps(preview) for value in [identity_id, user_id, *others])
     services.dsar_verify(request_id=dsar.pk, method="id_document", actor=alice)
     services.dsar_approve(request_id=dsar.pk, approver=bob)
@@ -238,7 +240,9 @@ def test_an_unknown_subject_is_recorded_as_such_and_touches_nothing(lake_copy, p
 
     assert closed.status == DsarRequest.Status.UNKNOWN_SUBJECT and closed.is_finished
     assert closed.preview["rows"] == 0 and closed.preview["unknown_ids"] == ["identity_id"]
-    assert closed.preview["tables_scanned"] == len(erasure.erasable_tables())
+    # Every lake table holding ids and the portal's three records of subjects.
+    assert closed.preview["tables_scanned"] == len(erasure.erasable_tables()) + 3
+    assert closed.identity_id == "" and closed.identity_hash  # closed: the id is forgotten
     event = closed.audit.get(action="dsar.unknown_subject")
     assert "No id column holds the identity_id" in event.detail["note"]
     with pytest.raises(services.DsarRefused, match="not awaiting approval"):

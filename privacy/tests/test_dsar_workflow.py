@@ -45,7 +45,7 @@ def test_approval_needs_a_recorded_verification(privacy_users):
     with pytest.raises(Exception, match="note"):  # an agent's mandate is described
         services.dsar_verify(request_id=dsar.pk, method="authorised_agent", actor=alice)
     verified = services.dsar_verify(
-        request_id=dsar.pk, method="id_document", note="passport seen on video call", actor=alice
+        request_id=dsar.pk, method="id_document", note=f"video call, {SUBJECT} shown", actor=alice
     )
     assert verified.verified_by == alice and verified.verified_at is not None
     assert services.dsar_approve(request_id=dsar.pk, approver=bob).status == "approved"
@@ -63,9 +63,14 @@ def test_a_request_closed_with_a_reason_never_runs(privacy_users, status):
     with pytest.raises(Exception, match="reason"):
         services.dsar_close(request_id=dsar.pk, status=status, reason="  ", actor=bob)
     closed = services.dsar_close(
-        request_id=dsar.pk, status=status, reason="identity could not be verified", actor=bob
+        request_id=dsar.pk, status=status, reason=f"no proof that {SUBJECT} is theirs", actor=bob
     )
     assert closed.status == status and closed.is_closed and closed.finished_at
+    # Nothing will run: the ids are forgotten, from the reason typed too (the hash stays).
+    closed.refresh_from_db()
+    assert closed.identity_id == "" and closed.identity_hash
+    assert closed.close_reason == "no proof that [id] is theirs"
+    assert SUBJECT not in json.dumps(list(AuditEvent.objects.values("detail")))
     assert closed.closed_by == bob and not closed.is_overdue
     with pytest.raises(services.DsarRefused, match="nothing runs"):
         services.dsar_queue(request_id=dsar.pk, enqueue=False)

@@ -1,7 +1,7 @@
 """The one interface every warehouse engine implements: canonical SQL and bound params in,
 a result frame and run statistics out; and the write session of the remote ones."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -87,10 +87,15 @@ class WriteSession:
         self.cursor.execute(statement.sql, statement.params)
         return [row[0] for row in self.cursor.fetchall()]
 
-    def rows(self, statement: Statement) -> tuple[list[str], list[tuple]]:
-        """The column names and every row."""
+    def rows(self, statement: Statement, batch: int) -> tuple[list[str], Iterator[list[tuple]]]:
+        """The column names, and the rows ``batch`` at a time (fetched as they are read)."""
         self.cursor.execute(statement.sql, statement.params)
-        return [d[0] for d in self.cursor.description], [tuple(r) for r in self.cursor.fetchall()]
+
+        def batches() -> Iterator[list[tuple]]:
+            while chunk := self.cursor.fetchmany(batch):
+                yield [tuple(row) for row in chunk]
+
+        return [d[0] for d in self.cursor.description], batches()
 
     def table_names(self) -> set[str]:
         """The base tables the warehouse holds where the portal's statements go."""
