@@ -232,7 +232,6 @@ def dashboard_detail(request, slug: str):
         dashboard, tiles = selectors.dashboard_visible(slug, data_scope(request.user))
     except UnknownDashboard:
         raise Http404("No such dashboard.") from None
-    dashboard_viewed(request, slug)
     data_as_of = _data_as_of()
     form = WindowForm(
         request.GET,
@@ -251,7 +250,10 @@ def dashboard_detail(request, slug: str):
         "presets": _presets(request, form, data_as_of),
         "data_as_of": data_as_of,
     }
-    return render(request, "metrics/dashboard_detail.html", context, status=400 if error else 200)
+    response = render(
+        request, "metrics/dashboard_detail.html", context, status=400 if error else 200
+    )
+    return dashboard_viewed(request, response, slug)
 
 
 def _tiles_html(

@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "pipeline",
     "explore",
     "annotations",
+    "saved_views",
+    "home",
 ]
 
 MIDDLEWARE = [
@@ -338,6 +340,8 @@ SPECTACULAR_SETTINGS = {
             "rejected",
             "cancelled",
         ],
+        "DsarKindEnum": ["erasure", "access"],
+        "SavedViewKindEnum": ["dashboard", "metric", "explore"],
         "DsarVerificationMethodEnum": [
             "account_login",
             "email_confirmation",

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from portal import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("home.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/live", views.liveness, name="healthz-live"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("pipeline.urls")),
     path("", include("explore.urls")),
     path("", include("annotations.urls")),
+    path("", include("saved_views.urls")),
 ]
 
 handler400 = "portal.errors.bad_request"

@@ -1,11 +1,10 @@
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal.health import run_checks
-from portal.roles import Capability, data_scope, may
+from portal.roles import Capability, may
 
 
 @require_GET
@@ -30,8 +29,3 @@ def liveness(request):
     """For load balancers: the process answers. No I/O, so a broken dependency never takes
     every web process out of rotation at once."""
     return JsonResponse({"status": "ok"})
-
-
-@require_GET
-def home(request):
-    return render(request, "portal/home.html", {"scope": sorted(data_scope(request.user))})

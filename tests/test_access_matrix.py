@@ -333,9 +333,16 @@ def test_consent_put_by_other_roles_is_403_and_changes_nothing(role, planted):
 
 
 # POSTs analysts may make: computations that change nothing (POST only because their input is
-# a body), and notes on charts (anyone who reads charts may annotate them). Every other POST a
-# PM may make is a write, refused to analysts.
-ANALYST_POSTS = ("api/stats/compare", "api/stats/mde", "api/annotations/notes")
+# a body), notes on charts (anyone who reads charts may annotate them) and saved views (one's
+# own bookmarks of pages one may read). Every other POST a PM may make is a write, refused to
+# analysts.
+ANALYST_POSTS = (
+    "api/stats/compare",
+    "api/stats/mde",
+    "api/annotations/notes",
+    "api/views/",
+    "views/",
+)
 
 
 def test_analysts_are_refused_every_write_a_pm_may_make(planted):

@@ -5,7 +5,8 @@ import pytest
 from django.test import Client
 from kombu.exceptions import OperationalError
 
-from portal import permissions, views
+from home import views
+from portal import permissions
 from tests.support.users import user_with_role
 
 pytestmark = pytest.mark.django_db
