@@ -90,3 +90,14 @@ def log_in(page, base_url: str, username: str, next_path: str) -> None:
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}{next_path}")
+
+
+def wait_for_tiles(page) -> None:
+    """Until every tile on the page has its data (or failed): no request of the page is still
+    in flight when the test ends and the database is flushed."""
+    page.wait_for_function(
+        """() => {
+          const tiles = [...document.querySelectorAll('[data-tile]')];
+          return tiles.length && tiles.every(t => ['done', 'failed'].includes(t.dataset.state));
+        }"""
+    )

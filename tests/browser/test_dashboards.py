@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from metrics.tests.ui_support import lake_table
-from tests.browser.conftest import PHONE, log_in
+from tests.browser.conftest import PHONE, log_in, wait_for_tiles
 from tests.support.users import user_with_role
 from warehouse.models import QueryRun
 
@@ -31,15 +31,6 @@ new MutationObserver(function (records) {
   });
 }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-state"] });
 """
-
-
-def wait_for_tiles(page) -> None:
-    page.wait_for_function(
-        """() => {
-          const tiles = [...document.querySelectorAll('[data-tile]')];
-          return tiles.length && tiles.every(t => ['done', 'failed'].includes(t.dataset.state));
-        }"""
-    )
 
 
 def headline(page, selector: str) -> tuple[str, float | None]:

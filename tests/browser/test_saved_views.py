@@ -4,7 +4,7 @@ shares it with PMs; a PM finds it on the home page and opens the same view."""
 import pytest
 
 from saved_views.models import SavedView
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, wait_for_tiles
 from tests.support.users import user_with_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -17,6 +17,7 @@ def test_a_view_is_saved_shared_and_opened_from_the_home_page(portal, pages, lak
     user_with_role("pm", "pat")
     page = pages.open()
     log_in(page, portal, "ana", VIEW)
+    wait_for_tiles(page)
     assert page.input_value("select[name=grain]") == "week"
     page.click(".save-view summary")
     page.fill(".save-view input[name=name]", "Marketplace, weekly")
@@ -24,6 +25,7 @@ def test_a_view_is_saved_shared_and_opened_from_the_home_page(portal, pages, lak
     page.click(".save-view button[type=submit]")
     page.wait_for_url(f"{portal}{VIEW}")  # back on the page, as it was
     page.get_by_text("Saved as 'Marketplace, weekly'.").wait_for()
+    wait_for_tiles(page)
     assert SavedView.objects.get().url == VIEW
 
     other = pages.open()
@@ -33,3 +35,4 @@ def test_a_view_is_saved_shared_and_opened_from_the_home_page(portal, pages, lak
     link.click()
     other.wait_for_url(f"{portal}{VIEW}")
     assert other.input_value("select[name=grain]") == "week"
+    wait_for_tiles(other)
