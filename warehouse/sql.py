@@ -286,12 +286,37 @@ def check_params(canonical: CanonicalSql, params: Mapping[str, object]) -> None:
             raise SqlError(f"Parameter {name!r} has unsupported type {type(value).__name__}.")
 
 
+def _count_if_native(node: exp.Expression) -> exp.Expression:
+    # Trino's count_if is a bigint and 0 over no rows. DuckDB's own COUNT_IF is the fastest form
+    # there (about 3 times COUNT(CASE ...)) but a HUGEINT and NULL over no rows: the cast and
+    # coalesce, applied once per group, keep Trino's answer at the native speed.
+    if isinstance(node, exp.CountIf):
+        counted = exp.Cast(this=exp.CountIf(this=node.this), to=exp.DataType.build("BIGINT"))
+        return exp.Coalesce(this=counted, expressions=[exp.Literal.number(0)])
+    return node
+
+
+def _count_if_as_filter(node: exp.Expression) -> exp.Expression:
+    # PostgreSQL has no count_if; COUNT(*) FILTER (WHERE ...) is its native form (a bigint, 0
+    # over no rows, as Trino's).
+    if isinstance(node, exp.CountIf):
+        return exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=node.this))
+    return node
+
+
 def _count_if_as_count(node: exp.Expression) -> exp.Expression:
-    # Trino's count_if is a bigint and 0 over no rows. DuckDB's COUNT_IF is a HUGEINT and NULL
-    # over no rows, as is SUM(CASE ...), sqlglot's rendering for PostgreSQL.
+    # Redshift has neither count_if nor FILTER.
     if isinstance(node, exp.CountIf):
         return exp.Count(this=exp.If(this=node.this, true=exp.Literal.number(1)))
     return node
+
+
+# Each engine's fastest exact form of Trino's count_if.
+COUNT_IF_FORMS = {
+    "duckdb": _count_if_native,
+    "postgres": _count_if_as_filter,
+    "redshift": _count_if_as_count,
+}
 
 
 def _postgres_compatible(node: exp.Expression) -> exp.Expression:
@@ -421,8 +446,8 @@ def translate(canonical: CanonicalSql, dialect: str) -> str:
     even an empty one, so that the driver turns %% back into %.
     """
     tree = canonical.tree
-    if dialect in ("duckdb", "postgres", "redshift"):
-        tree = tree.transform(_count_if_as_count)
+    if (count_if := COUNT_IF_FORMS.get(dialect)) is not None:
+        tree = tree.transform(count_if)
     if dialect in ("postgres", "redshift"):
         tree = tree.transform(_postgres_compatible)
     if dialect == "postgres":
