@@ -13,9 +13,10 @@ from rest_framework.response import Response
 from core.errors import InputError
 from explore import selectors, serializers
 from explore.forms import MAX_TOP
-from explore.frames import COMPARISONS, GRAINS
+from explore.frames import GRAINS
 from explore.services import explore_submit, metric_values_submit
 from metrics.catalogue import Metric, UnknownMetric
+from metrics.windows import COMPARISONS
 from portal.roles import data_scope
 from portal.schema import FIELD_ERRORS, NOT_FOUND, RUN_LIMIT
 from portal.throttles import QUERY_THROTTLES

@@ -10,10 +10,10 @@ from datetime import date
 from urllib.parse import urlencode
 
 from core.errors import InputError
-from explore.frames import COMPARISONS, GRAINS, SQL_GRAIN, Kind, comparison_window
+from explore.frames import GRAINS, SQL_GRAIN, Kind
 from metrics.catalogue import Metric
 from metrics.params import MetricParams, metric_params
-from metrics.windows import default_window
+from metrics.windows import COMPARISONS, comparison_window, default_window
 
 DEFAULT_DAYS = 28
 DEFAULT_TOP = 5

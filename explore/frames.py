@@ -1,5 +1,6 @@
 """The explore view's numbers from a metric's per-period result: quarters, the top values of a
-breakdown plus "Other", and the comparison window aligned period by period.
+breakdown plus "Other", and the comparison window's periods aligned with the window's, period
+by period (the comparison window itself: metrics.windows.comparison_window).
 
 Pure: no Django, no I/O. Everything re-aggregates the way the SQL contract allows: a ratio's
 period or group is sum(numerator) / sum(denominator) (never a mean of ratios), a count is a
@@ -13,17 +14,10 @@ from datetime import date, timedelta
 import pandas as pd
 
 from metrics.summary import summarise
-from metrics.windows import previous_window
 
 GRAINS = ("day", "week", "month", "quarter")
 # The SQL contract knows day, week and month: a quarter is three months added up.
 SQL_GRAIN = {"day": "day", "week": "week", "month": "month", "quarter": "month"}
-COMPARISONS = {
-    "none": "No comparison",
-    "previous": "Previous period",
-    "wow": "Same period last week",
-    "yoy": "Same period last year",
-}
 OTHER = "Other"
 KEYS = ["period", "dimension_value"]
 
@@ -42,28 +36,6 @@ class Kind:
     @property
     def parts(self) -> list[str]:
         return ["numerator", "denominator"] if self.is_ratio else ["value"]
-
-
-def comparison_window(start: date, end: date, compare: str, grain: str) -> tuple[date, date] | None:
-    """The window ``compare`` names. Last year is 52 weeks back for days and weeks (the same
-    weekdays, so a Monday is compared with a Monday) and the same dates for months and quarters
-    (so a month is compared with the same month)."""
-    if compare == "previous":
-        return previous_window(start, end)
-    if compare == "wow":
-        return start - timedelta(days=7), end - timedelta(days=7)
-    if compare == "yoy":
-        if grain in ("day", "week"):
-            return start - timedelta(days=364), end - timedelta(days=364)
-        return _year_before(start), _year_before(end)
-    return None
-
-
-def _year_before(day: date) -> date:
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - 1, day=28)
 
 
 def period_start(day: date, grain: str) -> date:

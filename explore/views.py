@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET
 from core.errors import InputError
 from explore import exports, selectors
 from explore.forms import MAX_TOP
-from explore.frames import COMPARISONS, GRAINS, SQL_GRAIN, Kind
+from explore.frames import GRAINS, SQL_GRAIN, Kind
 from explore.services import explore_submit
 from metrics.catalogue import UnknownMetric
+from metrics.windows import COMPARISONS
 from portal.roles import data_scope
 from portal.throttles import query_throttled
 from warehouse import selectors as run_selectors

@@ -29,7 +29,7 @@ from metrics.params import MetricParams, matured_params
 from metrics.selectors import TileView
 from metrics.serializers import translations
 from metrics.services import metric_data_submit, parse_metric_params
-from metrics.windows import maturity_note, previous_window
+from metrics.windows import COMPARISONS, comparison_shift, comparison_window, maturity_note
 from pipeline.models import TableFreshness
 from pipeline.selectors import table_freshness
 from portal.local_cache import local_cache
@@ -63,15 +63,18 @@ def metric_list(request):
 
 @dataclass(frozen=True)
 class Chart:
-    """Where a chart gets its numbers: the data API for the window (and the previous one)."""
+    """Where a chart gets its numbers: the data API for the window (and the one it is compared
+    with), and how the comparison's periods are moved to lie under the window's."""
 
     page_url: str
     url: str
-    previous_url: str | None
+    compare_url: str | None
+    compare_label: str  # the comparison's name: the series' and the headline's
     csv_url: str
     start: str  # ISO dates: the template writes them as they are
     end: str
     shift_days: int
+    shift_months: int
     grain: str
     # Set when the chart shows a censored metric's latest matured window instead of the one
     # asked for: the tile says so.
@@ -79,10 +82,11 @@ class Chart:
 
 
 def _chart(
-    metric: Metric, params: MetricParams, compare: bool, *, data_as_of: str | None = None
+    metric: Metric, params: MetricParams, compare: str, *, data_as_of: str | None = None
 ) -> Chart:
     """``data_as_of`` (the newest partition) moves a censored metric's window back to its
-    latest matured cohorts (metrics.params.matured_params, as warming does)."""
+    latest matured cohorts (metrics.params.matured_params, as warming does); the comparison
+    window follows the window shown."""
     asked = params
     params = matured_params(metric, params, data_as_of)
     note = ""
@@ -94,22 +98,43 @@ def _chart(
     query.update(params.filters)
     page = reverse("metric-detail", args=[metric.slug])
     api = reverse("api-metric-data", args=[metric.slug])
-    previous_url = None
-    if compare:
-        before_start, before_end = previous_window(params.start, params.end)
-        previous_url = f"{api}?{urlencode({**query, 'start': before_start, 'end': before_end})}"
+    compare_url = None
+    if (window := comparison_window(params.start, params.end, compare, params.grain)) is not None:
+        compare_url = f"{api}?{urlencode({**query, 'start': window[0], 'end': window[1]})}"
+    shift_days, shift_months = comparison_shift(params.start, params.end, compare, params.grain)
     return Chart(
         page_url=page,
         url=f"{api}?{urlencode(query)}",
-        previous_url=previous_url,
+        compare_url=compare_url,
+        compare_label=COMPARISONS[compare],
         # Pages live under the metric's page: no second reverse() per tile.
         csv_url=f"{page}data.csv?{urlencode(query)}",
         start=params.start.isoformat(),
         end=params.end.isoformat(),
-        shift_days=params.days,
+        shift_days=shift_days,
+        shift_months=shift_months,
         grain=params.grain,
         maturity_note=note,
     )
+
+
+@dataclass(frozen=True)
+class Picker:
+    """A filter control: the dimension, its value ("" for every value), where its choices come
+    from (the values API: the values of the window with their rows; none when the window is
+    not valid), and on a dashboard how many tiles it applies to and whose values it offers."""
+
+    name: str
+    value: str
+    values_url: str = ""
+    applies: str = ""
+    source: str = ""
+
+
+def _values_url(slug: str, dimension: str, form: WindowForm) -> str:
+    path = reverse("api-metric-values", args=[slug, dimension])
+    window = {"start": form.cleaned_data["start"], "end": form.cleaned_data["end"]}
+    return f"{path}?{urlencode(window)}"
 
 
 def _data_as_of() -> str | None:
@@ -132,25 +157,40 @@ def metric_detail(request, slug: str):
         compare=True,
         today=timezone.localdate(),
         grains=metric.grains,
+        dimensions=metric.dimensions,
     )
     chart = error = None
     split_by = request.GET.get("split_by", "")
-    filters = {name: request.GET.get(name, "") for name in metric.dimensions}
-    if form.is_valid():
-        query = {**form.cleaned_data, "split_by": split_by, **filters}
-        query.update(start=query["start"].isoformat(), end=query["end"].isoformat())
+    valid = form.is_valid()
+    if valid:
+        window = form.cleaned_data
+        query = {
+            "start": window["start"].isoformat(),
+            "end": window["end"].isoformat(),
+            "grain": window["grain"],
+            "split_by": split_by,
+            **form.filters,
+        }
         try:
             params = parse_metric_params(metric, query)
-            chart = _chart(metric, params, form.comparing, data_as_of=data_as_of)
+            chart = _chart(metric, params, form.comparison, data_as_of=data_as_of)
         except InputError as err:
             error = (err.field, err.message)
     else:
         error = form.first_error()
+    pickers = [
+        Picker(
+            name=name,
+            value=form.data[name],
+            values_url=_values_url(metric.slug, name, form) if valid else "",
+        )
+        for name in metric.dimensions
+    ]
     context = {
         "metric": metric,
         "form": form,
         "split_by": split_by,
-        "filters": filters,
+        "pickers": pickers,
         "chart": chart,
         "error": error,
         "translations": translations(metric),
@@ -224,6 +264,8 @@ def dashboard_list(request):
 class TileCard:
     view: TileView
     chart: Chart | None
+    # Says which of the dashboard's filters the tile's metric cannot take.
+    filter_note: str = ""
 
 
 @require_GET
@@ -233,6 +275,7 @@ def dashboard_detail(request, slug: str):
     except UnknownDashboard:
         raise Http404("No such dashboard.") from None
     data_as_of = _data_as_of()
+    shared = _shared_dimensions(tiles)
     form = WindowForm(
         request.GET,
         data_as_of=data_as_of,
@@ -240,29 +283,55 @@ def dashboard_detail(request, slug: str):
         grain=dashboard.default_grain,
         compare=dashboard.default_compare,
         today=timezone.localdate(),
+        dimensions=tuple(shared),
     )
-    error = None if form.is_valid() else form.first_error()
+    valid = form.is_valid()
+    charted = sum(view.metric is not None for view in tiles)
+    pickers = [
+        Picker(
+            name=name,
+            value=form.data[name],
+            values_url=_values_url(metrics[0].slug, name, form) if valid else "",
+            applies=f"on {len(metrics)} of {charted} tile{'s' if charted != 1 else ''}",
+            source=metrics[0].title,
+        )
+        for name, metrics in shared.items()
+    ]
     context = {
         "dashboard": dashboard,
         "form": form,
-        "error": error,
-        "tiles_html": _tiles_html(dashboard, tiles, form, data_as_of) if form.is_valid() else "",
+        "error": None if valid else form.first_error(),
+        "pickers": pickers,
+        "tiles_html": _tiles_html(dashboard, tiles, form, data_as_of) if valid else "",
         "presets": _presets(request, form, data_as_of),
         "data_as_of": data_as_of,
     }
-    response = render(
-        request, "metrics/dashboard_detail.html", context, status=400 if error else 200
-    )
+    status = 200 if valid else 400
+    response = render(request, "metrics/dashboard_detail.html", context, status=status)
     return dashboard_viewed(request, response, slug)
+
+
+def _shared_dimensions(tiles: list[TileView]) -> dict[str, list[Metric]]:
+    """Each dimension of the tiles' metrics (in the order the tiles first name it) with the
+    metrics that have it: a dashboard-wide filter applies to those tiles. Its picker offers the
+    values of the first of them (one query per filter, not one per tile)."""
+    shared: dict[str, list[Metric]] = {}
+    for view in tiles:
+        if view.metric is not None:
+            for name in view.metric.dimensions:
+                shared.setdefault(name, []).append(view.metric)
+    return shared
 
 
 def _tiles_html(
     dashboard: Dashboard, tiles: list[TileView], form: WindowForm, data_as_of: str | None = None
 ) -> str:
-    """The tiles of a dashboard for a window. They hold no numbers and nothing of the user (the
-    browser fetches the data), only what the key names, so every user who sees the same tiles
-    shares one rendering; a changed definition or tile set is a new key."""
+    """The tiles of a dashboard for a window, comparison and filters. They hold no numbers and
+    nothing of the user (the browser fetches the data), only what the key names, so every user
+    who sees the same tiles shares one rendering; a changed definition or tile set is a new
+    key."""
     window = form.cleaned_data
+    filters = form.filters
     # The whole definitions: a changed title or query is a new key. The newest partition
     # decides the windows of censored metrics.
     seen = (
@@ -271,7 +340,8 @@ def _tiles_html(
         window["start"],
         window["end"],
         window["grain"],
-        form.comparing,
+        form.comparison,
+        sorted(filters.items()),
         data_as_of,
     )
     key = "tiles:" + sha256(repr(seen).encode()).hexdigest()
@@ -279,21 +349,36 @@ def _tiles_html(
         return mark_safe(html)  # noqa: S308 - our own rendering, escaped when it was made
     cards = []
     for view in tiles:
-        chart = None
-        if view.metric is not None:
-            params = MetricParams(
-                start=window["start"],
-                end=window["end"],
-                grain=view.grain(window["grain"]),
-                split_by=view.tile.split_by,
-            )
-            chart = _chart(view.metric, params, form.comparing, data_as_of=data_as_of)
-        cards.append(TileCard(view=view, chart=chart))
+        if view.metric is None:
+            cards.append(TileCard(view=view, chart=None))
+            continue
+        dimensions = view.metric.dimensions
+        params = MetricParams(
+            start=window["start"],
+            end=window["end"],
+            grain=view.grain(window["grain"]),
+            split_by=view.tile.split_by,
+            filters={name: value for name, value in filters.items() if name in dimensions},
+        )
+        chart = _chart(view.metric, params, form.comparison, data_as_of=data_as_of)
+        note = _unfiltered_note([name for name in filters if name not in dimensions])
+        cards.append(TileCard(view=view, chart=chart, filter_note=note))
     html = render_to_string(
         "metrics/_tiles.html", {"cards": cards, "requested_grain": window["grain"]}
     )
     local_cache().set(key, html)
     return html
+
+
+def _unfiltered_note(dimensions: list[str]) -> str:
+    """What a tile says when its metric lacks some of the dashboard's filtered dimensions: its
+    numbers are for every value of them."""
+    if not dimensions:
+        return ""
+    *rest, last = dimensions
+    names = f"{', '.join(rest)} or {last}" if rest else last
+    lacks = "no such dimension" if len(dimensions) == 1 else "none of these dimensions"
+    return f"Not filtered by {names}: this metric has {lacks}."
 
 
 def _presets(request, form: WindowForm, data_as_of: str | None) -> list[tuple[int, str, bool]]:

@@ -259,7 +259,8 @@ def test_an_export_not_ready_yet_says_so(analyst_client, settings):
 
 
 def test_window_periods_and_year_before():
-    from explore.frames import comparison_window, window_periods
+    from explore.frames import window_periods
+    from metrics.windows import comparison_window
 
     assert window_periods(date(2026, 1, 7), date(2026, 1, 20), "week") == [
         date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19)]  # fmt: skip

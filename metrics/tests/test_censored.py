@@ -117,7 +117,7 @@ def test_censored_tiles_read_their_latest_matured_window_and_say_so(lake_setting
         "end": "2026-01-01",
         "grain": "day",
     }
-    assert query_of(repeat["data-previous-url"])["end"] == "2025-12-04"
+    assert query_of(repeat["data-compare-url"])["end"] == "2025-12-04"
     assert repeat["data-start"] == "2025-12-05" and repeat["data-end"] == "2026-01-01"
     assert repeat["data-matures-after-days"] == "30"
     assert repeat["note"] == (
@@ -178,7 +178,7 @@ def test_warming_computes_exactly_the_views_the_tiles_read(lake_settings):
     for dashboard in DASHBOARDS:
         page = admin.get(f"/dashboards/{dashboard.slug}/").content.decode()
         for slug, attrs in tiles(page).items():
-            for url in (attrs["data-url"], attrs["data-previous-url"]):
+            for url in (attrs["data-url"], attrs["data-compare-url"]):
                 q = query_of(url)
                 asked.add((slug, q["start"], q["end"], q["grain"], q.get("split_by")))
     warmed = {

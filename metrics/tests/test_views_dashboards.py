@@ -41,7 +41,7 @@ def test_every_tile_loads_its_metric_for_the_default_window(analyst):
     assert ctr["data-url"] == (
         "/api/metrics/search_to_view_ctr/data?start=2026-01-04&end=2026-01-31&grain=day"
     )
-    assert ctr["data-previous-url"] == (
+    assert ctr["data-compare-url"] == (
         "/api/metrics/search_to_view_ctr/data?start=2025-12-07&end=2026-01-03&grain=day"
     )
     assert ctr["data-state"] == "waiting" and ctr["data-format"] == "percent"
@@ -57,7 +57,7 @@ def test_controls_change_every_tile(analyst):
         assert attrs["data-url"] == (
             f"/api/metrics/{slug}/data?start=2026-01-18&end=2026-01-24&grain=week"
         )
-        assert "data-previous-url" not in attrs
+        assert "data-compare-url" not in attrs
 
 
 def test_presets_end_at_the_newest_data_and_keep_other_controls(analyst):

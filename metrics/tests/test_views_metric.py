@@ -40,7 +40,7 @@ def test_chart_defaults_to_the_last_28_days_of_data_compared_with_the_28_before(
     assert attrs["data-url"] == (
         "/api/metrics/search_to_view_ctr/data?start=2026-01-04&end=2026-01-31&grain=day"
     )
-    assert attrs["data-previous-url"] == (
+    assert attrs["data-compare-url"] == (
         "/api/metrics/search_to_view_ctr/data?start=2025-12-07&end=2026-01-03&grain=day"
     )
     assert attrs["data-format"] == "percent" and attrs["data-higher-is-better"] == "true"
@@ -60,7 +60,7 @@ def test_controls_carry_into_the_chart_and_csv_urls(lake_settings):
     attrs = tile_attrs(page)
     expected = "start=2026-01-18&end=2026-01-31&grain=week&split_by=channel&priority=high"
     assert attrs["data-url"] == f"/api/metrics/support_first_response_time/data?{expected}"
-    assert "data-previous-url" not in attrs
+    assert "data-compare-url" not in attrs
     assert f'href="/metrics/support_first_response_time/data.csv?{expected}"' in unescape(page)
 
 

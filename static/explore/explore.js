@@ -2,8 +2,8 @@
  *
  * The page's controls are a plain GET form: the URL is the whole state. This script fetches
  * the view for that state (200 now, or 202 then poll the run, as dashboard tiles do, through
- * dashboard.js's fetchResult), draws the chart and the table, and fills each filter's picker
- * with the values found in the window and their row counts.
+ * dashboard.js's fetchResult) and draws the chart and the table. dashboard.js fills each
+ * filter's picker with the values found in the window and their row counts, as on dashboards.
  */
 (function () {
   "use strict";
@@ -21,40 +21,11 @@
     });
   }
 
-  // ---- value pickers ----
+  // ---- value pickers: filled by dashboard.js; a pick applies itself ----
 
-  function fillPicker(select) {
-    var chosen = select.value;
-    M.fetchResult(select.dataset.valuesUrl, function () {}).then(function (body) {
-      var keep = select.querySelector("option[value='']");
-      select.textContent = "";
-      select.appendChild(keep);
-      var found = false;
-      body.values.forEach(function (v) {
-        var option = document.createElement("option");
-        option.value = v.value;
-        option.textContent = v.value + " (" + M.formatValue(v.items, "number", "count") + ")";
-        option.dataset.items = String(v.items);
-        if (v.value === chosen) { option.selected = true; found = true; }
-        select.appendChild(option);
-      });
-      if (chosen && !found) {
-        // Chosen in the URL but absent from the window: kept, and said so.
-        var missing = document.createElement("option");
-        missing.value = chosen;
-        missing.textContent = chosen + " (not in this window)";
-        missing.selected = true;
-        select.appendChild(missing);
-      }
-      select.dataset.loaded = "true";
-    }, function (err) {
-      select.dataset.loaded = "failed";
-      select.title = err.message;
-    });
+  document.querySelectorAll("select[data-values-url]").forEach(function (select) {
     select.addEventListener("change", function () { form.submit(); });
-  }
-
-  document.querySelectorAll("select[data-values-url]").forEach(fillPicker);
+  });
 
   // ---- the view ----
 

@@ -1,9 +1,13 @@
-/* Dashboard tiles and the metric page chart.
+/* Dashboard tiles, the metric page chart, and the filter pickers of both (and of explore).
  *
  * Every element with [data-tile] loads on its own: it asks the metric data API for its window
- * (and the previous window when comparing). A 200 carries the result; a 202 carries a run id,
- * which is polled at /api/runs/<id> until it succeeds (then the data is fetched again, now from
- * the cache) or fails (the message and a Retry button are shown). No tile waits for another.
+ * (and the window it is compared with: the previous period, last week or last year). A 200
+ * carries the result; a 202 carries a run id, which is polled at /api/runs/<id> until it
+ * succeeds (then the data is fetched again, now from the cache) or fails (the message and a
+ * Retry button are shown). No tile waits for another.
+ *
+ * Every select[data-values-url] is a filter picker: its options are the values of the window
+ * (the values API), with how many rows hold each.
  */
 (function () {
   "use strict";
@@ -167,12 +171,16 @@
   function Tile(el) {
     this.el = el;
     this.url = el.dataset.url;
-    this.previousUrl = el.dataset.previousUrl || null;
+    this.compareUrl = el.dataset.compareUrl || null;
+    this.compareLabel = el.dataset.compareLabel || "";
     this.format = el.dataset.format;
     this.unit = el.dataset.unit;
     this.higherIsBetter = el.dataset.higherIsBetter === "true";
     this.chartType = el.dataset.chart || "line";
+    // How far the comparison's periods move to lie under the window's (12 months for last
+    // year by month: a month's first day a year later is not a fixed number of days away).
     this.shiftDays = parseInt(el.dataset.shiftDays || "0", 10);
+    this.shiftMonths = parseInt(el.dataset.shiftMonths || "0", 10);
     this.plot = el.querySelector(".plot");
     this.state = el.querySelector(".tile-state");
     this.refreshButton = el.querySelector("[data-action=refresh]");
@@ -236,9 +244,9 @@
     }
     try {
       var jobs = [fetchResult(force ? withForce(this.url) : this.url, tracker("current"))];
-      if (this.previousUrl) {
-        this.statuses.previous = "queued";
-        jobs.push(fetchResult(force ? withForce(this.previousUrl) : this.previousUrl, tracker("previous")));
+      if (this.compareUrl) {
+        this.statuses.compare = "queued";
+        jobs.push(fetchResult(force ? withForce(this.compareUrl) : this.compareUrl, tracker("compare")));
       }
       var markers = this.annotations();
       var results = await Promise.all(jobs);
@@ -254,7 +262,7 @@
     }
   };
 
-  Tile.prototype.render = function (current, previous) {
+  Tile.prototype.render = function (current, compared) {
     var value = current.summary.value;
     var single = current.summary.method !== "none";  // a split median has no single number
     var valueEl = this.field("value");
@@ -267,11 +275,12 @@
     var previousEl = this.field("previous");
     changeEl.textContent = "";
     previousEl.textContent = "";
-    if (previous && single) {
-      var before = previous.summary.value;
+    if (compared && single) {
+      var before = compared.summary.value;
+      var when = "the " + this.compareLabel.toLowerCase();  // "the same period last week"
       previousEl.textContent = before === null
-        ? "no data in the previous period"
-        : "vs " + formatValue(before, this.format, this.unit) + " in the previous period";
+        ? "no data in " + when
+        : "vs " + formatValue(before, this.format, this.unit) + " in " + when;
       previousEl.dataset.raw = before === null ? "" : String(before);
       var diff = change(value, before, this.format, this.higherIsBetter);
       if (diff) {
@@ -283,7 +292,7 @@
     this.field("cached_at").textContent = "Cached " + localTime(current.cached_at);
     this.field("run").textContent = "Run " + current.run_id;
     this.field("run").href = current.poll_url;
-    this.draw(current, previous);
+    this.draw(current, compared);
     this.show("done");
     if (!current.result.rows.length) {
       var matures = this.el.dataset.maturesAfterDays;
@@ -296,7 +305,7 @@
     }
   };
 
-  Tile.prototype.draw = function (current, previous) {
+  Tile.prototype.draw = function (current, compared) {
     var self = this;
     var traces = [];
     var series = groupRows(current.result);
@@ -304,12 +313,13 @@
     series.forEach(function (s, i) {
       traces.push(self.trace(s.x, s.y, split ? s.name : "This period", COLORS[i % COLORS.length], false));
     });
-    if (previous && !split) {
-      groupRows(previous.result).forEach(function (s) {
-        var shifted = s.x.map(function (x) { return shiftDate(x, self.shiftDays); });
-        var t = self.trace(shifted, s.y, "Previous period", "#98a2b3", true);
+    if (compared && !split) {
+      groupRows(compared.result).forEach(function (s) {
+        // Drawn under the periods they are compared with; the hover says their own dates.
+        var shifted = s.x.map(function (x) { return shiftDate(x, self.shiftDays, self.shiftMonths); });
+        var t = self.trace(shifted, s.y, self.compareLabel, "#98a2b3", true);
         t.customdata = s.x;
-        t.hovertemplate = "%{customdata|%d %b %Y}<br>%{text}<extra>Previous period</extra>";
+        t.hovertemplate = "%{customdata|%d %b %Y}<br>%{text}<extra>" + self.compareLabel + "</extra>";
         traces.push(t);
       });
     }
@@ -337,7 +347,7 @@
     if (A) A.decorate(traces, layout, this.markers);
     Plotly.react(this.plot, traces, layout, { displayModeBar: false, responsive: true });
     if (A) A.attach(this.plot, this.el.dataset.metric);
-    this.drawn = [current, previous];
+    this.drawn = [current, compared];
   };
 
   // The whole window, widened to the first period (a week or month may start before it) and by
@@ -392,8 +402,9 @@
     return order.map(function (name) { return byName[name]; });
   }
 
-  function shiftDate(iso, days) {
+  function shiftDate(iso, days, months) {
     var d = new Date(iso.slice(0, 10) + "T00:00:00Z");
+    if (months) d.setUTCMonth(d.getUTCMonth() + months);  // periods by month start on the 1st
     d.setUTCDate(d.getUTCDate() + days);
     return d.toISOString().slice(0, 10);
   }
@@ -404,11 +415,46 @@
     return d.toLocaleString("en-GB", { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" });
   }
 
+  // ---- filter pickers ----
+
+  // The window's values, most rows first, each with its row count; a value chosen in the URL
+  // but absent from the window is kept and said so (its tiles then show no data).
+  function fillPicker(select) {
+    var chosen = select.value;
+    fetchResult(select.dataset.valuesUrl, function () {}).then(function (body) {
+      var keep = select.querySelector("option[value='']");
+      select.textContent = "";
+      select.appendChild(keep);
+      var found = false;
+      body.values.forEach(function (v) {
+        var option = document.createElement("option");
+        option.value = v.value;
+        option.textContent = v.value + " (" + formatValue(v.items, "number", "count") + ")";
+        option.dataset.items = String(v.items);
+        if (v.value === chosen) { option.selected = true; found = true; }
+        select.appendChild(option);
+      });
+      if (chosen && !found) {
+        var missing = document.createElement("option");
+        missing.value = chosen;
+        missing.textContent = chosen + " (not in this window)";
+        missing.selected = true;
+        select.appendChild(missing);
+      }
+      select.dataset.loaded = "true";
+    }, function (err) {
+      select.dataset.loaded = "failed";
+      select.title = err.message;
+    });
+  }
+
   document.querySelectorAll("[data-tile]").forEach(function (el) {
     var tile = new Tile(el);
     el.querySelector(".tile-state button").addEventListener("click", function () { tile.load(false); });
     tile.load(false);
   });
+  // After the tiles: their numbers come first when the user's queries are capped.
+  document.querySelectorAll("select[data-values-url]").forEach(fillPicker);
 
   // explore.js draws its own chart with the same formats and the same fetch-and-poll.
   window.portalMetrics = {

@@ -93,11 +93,13 @@ def log_in(page, base_url: str, username: str, next_path: str) -> None:
 
 
 def wait_for_tiles(page) -> None:
-    """Until every tile on the page has its data (or failed): no request of the page is still
-    in flight when the test ends and the database is flushed."""
+    """Until every tile and filter picker on the page has its data (or failed): no request of
+    the page is still in flight when the test ends and the database is flushed."""
     page.wait_for_function(
         """() => {
           const tiles = [...document.querySelectorAll('[data-tile]')];
-          return tiles.length && tiles.every(t => ['done', 'failed'].includes(t.dataset.state));
+          const pickers = [...document.querySelectorAll('select[data-values-url]')];
+          return tiles.length && tiles.every(t => ['done', 'failed'].includes(t.dataset.state))
+            && pickers.every(p => p.dataset.loaded);
         }"""
     )
