@@ -19,7 +19,7 @@ from core.errors import LimitReached
 from portal.lease import lease_renewed
 from portal.roles import Access, scope_key, user_roles
 from warehouse import params as query_params
-from warehouse import personal_data, result_cache, watermark
+from warehouse import personal_data, result_cache, run_events, watermark
 from warehouse.engines.base import TransientWarehouseError, WarehouseError, checked_sql
 from warehouse.engines.registry import get_engine
 from warehouse.lake import contract
@@ -211,7 +211,10 @@ def run_take_over(*, run: QueryRun, enqueue: bool = True) -> str | None:
         failed = as_read.update(
             status=QueryRun.Status.FAILED, finished_at=now, error=_gave_up(run.attempts)
         )
-        return QueryRun.Status.FAILED if failed else None
+        if not failed:
+            return None
+        run_events.run_finished(run.pk)
+        return QueryRun.Status.FAILED
     if not as_read.update(status=QueryRun.Status.QUEUED, heartbeat_at=now):
         return None
     if enqueue:
@@ -304,12 +307,14 @@ def query_run_execute(*, run_id: int) -> QueryRun | None:
         engine_query_id=stats.engine_query_id or "",
         error="",
     )
+    run_events.run_finished(run_id)
     run.refresh_from_db()
     return run
 
 
 def _fail(attempt: QuerySet[QueryRun], run: QueryRun, error: str) -> QueryRun:
     attempt.update(status=QueryRun.Status.FAILED, finished_at=timezone.now(), error=error[:10_000])
+    run_events.run_finished(run.pk)
     run.refresh_from_db()
     return run
 
@@ -366,8 +371,9 @@ class Answer:
         return reverse("api-run-detail", args=[self.run.pk]) if self.pending else None
 
 
-# Waiting re-reads the run: every 20 ms at first, so that a quick query answers quickly, then
-# less often, so that a long wait costs few queries.
+# Waiting re-reads the run when its end is announced (warehouse.run_events), and otherwise
+# every 20 ms at first, so that a quick query answers quickly without Redis, then less often, so
+# that a long wait costs few queries.
 _POLL_FIRST_S, _POLL_MAX_S = 0.02, 0.25
 
 
@@ -377,17 +383,22 @@ def query_answer(*, submission: Submission, wait_s: float) -> Answer:
     that sleeps on a run."""
     if submission.cached is not None:
         return Answer(result=submission.cached)
+    if wait_s <= 0:
+        return _answer_now(QueryRun.objects.get(pk=submission.run.pk))
     deadline = time.monotonic() + wait_s
     poll_s = _POLL_FIRST_S
-    while True:
-        run = QueryRun.objects.get(pk=submission.run.pk)
-        if run.is_finished:
-            return _finished_answer(run)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return Answer(run=run)
-        time.sleep(min(poll_s, left))
-        poll_s = min(poll_s * 1.5, _POLL_MAX_S)
+    with run_events.listening(submission.run.pk) as listener:
+        while True:
+            run = QueryRun.objects.get(pk=submission.run.pk)
+            left = deadline - time.monotonic()
+            if run.is_finished or left <= 0:
+                return _answer_now(run)
+            listener.wait(min(poll_s, left))
+            poll_s = min(poll_s * 1.5, _POLL_MAX_S)
+
+
+def _answer_now(run: QueryRun) -> Answer:
+    return _finished_answer(run) if run.is_finished else Answer(run=run)
 
 
 def _finished_answer(run: QueryRun) -> Answer:
