@@ -3,14 +3,21 @@ run's row; without Redis, or with Redis away, it looks at the row as before."""
 
 import threading
 import time
+from datetime import date
 
 import pytest
 from django.db import connection
 
+from portal.roles import Access
 from warehouse import run_events, services
-from warehouse.tests.test_services import submit
 
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
+SEARCHES_BY_DAY = """
+SELECT event_dt, count_if(step = 'search') AS searches
+FROM fact_funnel_events
+WHERE event_dt BETWEEN :start AND :end
+GROUP BY event_dt
+"""
 
 
 @pytest.fixture
@@ -58,7 +65,11 @@ def test_an_answer_comes_when_the_run_finishes_not_at_the_next_look(
 ):
     # The first look at the row after 20 s: only the announcement can answer sooner.
     monkeypatch.setattr(services, "_POLL_FIRST_S", 20.0)
-    submission = submit()
+    submission = services.query_submit(
+        sql=SEARCHES_BY_DAY,
+        params={"start": date(2026, 1, 20), "end": date(2026, 1, 26)},
+        scope=frozenset({Access.GENERAL}),
+    )
 
     def worker() -> None:
         try:
