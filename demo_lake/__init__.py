@@ -12,9 +12,12 @@ is written as null (or not at all), as a real lake loaded on that day would hold
 Shapes worth knowing when reading the numbers: weekends are busier; search -> listing view ~34%,
 view -> message ~8%, message -> checkout start ~30%, checkout start -> complete ~65%; durations
 are lognormal; about a fifth of identities become users; one day (2/3 into the window) loses ~6%
-of events on the way to silver and one day (1/3 in) has a slow gold load. consent_changes alone
-reaches back before the window (earlier banner answers), so consent at any time is knowable;
-marketing touches and digests only ever follow a granted marketing consent. Known crawlers
+of events on the way to silver and one day (1/3 in) has a slow gold load. Two things reach back
+before the window: consent_changes (earlier banner answers), so consent at any time is knowable,
+and the bookings with their refunds, disputes and chargebacks (``history_days``, a year by
+default; stream 2), so a 90-day repeat-rate cohort has matured within any window and a first
+booking is told from a returning one; events, sessions and touches start with the window.
+Marketing touches and digests only ever follow a granted marketing consent. Known crawlers
 always see control in experiments.
 
 Modules: ``build`` runs the days (start here); ``world`` is the state every domain shares;

@@ -55,7 +55,8 @@ def generate_lake(
 
 
 def _world(cfg: LakeConfig, root: Path) -> World:
-    """The pools, drawn from stream 0, and what is written before the first day."""
+    """The pools, drawn from stream 0, and what is written before the first day (the bookings
+    before the window from stream 2)."""
     start = (cfg.start_date - EPOCH).days * DAY
     first_day = start // DAY
     rng = np.random.default_rng([cfg.seed, 0])
@@ -80,6 +81,8 @@ def _world(cfg: LakeConfig, root: Path) -> World:
     )
     consent.consent_history(w, rng)
     marketing.referrals(w, rng)
+    # A stream of its own: the window's rows do not depend on how far back bookings reach.
+    bookings.booking_history(w, np.random.default_rng([cfg.seed, 2]))
     return w
 
 

@@ -14,6 +14,10 @@ PROFILES, STUDIOS = 3_000, 450
 SFW_CHECKS_PER_DAY = 2_500
 DMCA_NOTICES_PER_DAY = 2.5
 TICKETS_PER_SESSION = 0.01
+# Bookings and their after-sale reach back this far before the window (events, sessions and
+# touches start with it), as a marketplace keeps its bookings for years: cohorts followed up
+# for 90 days have matured within any window, and a first booking is told from a returning one.
+HISTORY_DAYS = 365
 
 # --- Behaviour.
 USER_SHARE = 0.21
@@ -32,6 +36,11 @@ class LakeConfig:
     end_date: date
     # A partition with more rows is split into bucket files (see warehouse.lake.layout).
     rows_per_file: int = layout.ROWS_PER_FILE
+    history_days: int = HISTORY_DAYS
+
+    @property
+    def history_start(self) -> date:
+        return self.start_date - timedelta(days=self.history_days)
 
     @property
     def start_date(self) -> date:

@@ -29,7 +29,8 @@ class Identities:
 
     first_seen: np.ndarray
     became_user: np.ndarray
-    weight_cum: np.ndarray  # cumsum of activity weights, for sampling returning sessions
+    activity: np.ndarray  # how often one comes back, before it fades with age (see fade)
+    weight_cum: np.ndarray  # cumsum of activity faded as of the window's start: returning sessions
     latent: np.ndarray  # standard normal; drives propensity and experiment outcomes
     propensity: np.ndarray  # mean-one multiplier of message and checkout rates
     platform: np.ndarray
@@ -81,11 +82,11 @@ def build_identities(
     became[kind == 2] = owner_became.astype(np.int64)
 
     latent = rng.standard_normal(n).astype(np.float32)
-    age_days = np.maximum(start - first_seen, 0) / DAY
-    weight = rng.lognormal(0, 0.9, n) * np.where(became < NEVER, 2.5, 1.0)
-    weight *= 0.3 + 0.7 * np.exp(-age_days / 180)
-    weight[kind == 1] = 0  # a crawler identity never comes back (no cookies)
-    weight[kind == 2] *= 0.3
+    activity = rng.lognormal(0, 0.9, n) * np.where(became < NEVER, 2.5, 1.0)
+    weight = activity * fade(start - first_seen)
+    for a in (activity, weight):
+        a[kind == 1] = 0  # a crawler identity never comes back (no cookies)
+        a[kind == 2] *= 0.3
     platform = choice(rng, HUMAN_PLATFORM_P, n)
     platform[kind == 1] = rng.choice(CRAWLER_PLATFORMS, n_crawl, p=[0.8, 0.2])
 
@@ -100,6 +101,7 @@ def build_identities(
     return Identities(
         first_seen=first_seen,
         became_user=became,
+        activity=activity[order],
         weight_cum=np.cumsum(weight[order]),
         latent=latent,
         propensity=np.exp(0.9 * latent - 0.405).astype(np.float32),
@@ -113,6 +115,12 @@ def build_identities(
         last_touch=np.zeros(n, dtype=np.int64),  # 1970: no touch
         last_touch_promo=np.zeros(n, dtype=np.int16),
     )
+
+
+def fade(age: np.ndarray) -> np.ndarray:
+    """What is left of an identity's activity ``age`` microseconds after it was first seen:
+    people come back less as time goes by (never below 30%)."""
+    return 0.3 + 0.7 * np.exp(-(np.maximum(age, 0) / DAY) / 180)
 
 
 def write_dim_identities(w: World) -> None:

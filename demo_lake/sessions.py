@@ -1,6 +1,7 @@
 """Sessions of a day (new identities, returning ones, e-mail clicks, crawlers), where they come
 from, and how many events of each kind each has: the funnel."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import pyarrow as pa
 from demo_lake.arrays import choice, weighted_pick
 from demo_lake.config import (
     FUNNEL_RATES,
+    NEW_IDENTITIES_PER_DAY,
     PROMO_SESSION_SHARE,
     RETURNING_SESSIONS_PER_DAY,
     SEO_SESSION_SHARE,
@@ -17,6 +19,7 @@ from demo_lake.marketing import PROMO_CHANNELS
 from demo_lake.timeline import DAY, time_of_day
 from demo_lake.world import World
 
+SEARCH_SHARE, MORE_SEARCHES = 0.85, 1.5  # people: sessions that search; searches after the first
 REFERRERS = ("direct", "organic_search", "email", *PROMO_CHANNELS, "crawler")
 _DIRECT, _SEO, _EMAIL, _PROMO, _CRAWLER = 0, 1, 2, 3, 3 + len(PROMO_CHANNELS)
 
@@ -81,7 +84,16 @@ def day_sessions(w: World, rng: np.random.Generator, d: int, day0: int) -> Sessi
     return Sessions(ident, start, first, entry, promo, click, w.ids("ses_", d, n))
 
 
-def _calibrated(
+def bookings_per_day(scale: float) -> float:
+    """Bookings an average window day starts with: its sessions (new and returning) times the
+    checkout completions a person's session makes on average (the funnel's rates hold over all
+    sessions, whoever is eligible)."""
+    sessions = (NEW_IDENTITIES_PER_DAY + RETURNING_SESSIONS_PER_DAY) * scale
+    searches = SEARCH_SHARE * (1 + MORE_SEARCHES)
+    return sessions * searches * math.prod(FUNNEL_RATES.values())
+
+
+def calibrated(
     target: float, trials: np.ndarray, prop: np.ndarray, eligible: np.ndarray, cap: float
 ) -> np.ndarray:
     """Per-session success probabilities, proportional to propensity among the eligible, so the
@@ -99,14 +111,14 @@ def funnel_counts(w: World, rng: np.random.Generator, ss: Sessions) -> Counts:
     prop = idn.propensity[ss.ident]
     page = rng.poisson(np.where(crawler, 3.0, 1.2))
     search = np.where(
-        crawler, 1 + rng.poisson(3.0, n), (rng.random(n) < 0.85) * (1 + rng.poisson(1.5, n))
+        crawler,
+        1 + rng.poisson(3.0, n),
+        (rng.random(n) < SEARCH_SHARE) * (1 + rng.poisson(MORE_SEARCHES, n)),
     )
     view = rng.binomial(search, FUNNEL_RATES["view"])
-    p_message = _calibrated(FUNNEL_RATES["message"] * view.sum(), view, prop, buyer, 0.9)
+    p_message = calibrated(FUNNEL_RATES["message"] * view.sum(), view, prop, buyer, 0.9)
     message = rng.binomial(view, p_message)
-    p_start = _calibrated(
-        FUNNEL_RATES["checkout_start"] * message.sum(), message, prop, buyer, 0.95
-    )
+    p_start = calibrated(FUNNEL_RATES["checkout_start"] * message.sum(), message, prop, buyer, 0.95)
     checkout_start = rng.binomial(message, p_start)
     return Counts(
         crawler=crawler,

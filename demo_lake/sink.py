@@ -67,8 +67,18 @@ class Sink:
     def add(self, name: str, day: np.ndarray, columns: dict[str, Any]) -> None:
         """Queue rows whose partition is ``day`` (days since epoch); later days than the window's
         last have not happened yet and are dropped."""
+        self._queue(name, self._table(TABLES[name], columns), day)
+
+    def add_reaching_back(self, name: str, day: np.ndarray, columns: dict[str, Any]) -> None:
+        """Rows of the history and of the window at once (the after-sale of bookings made before
+        the window): those before it are written now (as ``write_history``), the rest queued."""
         table = TABLES[name]
         data = self._table(table, columns)
+        old = day < self.first_day
+        self._write_history(table, data.filter(pa.array(old)), day[old])
+        self._queue(name, data.filter(pa.array(~old)), day[~old])
+
+    def _queue(self, name: str, data: pa.Table, day: np.ndarray) -> None:
         keep = day <= self.last_day
         if not keep.all():
             data, day = data.filter(pa.array(keep)), day[keep]
@@ -81,9 +91,11 @@ class Sink:
     def write_history(self, name: str, day: np.ndarray, columns: dict[str, Any]) -> None:
         """Write rows older than the window at once, one file per partition."""
         table = TABLES[name]
-        data = self._table(table, columns)
+        self._write_history(table, self._table(table, columns), day)
+
+    def _write_history(self, table: Table, data: pa.Table, day: np.ndarray) -> None:
         if len(day) and day.max() >= self.first_day:
-            raise ValueError(f"{name}: history reaches into the window")
+            raise ValueError(f"{table.name}: history reaches into the window")
         for value, part in _by_day(data, day):
             label = (EPOCH + timedelta(days=value)).isoformat()
             self._write(table, part, partition_dir(self.root, table, label))

@@ -32,6 +32,15 @@ STORED_AS = {
     "date": {pa.date32()},
 }
 CRAWLERS = "Googlebot|bingbot"
+# Tables that reach back before the window: the consent log (banner answers) and the bookings
+# with their after-sale, HISTORY_DAYS before it.
+REACHING_BACK = {
+    "consent_changes",
+    "fact_bookings",
+    "fin_refunds",
+    "fin_disputes",
+    "fin_chargebacks",
+}
 
 
 def read(root: Path, name: str) -> pd.DataFrame:
@@ -55,11 +64,14 @@ def window(root: Path) -> list[date]:
     return [end - timedelta(days=i) for i in reversed(range(built["days"]))]
 
 
+MEDIUM = LakeConfig(days=42, scale=0.5, seed=11, end_date=date(2026, 3, 31))
+
+
 @pytest.fixture(scope="module")
 def medium_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Six weeks at half scale (≈ 450,000 raw events): enough rows for rates and effects."""
     root = tmp_path_factory.mktemp("medium_lake") / "lake"
-    generate_lake(root, LakeConfig(days=42, scale=0.5, seed=11, end_date=date(2026, 3, 31)))
+    generate_lake(root, MEDIUM)
     return root
 
 
@@ -86,8 +98,8 @@ def test_every_contract_table_is_there_with_its_columns_types_and_partitions(sma
         assert all(d.startswith("event_dt=") for d in dirs), table.name
         days = {date.fromisoformat(d.removeprefix("event_dt=")) for d in dirs}
         assert days_built <= days, table.name  # every day is written, if only empty
-        if table.name == "consent_changes":  # the whole log: banner answers from before
-            assert max(days) == max(days_built) and min(days) < min(days_built)
+        if table.name in REACHING_BACK:
+            assert max(days) == max(days_built) and min(days) < min(days_built), table.name
         else:
             assert days == days_built, table.name
     assert not list(small_lake.parent.rglob(".tmp-*"))
@@ -196,6 +208,7 @@ def test_funnel_steps_shrink_in_order_at_realistic_rates_and_weekends_are_busier
 
 def test_bookings_are_the_checkout_completions_and_users_book_again(medium_lake):
     bookings = read(medium_lake, "fact_bookings")
+    bookings = bookings[bookings.booked_ts >= pd.Timestamp(MEDIUM.start_date)]  # events' window
     funnel = read(medium_lake, "fact_funnel_events")
     done = funnel[funnel.step == "checkout_complete"]
     assert bookings.booking_id.is_unique and bookings.user_id.notna().all()
@@ -211,6 +224,49 @@ def test_bookings_are_the_checkout_completions_and_users_book_again(medium_lake)
     assert (bookings.amount_cents > 0).all() and (bookings.currency == "EUR").all()
     per_user = bookings.groupby("user_id").size()
     assert per_user.max() >= 3 and 0.05 < (per_user > 1).mean() < 0.5
+
+
+def test_bookings_reach_a_year_back_as_the_window_would_have_made_them(medium_lake):
+    """Before the window: bookings only (no events, no attribution), by people who were users
+    then, of listings open then; as many a day as the window starts with, repeating about as
+    often (a year of history lets a 90-day cohort mature, and tells first bookings)."""
+    start = pd.Timestamp(MEDIUM.start_date)
+    bookings = read(medium_lake, "fact_bookings")
+    before = bookings[bookings.booked_ts < start]
+    assert (before.event_dt == before.booked_ts.dt.date).all()
+    assert before.booked_ts.min() >= pd.Timestamp(MEDIUM.history_start)
+    assert before.booked_ts.min() < pd.Timestamp(MEDIUM.history_start) + pd.Timedelta(days=7)
+    assert bookings.booking_id.is_unique and before.user_id.notna().all()
+
+    users = read(medium_lake, "dim_identities").dropna(subset=["user_id"])
+    booked = before.merge(users, on=["user_id", "identity_id"], validate="m:1")
+    assert len(booked) == len(before) and (booked.became_user_ts <= booked.booked_ts).all()
+    listings = read(medium_lake, "dim_listings")
+    booked = before.merge(
+        listings, left_on=["profile_id", "listing_kind"], right_on=["listing_id", "listing_kind"]
+    )
+    assert len(booked) == len(before)
+    assert (booked.created_ts <= booked.booked_ts).all()
+    assert not (booked.deactivated_ts <= booked.booked_ts).any()
+    assert read(medium_lake, "events").client_ts.min() >= start - pd.Timedelta(days=1)
+    conversions = read(medium_lake, "fact_attribution_conversions")
+    assert not set(conversions.booking_id) & set(before.booking_id)
+
+    per_day = bookings.groupby("event_dt").size()
+    per_day.index = pd.to_datetime(per_day.index)
+    last_weeks = per_day[(per_day.index < start) & (per_day.index >= start - pd.Timedelta(28, "D"))]
+    window = per_day[per_day.index >= start]
+    assert 0.8 < last_weeks.mean() / window.mean() < 1.25
+    assert per_day[per_day.index < start - pd.Timedelta(days=300)].mean() < last_weeks.mean()
+
+    # The share of bookings that follow one of the same user's within 30 days: the window's is
+    # a little lower (its new users have no earlier bookings).
+    ordered = bookings.sort_values(["user_id", "booked_ts", "booking_id"])
+    gap = ordered.booked_ts - ordered.groupby("user_id").booked_ts.shift(1)
+    repeat = gap <= pd.Timedelta(days=30)
+    recent = (ordered.booked_ts < start) & (ordered.booked_ts >= start - pd.Timedelta(42, "D"))
+    history_share, window_share = repeat[recent].mean(), repeat[ordered.booked_ts >= start].mean()
+    assert 0 <= history_share - window_share < 0.12, (history_share, window_share)
 
 
 def test_finance_tables_agree_with_the_booking_flags(medium_lake):

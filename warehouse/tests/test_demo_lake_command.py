@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from demo_lake.config import HISTORY_DAYS
 from warehouse.lake.contract import TABLES, fingerprint
 from warehouse.lake.layout import ROWS_PER_FILE
 from warehouse.lake.storage import data_files, read_watermark
@@ -36,6 +37,7 @@ def test_rerun_is_a_noop_and_force_rebuilds_the_same_lake(tmp_path):
         **TINY,
         "scale": 0.02,
         "rows_per_file": ROWS_PER_FILE,
+        "history_days": HISTORY_DAYS,
         "contract": fingerprint(),
     }
     mark = read_watermark(root)
@@ -45,6 +47,7 @@ def test_rerun_is_a_noop_and_force_rebuilds_the_same_lake(tmp_path):
 
     assert "nothing to do" in build(root)
     assert "Use --force" in build(root, days=4)
+    assert "Use --force" in build(root, history_days=30)
     assert read_watermark(root) == mark and sample.stat().st_mtime_ns == before[0]
 
     build(root, force=True)
@@ -101,6 +104,8 @@ def test_a_failed_build_leaves_no_half_lake_and_keeps_the_old_one(tmp_path, monk
         ({"end_date": "2026-02-30"}, "--end-date"),
         ({"end_date": "31.01.2026"}, "--end-date"),
         ({"rows_per_file": 0}, "--rows-per-file"),
+        ({"history_days": -1}, "--history-days"),
+        ({"history_days": 10_000}, "--history-days"),
     ],
 )
 def test_bad_arguments_raise_a_command_error_naming_the_argument(tmp_path, options, named):

@@ -27,11 +27,18 @@ MAX_DAYS, MAX_SCALE = 730, 50.0  # bounds of the generator's id and key spaces, 
 
 
 def parse_config(
-    days: Any, scale: Any, seed: Any, end_date: Any, rows_per_file: Any = layout.ROWS_PER_FILE
+    days: Any,
+    scale: Any,
+    seed: Any,
+    end_date: Any,
+    rows_per_file: Any = layout.ROWS_PER_FILE,
+    history_days: Any = None,
 ) -> "LakeConfig":
     """Check the arguments; raise CommandError with one line naming the bad one."""
     # Demo-only code, outside the apps: imported when a lake is built (see the docstring).
-    from demo_lake.config import LakeConfig
+    from demo_lake.config import HISTORY_DAYS, LakeConfig
+
+    history_days = HISTORY_DAYS if history_days is None else history_days
 
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise CommandError(f"--days must be a whole number from 1 to {MAX_DAYS}, got {days!r}.")
@@ -45,12 +52,17 @@ def parse_config(
         raise CommandError(
             f"--rows-per-file must be a whole number above 0, got {rows_per_file!r}."
         )
+    if not isinstance(history_days, int) or not 0 <= history_days <= MAX_DAYS:
+        raise CommandError(
+            f"--history-days must be a whole number from 0 to {MAX_DAYS}, got {history_days!r}."
+        )
     return LakeConfig(
         days=days,
         scale=float(scale),
         seed=seed,
         end_date=_end_date(end_date),
         rows_per_file=rows_per_file,
+        history_days=history_days,
     )
 
 
@@ -73,6 +85,7 @@ def marker_of(cfg: "LakeConfig") -> dict[str, Any]:
         "seed": cfg.seed,
         "end_date": str(cfg.end_date),
         "rows_per_file": cfg.rows_per_file,
+        "history_days": cfg.history_days,
         "contract": contract.fingerprint(),
     }
 
@@ -106,6 +119,13 @@ class Command(BaseCommand):
             help="split a bigger partition into bucket files by id "
             f"(default {layout.ROWS_PER_FILE:,})",
         )
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=None,
+            help="days of bookings (and their refunds, disputes, chargebacks) before the window "
+            "(default 365)",
+        )
         parser.add_argument("--force", action="store_true", help="rebuild an existing lake")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -118,6 +138,7 @@ class Command(BaseCommand):
             options["seed"],
             options["end_date"],
             options["rows_per_file"],
+            options["history_days"],
         )
         root = Path(options["root"] or settings.LAKE_ROOT)
         wanted = marker_of(cfg)
@@ -150,8 +171,8 @@ class Command(BaseCommand):
                 )
 
         self.stdout.write(
-            f"Building the demo lake: {cfg.days} days {cfg.start_date}..{cfg.end_date}, "
-            f"scale {cfg.scale:g}, seed {cfg.seed} -> {root}"
+            f"Building the demo lake: {cfg.days} days {cfg.start_date}..{cfg.end_date} "
+            f"(bookings from {cfg.history_start}), scale {cfg.scale:g}, seed {cfg.seed} -> {root}"
         )
         root.parent.mkdir(parents=True, exist_ok=True)
         for stale in root.parent.glob(f"{TMP_PREFIX}{root.name}-*"):
