@@ -41,6 +41,15 @@ def _budget_line(y: float) -> dict[str, Any]:
     }
 
 
+def _expected(point) -> str:
+    if point.low is None:
+        return ""
+    return (
+        f" (usual {point.baseline:,.0f}, expected {point.low:,.0f} to {point.high:,.0f}, "
+        f"score {point.score:+.1f})"
+    )
+
+
 def _when(point) -> str:
     return point.start.isoformat()
 
@@ -136,7 +145,8 @@ def lag(points: Iterable, stage: str, budget_s: float) -> dict[str, Any]:
 
 
 def volume(points: Iterable) -> dict[str, Any]:
-    """Events per day by event type (stacked), anomalies marked."""
+    """Events per day by event type (stacked), anomalies marked; the hover says what was
+    expected (docs/anomalies.md)."""
     by_name: dict[str, list] = defaultdict(list)
     for p in points:
         by_name[p.event_name].append(p)
@@ -146,8 +156,9 @@ def volume(points: Iterable) -> dict[str, Any]:
             "name": name,
             "x": [_when(p) for p in rows],
             "y": [p.events for p in rows],
+            "customdata": [_expected(p) for p in rows],
             "marker": {"line": {"color": _BAD, "width": [2 if p.anomaly else 0 for p in rows]}},
-            "hovertemplate": "%{y:,} events<extra>" + name + "</extra>",
+            "hovertemplate": "%{y:,} events%{customdata}<extra>" + name + "</extra>",
         }
         for name, rows in sorted(by_name.items())
     ]

@@ -11,7 +11,6 @@ a handful of events says nothing about a ratio or a 95th percentile.
 """
 
 import math
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -19,6 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 import pandas as pd
+
+from core import anomalies
 
 HOUR, DAY = "hour", "day"
 LENGTH = {HOUR: timedelta(hours=1), DAY: timedelta(days=1)}
@@ -45,8 +46,7 @@ class Thresholds:
     lag_gold_p95_budget_s: float
     warn_share: float  # lag and freshness warn at this share of their budget
     min_bucket_events: int
-    volume_low_ratio: float
-    volume_high_ratio: float
+    volume_max_score: float
     volume_min_events: int
     volume_weeks: int
     volume_min_weeks: int
@@ -84,7 +84,7 @@ class Thresholds:
 
 
 _AT_MOST_ONE = frozenset(
-    {"loss_min_ratio", "loss_warn_ratio", "warn_share", "volume_low_ratio", "dead_letter_max_rate"}
+    {"loss_min_ratio", "loss_warn_ratio", "warn_share", "dead_letter_max_rate"}
 )
 
 
@@ -300,6 +300,9 @@ class VolumePoint:
     event_name: str
     events: int
     baseline: float | None  # median of the same weekday (and hour) in earlier weeks
+    low: float | None  # the expected range: outside it, the bucket is unusual
+    high: float | None
+    score: float | None  # how far from the baseline, in robust standard deviations
     judged: bool
     settled: bool
     anomaly: bool
@@ -312,10 +315,11 @@ def volume_points(
     th: Thresholds,
     clock: Clock,
 ) -> list[VolumePoint]:
-    """Volume per event name for the buckets from ``since`` on, each compared with the same
-    weekday (and hour) of up to ``volume_weeks`` earlier weeks, which ``hourly`` must reach
-    back to. Within a bucket that has events, a missing event name had zero; a bucket without
-    any event (before the data begins, or an outage) is no history to compare with."""
+    """Volume per event name for the buckets from ``since`` on, judged by core.anomalies against
+    the same weekday (and hour) of up to ``volume_weeks`` earlier weeks, which ``hourly`` must
+    reach back to (docs/anomalies.md). Within a bucket that has events, a missing event name had
+    zero; an earlier bucket without any event (before the data begins, or an outage) is no
+    history to compare with."""
     if not hourly:
         return []
     daily: dict[tuple[datetime, str], int] = defaultdict(int)
@@ -323,55 +327,73 @@ def volume_points(
         daily[(day_start(start), name)] += events
     names = sorted({name for _, name in hourly})
     last = max(start for start, _ in hourly)
+    settings = anomalies.Settings(
+        threshold=th.volume_max_score,
+        count=True,
+        history_weeks=th.volume_weeks,
+        min_history_weeks=th.volume_min_weeks,
+        min_expected=th.volume_min_events,
+    )
     points = []
     for grain, counts in ((HOUR, hourly), (DAY, daily)):
         with_data = {start for start, _ in counts}
+        first = min(with_data)
         start = since if grain == HOUR else day_start(since)
-        while start <= last:
-            earlier = [start - timedelta(weeks=k) for k in range(1, th.volume_weeks + 1)]
-            earlier = [e for e in earlier if e in with_data]
-            for name in names:
-                events = counts.get((start, name), 0)
-                history = [counts.get((e, name), 0) for e in earlier]
-                baseline = statistics.median(history) if history else None
-                if not events and not baseline:
+        end = last if grain == HOUR else day_start(last)
+        # Unknown (None): a bucket before ``start`` without any event; absent: zero.
+        gaps = dict.fromkeys(_buckets(first, start, grain) - with_data)
+        for name in names:
+            series = {t: n for (t, event), n in counts.items() if event == name} | gaps
+            found = anomalies.detect(
+                series, grain=grain, start=start, end=end, settings=settings, first=first
+            )
+            for p in found.points:
+                if not p.value and not p.expected:
                     continue
-                judged = (
-                    baseline is not None
-                    and len(history) >= th.volume_min_weeks
-                    and baseline >= th.volume_min_events
-                )
-                settled = clock.settled(start, grain)
-                # A bucket still filling up is not compared with complete ones.
-                anomaly = (
-                    judged
-                    and settled
-                    and not (
-                        th.volume_low_ratio * baseline <= events <= th.volume_high_ratio * baseline
+                settled = clock.settled(p.start, grain)
+                points.append(
+                    VolumePoint(
+                        grain=grain,
+                        start=p.start,
+                        event_name=name,
+                        events=int(p.value),
+                        baseline=p.expected,
+                        low=p.low,
+                        high=p.high,
+                        score=p.score,
+                        judged=p.judged,
+                        settled=settled,
+                        # A bucket still filling up is not compared with complete ones.
+                        anomaly=p.flagged and settled,
                     )
                 )
-                points.append(
-                    VolumePoint(grain, start, name, events, baseline, judged, settled, anomaly)
-                )
-            start += LENGTH[grain]
     return points
+
+
+def _buckets(first: datetime, end: datetime, grain: str) -> set[datetime]:
+    """The bucket starts from ``first`` up to (not including) ``end``."""
+    count = (end - first) // LENGTH[grain]
+    return {first + k * LENGTH[grain] for k in range(max(count, 0))}
 
 
 def evaluate_volume(points: Iterable[VolumePoint], th: Thresholds, clock: Clock) -> CheckResult:
     recent = [p for p in points if p.judged and clock.recent(p.start, p.grain)]
-    anomalies = [p for p in recent if p.anomaly]
-    status = Status.ALARM if anomalies else Status.OK if recent else Status.UNKNOWN
-    band = f"{th.volume_low_ratio:g} to {th.volume_high_ratio:g} times the usual"
+    flagged = [p for p in recent if p.anomaly]
+    status = Status.ALARM if flagged else Status.OK if recent else Status.UNKNOWN
     return CheckResult(
         check="volume",
         status=status,
-        value=float(len(anomalies)),
+        value=float(len(flagged)),
         budget=0.0,
         unit="anomalies",
-        summary=f"{_count(len(anomalies), 'event-type bucket')} outside {band}",
+        summary=(
+            f"{_count(len(flagged), 'event-type bucket')} outside the expected range "
+            f"(score beyond {th.volume_max_score:g})"
+        ),
         breaches=tuple(
-            f"{p.event_name} {_label(p)}: {p.events:,} vs usual {p.baseline:,.0f}"
-            for p in anomalies
+            f"{p.event_name} {_label(p)}: {p.events:,} vs usual {p.baseline:,.0f} "
+            f"(expected {p.low:,.0f} to {p.high:,.0f}, score {p.score:+.1f})"
+            for p in flagged
         ),
     )
 

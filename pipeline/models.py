@@ -82,6 +82,9 @@ class VolumePoint(Bucket):
     event_name = models.CharField(max_length=200)
     events = models.BigIntegerField()
     baseline = models.FloatField(null=True, help_text="median of the same weekday (and hour)")
+    low = models.FloatField(null=True, help_text="the expected range's lower end")
+    high = models.FloatField(null=True, help_text="the expected range's upper end")
+    score = models.FloatField(null=True, help_text="robust standard deviations from the baseline")
     anomaly = models.BooleanField()
 
     class Meta(Bucket.Meta):

@@ -81,7 +81,8 @@ def lag_series(days_since: datetime, hours_since: datetime) -> list:
 
 def volume_by_day(since: datetime) -> list:
     rows = VolumePoint.objects.filter(grain="day", start__gte=since).order_by("event_name", "start")
-    return list(rows.values_list(*_POINT, "event_name", "events", "anomaly", named=True))
+    fields = ("event_name", "events", "baseline", "low", "high", "score", "anomaly")
+    return list(rows.values_list(*_POINT, *fields, named=True))
 
 
 def volume_anomalies(since: datetime, limit: int = 50) -> list[VolumePoint]:

@@ -298,8 +298,11 @@ def _store_series(window, th, now, loss, lag, volume, dead_points) -> None:
     )
     _replace(
         VolumePoint,
-        (*BUCKET, "event_name", "events", "baseline", "anomaly"),
-        [(*bucket(p), p.event_name, p.events, p.baseline, p.anomaly) for p in volume],
+        (*BUCKET, "event_name", "events", "baseline", "low", "high", "score", "anomaly"),
+        [
+            (*bucket(p), p.event_name, p.events, p.baseline, p.low, p.high, p.score, p.anomaly)
+            for p in volume
+        ],
         **since,
     )
     _replace(

@@ -4,6 +4,7 @@ import math
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,8 +18,7 @@ TH = Thresholds(
     lag_gold_p95_budget_s=1800.0,
     warn_share=0.8,
     min_bucket_events=100,
-    volume_low_ratio=0.5,
-    volume_high_ratio=2.0,
+    volume_max_score=4.0,
     volume_min_events=50,
     volume_weeks=4,
     volume_min_weeks=2,
@@ -116,43 +116,63 @@ def test_lag_p95_over_budget_is_an_alarm_and_near_it_a_warning():
 # --------------------------------------------------------------------------- volume
 
 
+def steady_hours(first: datetime, last: datetime, usual: dict[str, float], seed: int = 5) -> dict:
+    """Poisson counts per hour and event name around ``usual``, busier in the evening."""
+    rng = np.random.default_rng(seed)
+    counts, start = {}, first
+    while start <= last:
+        shape = 1 + 0.5 * math.sin(math.pi * start.hour / 24)
+        for name, level in usual.items():
+            counts[(start, name)] = int(rng.poisson(level * shape))
+        start += timedelta(hours=1)
+    return counts
+
+
 def test_volume_compares_with_the_median_of_the_same_weekday_and_hour():
+    """The hand-made numbers of the band this replaced, in a steady four weeks of Poisson
+    counts: 150 searches where about 400 were usual is far outside the expected range, and so
+    is an hour without any app.start; the steady hours around them are not."""
     target = hour(31, 10)  # a Saturday
-    counts = {
-        (target - timedelta(weeks=1), "search"): 400,
-        (target - timedelta(weeks=2), "search"): 420,
-        (target - timedelta(weeks=3), "search"): 2_000,  # an outlier the median ignores
-        (target - timedelta(days=1), "search"): 5,  # Friday: a different weekday
-        (target, "search"): 150,
-        (target - timedelta(weeks=1), "app.start"): 100,
-        (target - timedelta(weeks=2), "app.start"): 100,
-    }
+    counts = steady_hours(hour(3, 0), target, {"search": 300, "app.start": 100})
+    counts[(target - timedelta(weeks=3), "search")] = 2_000  # an outlier the median ignores
+    counts[(target, "search")] = 150
+    del counts[(target, "app.start")]  # no app.start at all: zero events
     points = health.volume_points(counts, since=hour(31, 0), th=TH, clock=CLOCK)
     by_key = {(p.grain, p.start, p.event_name): p for p in points}
     search = by_key[("hour", target, "search")]
-    assert search.baseline == 420 and search.anomaly  # 150 < half of 420
-    missing = by_key[("hour", target, "app.start")]  # no app.start at all: zero events
-    assert missing.events == 0 and missing.baseline == 100 and missing.anomaly
+    earlier = [counts[(target - timedelta(weeks=k), "search")] for k in range(1, 5)]
+    assert search.baseline == np.median(earlier) and search.anomaly
+    assert search.score < -4 and search.low > search.events
+    assert search.low < search.baseline < search.high
+    missing = by_key[("hour", target, "app.start")]
+    assert missing.events == 0 and missing.anomaly and missing.score < -4
+    steady = [p for p in points if p.grain == "hour" and p.start < target]
+    assert len(steady) == 20 and all(p.judged and not p.anomaly for p in steady)
+    assert all(p.low <= p.events <= p.high for p in steady)
     result = health.evaluate_volume(points, TH, CLOCK)
-    assert result.status == Status.ALARM and result.value == 4  # both hours and both days
+    # Both hours, and both days: Saturday the 31st has only its first eleven hours.
+    assert result.status == Status.ALARM and result.value == 4
+    assert result.summary == "4 event-type buckets outside the expected range (score beyond 4)"
+    assert (
+        f"search hour 2026-01-31 10:00: 150 vs usual {search.baseline:,.0f} "
+        f"(expected {search.low:,.0f} to {search.high:,.0f}, score {search.score:+.1f})"
+    ) in result.breaches
+    lenient = replace(TH, volume_max_score=100.0)  # the threshold is the admin's to set
+    points = health.volume_points(counts, since=hour(31, 0), th=lenient, clock=CLOCK)
+    assert not [p for p in points if p.grain == "hour" and p.anomaly]
 
 
 def test_volume_needs_enough_history_and_volume_to_judge():
     target = hour(31, 10)
-    counts = {
-        # Two weeks ago nothing arrived at all (the data begins later): no history there.
-        (target - timedelta(weeks=1), "search"): 400,
-        (target, "search"): 10,
-        (target - timedelta(weeks=1), "email_click"): 20,
-        (target, "email_click"): 20,  # baseline under 50 events
-    }
-    points = health.volume_points(counts, since=hour(31, 0), th=TH, clock=CLOCK)
-    assert {(p.event_name, p.baseline) for p in points if p.start == target} == {
-        ("search", 400),
-        ("email_click", 20),
-    }
-    assert not any(p.judged for p in points)
-    assert health.evaluate_volume(points, TH, CLOCK).status == Status.UNKNOWN
+    # Two weeks ago nothing arrived at all (the data begins later): one week of history.
+    short = {(target - timedelta(weeks=1), "search"): 400, (target, "search"): 10}
+    # Two weeks of history, but under 50 events.
+    small = {(target - timedelta(weeks=k), "email_click"): 20 for k in range(3)}
+    for counts, baseline in ((short, None), (small, 20)):
+        points = health.volume_points(counts, since=hour(31, 0), th=TH, clock=CLOCK)
+        assert [(p.grain, p.baseline) for p in points if p.start == target] == [("hour", baseline)]
+        assert not any(p.judged for p in points)
+        assert health.evaluate_volume(points, TH, CLOCK).status == Status.UNKNOWN
 
 
 def test_volume_of_a_bucket_still_filling_is_not_an_anomaly():

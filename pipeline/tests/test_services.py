@@ -53,6 +53,29 @@ def stored(model, **filters) -> dict:
     }
 
 
+def expected_ranges(counts: pd.Series, with_data: set, since: pd.Timestamp) -> pd.DataFrame:
+    """The volume check's range and score for one event's hourly counts, by hand: the median of
+    the same hour in up to four earlier weeks (two at least), residuals of the square roots,
+    their scale 1.4826 * MAD (at least 1/2), the range the baseline's root +/- 4 scales,
+    squared."""
+    hours = pd.date_range(min(with_data), counts.index.max(), freq="h")
+    known = [h in with_data or h >= since for h in hours]
+    values = counts.reindex(hours, fill_value=0).astype(float).where(known)
+    earlier = pd.concat([values.shift(168 * k) for k in range(1, 5)], axis=1)
+    baseline = earlier.median(axis=1).where(earlier.count(axis=1) >= 2)
+    residual = np.sqrt(values) - np.sqrt(baseline)
+    mad = (residual - residual.median()).abs().median()
+    scale = max(1.4826 * mad, 0.5)
+    root = np.sqrt(baseline)
+    return pd.DataFrame(
+        {
+            "low": (root - 4 * scale).clip(lower=0) ** 2,
+            "high": (root + 4 * scale) ** 2,
+            "score": residual / scale,
+        }
+    )
+
+
 def test_loss_volume_versions_and_dead_letters_match_pandas(lake):
     services.health_run(as_of=AS_OF)
     raw = frame(lake, "bronze/raw_events")
@@ -89,6 +112,15 @@ def test_loss_volume_versions_and_dead_letters_match_pandas(lake):
         assert point.baseline == pytest.approx(np.median(history))
         checked += point.judged
     assert checked > 50  # busy hours of the common events are judged
+    # The expected range and score (docs/anomalies.md), from the square roots of the counts.
+    for name in ("search", "page_view"):
+        expected = expected_ranges(counts.xs(name, level=1), hours_with_data, SINCE)
+        mine = {start: p for (start, event), p in volume.items() if event == name}
+        assert set(mine) <= set(expected.index)
+        for start, point in mine.items():
+            low, high, score = expected.loc[start, ["low", "high", "score"]]
+            assert (point.low, point.high, point.score) == pytest.approx((low, high, score))
+            assert point.anomaly == (point.judged and point.settled and abs(score) > 4)
 
     # Schema versions seen per day.
     versions = raw.groupby([raw.ingest_ts.dt.date, "event_name", "schema_version"]).size()

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
+from pipeline.models import VolumePoint
 from pipeline.tests import factories
 from portal.roles import data_scope
 from tests.support.users import user_with_role
@@ -72,6 +73,17 @@ def test_charts_carry_the_stored_series(client):
     assert silver["layout"]["shapes"][0]["y0"] == 5.0  # 300 s budget, in minutes
     volume = figure(body, "volume-figure")
     assert sorted(t["name"] for t in volume["data"]) == ["app.start", "page_view", "search"]
+    assert set(volume["data"][0]["customdata"]) == {" (usual 480, expected 330 to 660, score +0.9)"}
+
+
+def test_volume_anomalies_are_listed_with_their_expected_range(client):
+    factories.health(days=14)
+    VolumePoint.objects.filter(event_name="search").update(
+        events=120, low=330, high=660, score=-7.24, anomaly=True
+    )
+    client.force_login(user_with_role("analyst"))
+    body = client.get("/pipeline/?days=2").content.decode()
+    assert '<td class="num">330 to 660</td><td class="num">-7.2</td>' in body
 
 
 def test_a_bad_range_is_a_400_naming_the_field(client):
