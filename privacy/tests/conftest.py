@@ -3,7 +3,7 @@
 import os
 import shutil
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from tests.support.users import user_with_role
 from warehouse import services as warehouse
 from warehouse.lake import contract, storage
 from warehouse.lake.storage import arrow_schema
+from warehouse.management.commands.demo_lake import read_marker
 from warehouse.models import QueryRun
 
 
@@ -74,7 +75,11 @@ def _write_extra(root: Path, name: str, frame: pd.DataFrame) -> None:
 def add_finance_cases(root: Path, seed: int = 5) -> None:
     """Refunds, disputes and chargebacks on the lake's bookings, plus a few on bookings the lake
     does not have (their currency is unknown); some open, in every outcome."""
+    built = read_marker(root)
+    window_end = date.fromisoformat(built["end_date"])
     bookings = read_table(root, "fact_bookings")
+    # On the window's bookings, in the window (the lake's bookings reach a year further back).
+    bookings = bookings[bookings["event_dt"] > window_end - timedelta(days=built["days"])]
     rng = np.random.default_rng(seed)
     first = bookings["event_dt"].min()
     last = bookings["event_dt"].max()
