@@ -8,28 +8,14 @@ from django.test.utils import CaptureQueriesContext
 from alerts.services import alert_raise
 from annotations.models import Note
 from annotations.services import note_create
+from annotations.tests.clients import NOTES, client_of, send
 from experiments import services as experiments
 from experiments.tests.builders import running
 from tests.support.users import user_with_role
 
 LIST = "/api/annotations"
-NOTES = "/api/annotations/notes"
 WINDOW = {"start": "2026-01-01", "end": "2026-01-31"}
 AT = datetime(2026, 1, 20, 9, 30, tzinfo=UTC)
-
-
-def client_of(user) -> Client:
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    client.get("/metrics/")  # sets the CSRF cookie
-    return client
-
-
-def send(client: Client, method: str, path: str, body: dict | None = None):
-    token = client.cookies["csrftoken"].value
-    return getattr(client, method)(
-        path, body or {}, content_type="application/json", HTTP_X_CSRFTOKEN=token
-    )
 
 
 def test_a_note_is_written_read_changed_and_deleted_by_its_author(ana, lake_settings):

@@ -1,4 +1,5 @@
-/* Annotations on charts drawn in the browser, and the notes form of a metric page.
+/* Annotations on charts drawn in the browser, and the Notes block under a page's charts
+ * (templates/annotations/_notes.html: a metric page, a dashboard, pipeline health).
  *
  * window.portalAnnotations, for any page that draws Plotly time series (dashboard.js, explore):
  *   load({start, end, metric | dashboard}) -> Promise of the items of /api/annotations (cached
@@ -12,6 +13,9 @@
  */
 (function () {
   "use strict";
+
+  // The Notes block brings this file along, and chart pages load it too: it runs once.
+  if (window.portalAnnotations) return;
 
   var COLOURS = {
     experiment_launch: "#12805c",
@@ -130,7 +134,8 @@
     load: load, forMetric: forMetric, decorate: decorate, attach: attach, changed: changed,
   };
 
-  // ---- the notes form and list of a metric page ([data-notes]) ----
+  // ---- the Notes block ([data-notes]): on its data-metric or data-dashboard, else on every
+  // chart only; data-reload when the page's charts are drawn by the server ----
 
   function Notes(el) {
     this.el = el;
@@ -144,14 +149,18 @@
     this.form.addEventListener("submit", function (e) { e.preventDefault(); self.save(); });
     this.cancel.addEventListener("click", function () { self.reset(); });
     document.addEventListener("portal:chart-click", function (e) {
-      if (e.detail.metric === el.dataset.metric) self.form.elements.at.value = e.detail.date;
+      // A metric page's own chart; any tile of a dashboard.
+      if (!el.dataset.metric || e.detail.metric === el.dataset.metric) {
+        self.form.elements.at.value = e.detail.date;
+      }
     });
     document.addEventListener("portal:annotations-changed", function () { self.refresh(); });
     this.refresh();
   }
 
   Notes.prototype.params = function () {
-    return { start: this.el.dataset.start, end: this.el.dataset.end, metric: this.el.dataset.metric };
+    var d = this.el.dataset;
+    return { start: d.start, end: d.end, metric: d.metric, dashboard: d.dashboard };
   };
 
   Notes.prototype.refresh = function () {
@@ -169,7 +178,7 @@
     li.dataset.noteId = note.id;
     var head = document.createElement("span");
     head.className = "note-head";
-    head.textContent = note.at.slice(0, 10) + " · " + note.author + (note.metric ? "" : " · every chart");
+    head.textContent = note.at.slice(0, 10) + " · " + note.author + this.scopeOf(note);
     var text = document.createElement("span");
     text.className = "note-text";
     text.textContent = note.text;
@@ -179,6 +188,13 @@
       li.append(" ", button("Delete", "delete", function () { self.remove(note); }));
     }
     return li;
+  };
+
+  // What a listed note is on, unless it is this block's metric: a dashboard lists the notes
+  // of its tiles' metrics too.
+  Notes.prototype.scopeOf = function (note) {
+    if (note.metric) return note.metric === this.el.dataset.metric ? "" : " · " + note.metric;
+    return note.dashboard ? " · this dashboard" : " · every chart";
   };
 
   function button(label, action, onClick) {
@@ -236,6 +252,10 @@
       return;
     }
     this.reset();
+    if (this.el.dataset.reload !== undefined) {
+      window.location.reload();  // the server draws this page's charts, with their notes
+      return;
+    }
     changed();
   };
 
@@ -245,13 +265,12 @@
     var changes = { text: f.text.value };
     // A date only when it moved: the note keeps its time of day otherwise.
     if (this.editing && f.at.value !== this.editing.at.slice(0, 10)) changes.at = f.at.value;
+    var note = { at: f.at.value, text: f.text.value };
+    if (f.scope.value === "metric") note.metric = this.el.dataset.metric;
+    if (f.scope.value === "dashboard") note.dashboard = this.el.dataset.dashboard;
     var request = this.editing
       ? this.send("PATCH", "/api/annotations/notes/" + this.editing.id, changes)
-      : this.send("POST", "/api/annotations/notes", {
-          at: f.at.value,
-          text: f.text.value,
-          metric: f.scope.value === "metric" ? this.el.dataset.metric : "",
-        });
+      : this.send("POST", "/api/annotations/notes", note);
     this.submit.disabled = true;
     request.then(function (res) { self.done(res); }).finally(function () { self.submit.disabled = false; });
   };

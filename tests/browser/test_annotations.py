@@ -1,11 +1,14 @@
-"""Notes on a metric page in a real browser: one is added from the form (a click on the chart picks
-its day), shows as a marker on the chart with its hover text, is edited by its author, and
-another analyst sees it but can neither edit it on the page nor through the API."""
+"""Notes in a real browser. On a metric page: one is added from the form (a click on the chart
+picks its day), shows as a marker on the chart with its hover text, is edited by its author, and
+another analyst sees it but can neither edit it on the page nor through the API. On a dashboard:
+one added on the dashboard is drawn on each of its tiles. On pipeline health, whose charts the
+server draws: the page reloads with the note on every chart."""
 
 import pytest
 
 from annotations.models import Note
-from tests.browser.conftest import log_in
+from pipeline.tests import factories
+from tests.browser.conftest import log_in, wait_for_tiles
 from tests.support.users import user_with_role
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
@@ -126,3 +129,80 @@ def test_a_note_is_added_on_the_chart_edited_by_its_author_only(portal, pages, l
           .length"""
     )
     assert others == 0
+
+
+DASHBOARD = "/dashboards/growth/?start=2026-01-18&end=2026-01-31"
+# The note markers of each drawn tile of the page, by metric (null: no annotations trace).
+TILE_NOTES = """() => Object.fromEntries([...document.querySelectorAll('[data-tile]')]
+  .filter(t => t.querySelector('.plot').data)
+  .map(t => {
+    const trace = t.querySelector('.plot').data.find(d => d.name === 'annotations');
+    return [t.dataset.metric, trace ? trace.text.filter(x => x.includes('<b>Note</b>')) : null];
+  }))"""
+
+
+def test_a_note_added_on_a_dashboard_is_drawn_on_its_tiles(portal, pages, lake_settings):
+    user_with_role("analyst", "ana")
+    page = pages.open()
+    log_in(page, portal, "ana", DASHBOARD)
+    wait_for_tiles(page)
+    drawn = page.evaluate(TILE_NOTES)
+    assert len(drawn) >= 3 and all(notes is None for notes in drawn.values())
+
+    # A click on any tile's chart picks the day; the note is on this dashboard by default.
+    page.evaluate(
+        """() => document.querySelector('[data-tile][data-metric=promo_roas] .plot')
+             .emit('plotly_click', { points: [{ x: '2026-01-22' }] })"""
+    )
+    assert page.input_value("[data-notes] input[name=at]") == "2026-01-22"
+    assert page.input_value("[data-notes] select[name=scope]") == "dashboard"
+    page.fill("[data-notes] input[name=text]", "Newsletter redesign shipped")
+    page.click("[data-notes] button[type=submit]")
+
+    page.wait_for_function(
+        f"""() => Object.values(({TILE_NOTES})())
+              .every(notes => notes && notes.some(t => t.includes('Newsletter redesign')))""",
+        timeout=60_000,
+    )
+    wait_for_tiles(page)
+    drawn = page.evaluate(TILE_NOTES)
+    assert set(drawn) >= {"email_digest_ctr", "seo_nonbrand_clicks"}
+    for metric, notes in drawn.items():
+        assert notes == ["<b>Note</b> · 22 Jan 2026 00:00<br>ana<br>Newsletter redesign shipped"], (
+            metric
+        )
+    note = Note.objects.get()
+    assert (note.dashboard, note.metric, note.author.username) == ("growth", "", "ana")
+    row = page.locator(f"[data-note-id='{note.pk}']")
+    assert "this dashboard" in row.inner_text()
+    assert row.locator("[data-action=edit]").count() == 1
+
+
+FIGURE_NOTES = """() => Object.fromEntries([...document.querySelectorAll('[data-figure]')]
+  .map(el => {
+    const trace = (el.data || []).find(d => d.name === 'annotations');
+    return [el.dataset.figure, trace ? trace.text.filter(x => x.includes('<b>Note</b>')) : []];
+  }))"""
+
+
+def test_a_note_added_on_pipeline_health_is_on_its_charts_after_the_reload(portal, pages):
+    factories.health(days=14)  # as of 2026-02-01 00:30 UTC
+    user_with_role("support", "sam")
+    page = pages.open()
+    log_in(page, portal, "sam", "/pipeline/")
+    page.wait_for_selector("[data-figure=volume-figure] .main-svg")
+    assert page.locator("[data-notes] select[name=scope] option").all_inner_texts() == [
+        "every chart"
+    ]
+    page.fill("[data-notes] input[name=at]", "2026-01-25")
+    page.fill("[data-notes] input[name=text]", "Collector redeployed")
+    with page.expect_navigation():
+        page.click("[data-notes] button[type=submit]")
+    page.wait_for_selector("[data-figure=volume-figure] .main-svg")
+    drawn = page.evaluate(FIGURE_NOTES)
+    assert set(drawn) == {"loss-figure", "silver-figure", "gold-figure", "volume-figure"}
+    for figure, notes in drawn.items():
+        assert notes == ["<b>Note</b> · 25 Jan 2026 00:00<br>sam<br>Collector redeployed"], figure
+    note = Note.objects.get()
+    assert (note.dashboard, note.metric) == ("", "")
+    page.locator(f"[data-note-id='{note.pk}']").get_by_text("every chart").wait_for()
