@@ -77,8 +77,9 @@ def test_exposure_hygiene_agrees(engines, key):
     ("key", "slug", "searched_before"),
     [
         ("search_ranking_v2", "search_to_view_ctr", True),
-        # Its units' bookings all come after exposure.
-        ("checkout_button_color", "refund_rate", False),
+        # The lake's bookings reach back before its events; its events start with exposure.
+        ("checkout_button_color", "refund_rate", True),
+        ("checkout_button_color", "checkout_completion_rate", False),
     ],
 )
 def test_metric_unit_stats_agree(engines, key, slug, searched_before):

@@ -325,12 +325,21 @@ BOOKINGS = contract.table("fact_bookings")
             True,
         ),
         (
-            # Its units booked nothing in the 28 days before exposure: no CUPED.
+            # The lake's bookings reach back before its events: a pre-period, CUPED.
             "checkout_button_color",
             "refund_rate",
             BOOKINGS,
             lambda e: e.is_refunded.astype(float),
             lambda e: pd.Series(1.0, index=e.index),
+            True,
+        ),
+        (
+            # Exposed from the first day of the lake's events: no pre-period, no CUPED.
+            "checkout_button_color",
+            "checkout_completion_rate",
+            FUNNEL,
+            lambda e: (e.step == "checkout_complete").astype(float),
+            lambda e: (e.step == "checkout_start").astype(float),
             False,
         ),
     ],
