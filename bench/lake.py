@@ -1,4 +1,8 @@
-"""Demo-lake generation speed and memory, at the default scale and at 50M events."""
+"""Demo-lake generation speed and memory, at the default scale and at 50M events.
+
+The big lake (BENCH_SCALE, 25 by default: 50M events) is built under BENCH_LAKE_DIR
+(var/bench-lake by default) and kept for the other suites and later runs; its build time and
+memory are measured only in a run that builds it."""
 
 import json
 import shutil
@@ -38,6 +42,11 @@ def _build(root, scale: float, force: bool) -> dict:
     }
 
 
+# Issue 17 item 4: the 50M-event lake at least twice as fast as the 211 s it took before.
+BIG_SECONDS_MAX = 105
+BIG_TARGET_SCALE = 25.0
+
+
 def run() -> dict:
     with tempfile.TemporaryDirectory(dir=common.BENCH_VAR.parent) as tmp:
         default = _build(common.ROOT / tmp / "lake", 1.0, force=False)
@@ -51,8 +60,25 @@ def run() -> dict:
     else:
         shutil.rmtree(common.BENCH_LAKE, ignore_errors=True)
         big = _build(common.BENCH_LAKE, common.BIG_SCALE, force=False)
+    targets = {
+        "default_seconds_max": 60,
+        "big_peak_rss_mb_max": 4096,
+        f"big_seconds_max_at_scale_{BIG_TARGET_SCALE:g}": BIG_SECONDS_MAX,
+    }
+    built_here = not big.get("reused")
     return {
+        "lake": str(common.BENCH_LAKE),
         "default": default,
         "big": big,
-        "targets": {"default_seconds_max": 60, "big_peak_rss_mb_max": 4096},
+        "targets": targets,
+        # None: not measured in this run (the big lake was reused, or built at another scale).
+        "met": {
+            "default_seconds_max": default["seconds"] <= 60,
+            "big_peak_rss_mb_max": big["peak_rss_mb"] <= 4096 if built_here else None,
+            f"big_seconds_max_at_scale_{BIG_TARGET_SCALE:g}": (
+                big["seconds"] <= BIG_SECONDS_MAX
+                if built_here and common.BIG_SCALE == BIG_TARGET_SCALE
+                else None
+            ),
+        },
     }

@@ -5,11 +5,11 @@ The erasures rewrite files of var/bench-lake in place (the ids are synthetic), s
 repeat an identity: a typical one (the first identity that still has a booking on the lake's
 last day) and the worst case (the identity with raw events on the most days, so in the most
 files). Each has its baseline: one DuckDB pass over every table holding ids (the least any
-erasure must read). Consent look-ups go through the whole Django/DRF stack with a service
-token, against a plain cache read.
+erasure must read), measured just before it (a rewrite cannot be repeated on the same
+identity, so each is one baseline-then-measured pair). Consent look-ups go through the whole
+Django/DRF stack with a service token, alternated one by one with a plain cache read.
 """
 
-import statistics
 import time
 
 from bench import common
@@ -143,21 +143,15 @@ def _consent() -> dict:
     client = Client()
     header = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     client.get(f"/api/consent/{identity}", **header)  # warm: cached from here on
-    samples = []
-    for _ in range(CONSENT_LOOKUPS):
-        started = time.perf_counter()
-        response = client.get(f"/api/consent/{identity}", **header)
-        samples.append(time.perf_counter() - started)
-        assert response.status_code == 200
     key = f"privacy:consent:{identity}"
-    baseline, _ = common.median_time(lambda: cache.get(key), CONSENT_LOOKUPS)
-    median = statistics.median(samples)
-    return {
-        "median_ms": round(median * 1000, 3),
-        "p95_ms": round(sorted(samples)[int(len(samples) * 0.95) - 1] * 1000, 3),
-        "cache_get_median_ms": round(baseline * 1000, 3),
-        "ratio_to_cache_get": round(median / baseline, 1),
-    }
+
+    def lookup(_round: int) -> None:
+        assert client.get(f"/api/consent/{identity}", **header).status_code == 200
+
+    samples = common.alternate(
+        {"cache_get": lambda _: cache.get(key), "lookup": lookup}, CONSENT_LOOKUPS
+    )
+    return {"baseline_is": "a cache read", **common.paired(samples["cache_get"], samples["lookup"])}
 
 
 def _erasure(identity_id: str, user_id: str) -> dict:
@@ -204,14 +198,15 @@ def run() -> dict:
         "targets": {
             "dsar_s_max": DSAR_S_MAX,
             "access_export_s_max": ACCESS_S_MAX,
+            "files_rewritten_equals_files_with_ids": True,
             "consent_median_ms_max": CONSENT_MS_MAX,
         },
-        "targets_met": {
-            "dsar_s": all(e["seconds"] <= DSAR_S_MAX for e in erasures),
-            "access_export_s": access["seconds"] <= ACCESS_S_MAX,
+        "met": {
+            "dsar_s_max": all(e["seconds"] <= DSAR_S_MAX for e in erasures),
+            "access_export_s_max": access["seconds"] <= ACCESS_S_MAX,
             "files_rewritten_equals_files_with_ids": all(
                 e["files_rewritten"] == e["files_with_ids"] for e in erasures
             ),
-            "consent_median_ms": consent["median_ms"] <= CONSENT_MS_MAX,
+            "consent_median_ms_max": consent["measured"]["median_ms"] <= CONSENT_MS_MAX,
         },
     }
