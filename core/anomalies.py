@@ -46,6 +46,7 @@ HOUR, DAY = "hour", "day"
 STEP = {HOUR: timedelta(hours=1), DAY: timedelta(days=1)}
 SEASONS = {HOUR: 168, DAY: 7}  # buckets in a week: one season each
 MAD_TO_SD = 1.4826
+MEAN_AD_TO_SD = math.sqrt(math.pi / 2)  # 1.2533
 POISSON_ROOT_SD = 0.5  # the standard deviation of the square root of a Poisson count
 
 
@@ -82,9 +83,7 @@ class Settings:
 @dataclass(frozen=True)
 class Point:
     """One bucket's verdict. ``expected``, ``low``, ``high`` and ``score`` are None when there
-    was nothing to compare with, and ``note`` says why a bucket was not judged. ``score`` is
-    also None for a value that differs from a history without any spread (flagged: any change
-    is unusual there)."""
+    was nothing to compare with, and ``note`` says why a bucket was not judged."""
 
     start: datetime
     value: float | None
@@ -155,21 +154,39 @@ def detect(
         usual = centre = np.full(len(y), np.nan)
     residual = y - centre
     known = residual[np.isfinite(residual)]
-    if not len(known):
+    # Counts have Poisson's floor under their scale; anything else needs a week of residuals
+    # to measure its noise by.
+    if not len(known) or (not settings.count and len(known) < week):
         note = (
-            f"nothing to compare with: each bucket needs {settings.min_history_weeks} earlier "
-            f"weeks of the series ({len(stamps) / week:.1f} weeks from {first:%Y-%m-%d})"
+            f"nothing to compare with: a bucket needs its weekday (and hour) in "
+            f"{settings.min_history_weeks} earlier weeks of the series, which begins "
+            f"{first:%Y-%m-%d %H:%M}".removesuffix(" 00:00")
+            if not len(known)
+            else f"too few comparisons to measure the noise by: {len(known)}, fewer than {week}"
         )
         points = tuple(_unjudged(stamps[i], raw[i], note) for i in range(offset, len(stamps)))
         return Detection(points, None, note)
-    scale = MAD_TO_SD * float(np.median(np.abs(known - np.median(known))))
+    scale = _scale(known)
     if settings.count:
         scale = max(scale, POISSON_ROOT_SD)
+    elif not scale:  # every residual the same: nothing stands out, and no noise to say by how much
+        note = "the series does not vary: no noise to measure a change by"
+        points = tuple(_unjudged(stamps[i], raw[i], note) for i in range(offset, len(stamps)))
+        return Detection(points, 0.0, note)
     points = tuple(
         _point(stamps[i], raw[i], usual[i], centre[i], scale, settings)
         for i in range(offset, len(stamps))
     )
     return Detection(points, scale)
+
+
+def _scale(residuals: np.ndarray) -> float:
+    """1.4826 times the MAD. When more than half the residuals are equal (a ratio that is
+    mostly 0), the MAD is 0 however much the rest vary: then 1.2533 times the mean absolute
+    deviation, the standard deviation of normal noise too (0 only for a constant series)."""
+    deviations = np.abs(residuals - np.median(residuals))
+    mad = float(np.median(deviations))
+    return MAD_TO_SD * mad if mad else MEAN_AD_TO_SD * float(np.mean(deviations))
 
 
 def _instant(moment: datetime | date) -> datetime:
@@ -216,14 +233,6 @@ def _unjudged(start: datetime, value: float, note: str) -> Point:
     return Point(start, value, None, None, None, None, judged=False, flagged=False, note=note)
 
 
-def _score(residual: float, scale: float) -> float | None:
-    """Residual over scale. A history without spread (never for counts: their scale has a
-    floor) makes any change unusual, but how unusual has no number."""
-    if scale:
-        return residual / scale
-    return 0.0 if residual == 0 else None
-
-
 def _point(
     start: datetime, value: float, usual: float, centre: float, scale: float, st: Settings
 ) -> Point:
@@ -238,10 +247,10 @@ def _point(
     else:
         low, high = centre - k * scale, centre + k * scale
         residual = value - centre
-    score = _score(residual, scale)
+    score = residual / scale
     usual = float(usual)
     if usual < st.min_expected:
         note = f"expected {usual:,.1f}, under {st.min_expected:g}: too few to judge"
         return Point(start, value, usual, low, high, score, judged=False, flagged=False, note=note)
-    flagged = score is None or abs(score) > k
+    flagged = abs(score) > k
     return Point(start, value, usual, low, high, score, judged=True, flagged=flagged)

@@ -125,8 +125,8 @@ def test_too_short_a_history_is_reported_not_judged():
     )
     assert found.scale is None and not found.flagged and found.judged == 0
     assert found.note == (
-        "nothing to compare with: each bucket needs 2 earlier weeks of the series "
-        "(1.4 weeks from 2026-01-05)"
+        "nothing to compare with: a bucket needs its weekday (and hour) in 2 earlier weeks of "
+        "the series, which begins 2026-01-05"
     )
     assert all(p.note == found.note and p.expected is None for p in found.points)
     # Enough history for some buckets but not others: those say why.
@@ -153,19 +153,53 @@ def test_a_constant_count_falls_back_to_poisson_noise():
     assert [p.flagged for p in found.points] == [False, True, False, False]  # beyond 4 only
 
 
-def test_a_constant_ratio_flags_any_change_without_a_score():
-    values = daily([0.25] * 28 + [0.25, 0.26])
+def test_a_ratio_that_is_mostly_constant_is_scaled_by_its_mean_deviation():
+    """More than half the residuals 0 makes the MAD 0 however much the rest vary: the scale is
+    then 1.2533 times the mean absolute deviation (normal noise's standard deviation too)."""
+    rates = [0.0] * 35
+    for day in (15, 19, 24, 26):
+        rates[day] = 0.1  # a refund now and then
+    rates[33] = 0.5
+    values = daily(rates)
     found = detect(
         values,
+        grain=DAY,
+        start=FIRST + timedelta(days=28),
+        end=FIRST + timedelta(days=34),
+        settings=Settings(count=False),
+    )
+    series = pd.Series(rates, index=pd.date_range(FIRST, periods=35, freq="D"))
+    earlier = pd.concat([series.shift(7 * w) for w in range(1, 5)], axis=1)
+    residual = series - earlier.median(axis=1).where(earlier.count(axis=1) >= 2)
+    assert (residual.dropna() - residual.median()).abs().median() == 0
+    scale = math.sqrt(math.pi / 2) * (residual.dropna() - residual.median()).abs().mean()
+    assert found.scale == pytest.approx(scale)
+    assert [p.start for p in found.flagged] == [FIRST + timedelta(days=33)]
+    assert found.flagged[0].score == pytest.approx(residual.iloc[33] / scale)  # 0.5 - 0.05
+
+
+def test_a_series_that_does_not_vary_is_not_judged():
+    found = detect(
+        daily([0.25] * 30),
         grain=DAY,
         start=FIRST + timedelta(days=28),
         end=FIRST + timedelta(days=29),
         settings=Settings(count=False),
     )
-    assert found.scale == 0
-    same, changed = found.points
-    assert (same.score, same.flagged, same.low, same.high) == (0.0, False, 0.25, 0.25)
-    assert (changed.score, changed.flagged) == (None, True)
+    assert found.scale == 0 and found.judged == 0
+    assert found.note == "the series does not vary: no noise to measure a change by"
+
+
+def test_a_ratio_needs_a_week_of_comparisons_to_measure_its_noise():
+    found = detect(
+        daily([0.2, 0.21, 0.19, 0.2] * 4),
+        grain=DAY,
+        start=FIRST + timedelta(days=15),
+        end=FIRST + timedelta(days=15),
+        settings=Settings(count=False),
+    )
+    assert found.scale is None and found.judged == 0
+    assert found.note == "too few comparisons to measure the noise by: 2, fewer than 7"
 
 
 def test_all_zeros_raise_nothing():
