@@ -104,6 +104,10 @@ def query_submit(
         return Submission(run=None, cached=cached)
     if (in_flight := _in_flight(key)) is not None and _still_in_flight(in_flight, enqueue):
         return Submission(run=in_flight, cached=None)
+    # A run may have finished between the cache read and the in-flight look (it writes the
+    # cache, then leaves flight): read again rather than run the same query twice.
+    if not forced and (cached := result_cache.get(key)) is not None:
+        return Submission(run=None, cached=cached)
     requester = user if user is not None and user.is_authenticated else None
     try:
         with transaction.atomic():

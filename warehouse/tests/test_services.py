@@ -69,6 +69,24 @@ def test_identical_requests_in_flight_share_one_run(lake_settings):
     assert QueryRun.objects.count() == 1
 
 
+def test_a_run_finishing_between_the_cache_read_and_the_flight_look_is_not_run_again(
+    lake_settings, monkeypatch
+):
+    """The interleaving of a request that misses the cache just before an identical run writes
+    it, and looks for the run in flight just after it left flight."""
+    first = submit()
+    look_in_flight = services._in_flight
+
+    def finishing_first(key):
+        services.query_run_execute(run_id=first.run.pk)
+        return look_in_flight(key)
+
+    monkeypatch.setattr(services, "_in_flight", finishing_first)
+    second = submit()
+    assert second.run is None and second.cached.run_id == first.run.pk
+    assert QueryRun.objects.count() == 1
+
+
 def test_force_refresh_bypasses_the_cache(lake_settings):
     run = services.query_run_execute(run_id=submit().run.pk)
     refreshed = submit(force_refresh=True)
