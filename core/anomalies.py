@@ -25,7 +25,10 @@ Counts (``count=True``) are compared as square roots, where Poisson noise has ab
 spread (standard deviation 1/2) at every level, so one scale fits quiet night hours and busy
 evenings; the range is squared back into counts, and the scale is never below 1/2 (a count is
 not steadier than Poisson noise; a constant history would otherwise leave no scale at all).
-Other series (ratios, durations) are compared as they are.
+Other series (ratios, durations) are compared as they are, need a week of residuals to measure
+their noise by, and are not judged when they do not vary at all. When more than half the
+residuals are equal (a rate that is 0 most days) the MAD is 0 however much the rest vary: the
+scale is then 1.2533 times their mean absolute deviation.
 
 A bucket absent from the values is a zero for counts and unknown otherwise; a bucket given as
 None (or NaN) is always unknown: never judged, and no history for others.
@@ -154,30 +157,36 @@ def detect(
         usual = centre = np.full(len(y), np.nan)
     residual = y - centre
     known = residual[np.isfinite(residual)]
+    window = (stamps[offset:], raw[offset:])
+    if not len(known):
+        season = "weekday" if grain == DAY else "weekday and hour"
+        begins = f"{first:%Y-%m-%d %H:%M}".removesuffix(" 00:00")
+        note = (
+            f"nothing to compare with: a bucket needs its {season} in "
+            f"{settings.min_history_weeks} earlier weeks of the series, which begins {begins}"
+        )
+        return _none_judged(*window, note, scale=None)
     # Counts have Poisson's floor under their scale; anything else needs a week of residuals
     # to measure its noise by.
-    if not len(known) or (not settings.count and len(known) < week):
-        note = (
-            f"nothing to compare with: a bucket needs its weekday (and hour) in "
-            f"{settings.min_history_weeks} earlier weeks of the series, which begins "
-            f"{first:%Y-%m-%d %H:%M}".removesuffix(" 00:00")
-            if not len(known)
-            else f"too few comparisons to measure the noise by: {len(known)}, fewer than {week}"
-        )
-        points = tuple(_unjudged(stamps[i], raw[i], note) for i in range(offset, len(stamps)))
-        return Detection(points, None, note)
+    if not settings.count and len(known) < week:
+        note = f"too few comparisons to measure the noise by: {len(known)}, fewer than {week}"
+        return _none_judged(*window, note, scale=None)
     scale = _scale(known)
     if settings.count:
         scale = max(scale, POISSON_ROOT_SD)
-    elif not scale:  # every residual the same: nothing stands out, and no noise to say by how much
+    elif not scale:  # every residual the same: nothing stands out, nor by how much it would
         note = "the series does not vary: no noise to measure a change by"
-        points = tuple(_unjudged(stamps[i], raw[i], note) for i in range(offset, len(stamps)))
-        return Detection(points, 0.0, note)
+        return _none_judged(*window, note, scale=0.0)
     points = tuple(
         _point(stamps[i], raw[i], usual[i], centre[i], scale, settings)
         for i in range(offset, len(stamps))
     )
     return Detection(points, scale)
+
+
+def _none_judged(stamps: list, raw: np.ndarray, note: str, *, scale: float | None) -> Detection:
+    points = tuple(_unjudged(s, v, note) for s, v in zip(stamps, raw, strict=True))
+    return Detection(points, scale, note)
 
 
 def _scale(residuals: np.ndarray) -> float:

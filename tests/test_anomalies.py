@@ -125,10 +125,15 @@ def test_too_short_a_history_is_reported_not_judged():
     )
     assert found.scale is None and not found.flagged and found.judged == 0
     assert found.note == (
-        "nothing to compare with: a bucket needs its weekday (and hour) in 2 earlier weeks of "
-        "the series, which begins 2026-01-05"
+        "nothing to compare with: a bucket needs its weekday in 2 earlier weeks of the "
+        "series, which begins 2026-01-05"
     )
     assert all(p.note == found.note and p.expected is None for p in found.points)
+    at = FIRST + timedelta(hours=7)
+    hourly = detect({at: 5.0}, grain=HOUR, start=at + timedelta(days=8), end=at + timedelta(days=8))
+    assert hourly.note.endswith(
+        "its weekday and hour in 2 earlier weeks of the series, which begins 2026-01-05 07:00"
+    )
     # Enough history for some buckets but not others: those say why.
     found = detect(
         daily(noisy_weeks(3)),

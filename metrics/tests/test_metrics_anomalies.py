@@ -65,8 +65,8 @@ def test_the_metric_runs_from_four_weeks_before_start(lake_settings):
         == "0 of 0 judged days flagged from 2026-01-28 to 2026-01-31 (median, threshold 4)"
     )
     assert err.strip() == (
-        "no day was judged: nothing to compare with: a bucket needs its weekday (and hour) in 2 "
-        "earlier weeks of the series, which begins 2026-01-18"
+        "no day was judged: nothing to compare with: a bucket needs its weekday in 2 earlier "
+        "weeks of the series, which begins 2026-01-18"
     )
     assert anomalies("search_to_view_ctr", *WINDOW, "--json")[0].strip() == "[]"
 
