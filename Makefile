@@ -14,6 +14,8 @@ ifeq ($(CI),true)
 TEST_SERVICES ?= DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/15
 endif
 TEST_ENV := VAR_DIR=$(CURDIR)/var/test CACHE_KEY_PREFIX=test $(TEST_SERVICES)
+# pytest-xdist workers; a test file stays on one worker, so its module fixtures are built once.
+TEST_WORKERS ?= 2
 
 .PHONY: gbstats-cases demo test lint bench install lock clean
 
@@ -47,7 +49,7 @@ test: $(STAMP)
 	$(TEST_ENV) $(PY) manage.py check
 	$(TEST_ENV) $(PY) manage.py metrics validate
 	$(TEST_ENV) $(PY) manage.py schemas check --released
-	$(TEST_ENV) $(PY) -m pytest
+	$(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
