@@ -133,7 +133,7 @@ def detect(
         raise InputError("end", "is before start")
     step, week = STEP[grain], SEASONS[grain]
     series = {_instant(k): v for k, v in values.items()}
-    first = min(start, *series) if first is None else min(_instant(first), start)
+    first = min([start, *series]) if first is None else min(_instant(first), start)
     for key in series:
         if (key - first) % step:
             raise InputError("values", f"{key} does not start a {grain} from {first}")

@@ -300,3 +300,9 @@ def test_bad_input_names_its_field(call, field):
     with pytest.raises(InputError) as raised:
         call()
     assert raised.value.field == field
+
+
+def test_an_empty_series_is_judged_nowhere_and_says_why():
+    found = detect({}, grain=DAY, start=date(2026, 1, 1), end=date(2026, 1, 7))
+    assert len(found.points) == 7 and found.judged == 0 and not found.flagged
+    assert all(p.note.startswith("nothing to compare with") for p in found.points)

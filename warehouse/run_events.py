@@ -15,19 +15,28 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
 
 def _channel(run_id: int) -> str:
-    # The cache's key prefix: deployments (and test workers) sharing a Redis do not cross-talk.
-    return f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:run-finished:{run_id}"
+    # Pub/sub ignores Redis's database number: the database and the cache's key prefix keep
+    # deployments (and test workers) sharing one Redis apart.
+    database = _client(settings.REDIS_URL).get_connection_kwargs().get("db", 0)
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return f"{prefix}:{database}:run-finished:{run_id}"
 
 
 @cache
 def _client(url: str) -> redis.Redis:
-    # socket_timeout None: a listener's blocking read is bounded by its own timeout argument.
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=None)
+    # A Redis that accepts and never answers must not hold a request or a worker: every read
+    # gives up after a second (a listener's wait is a select bounded by its own timeout), and
+    # nothing is retried, since polling the row is the fallback.
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def run_finished(run_id: int) -> None:
@@ -70,10 +79,11 @@ def listening(run_id: int) -> Iterator[Listener]:
     if not settings.REDIS_URL:
         yield Listener(None)
         return
+    pubsub = _client(settings.REDIS_URL).pubsub()
     try:
-        pubsub = _client(settings.REDIS_URL).pubsub()
         pubsub.subscribe(_channel(run_id))
     except redis.RedisError as err:
+        pubsub.close()
         logger.warning("Cannot listen for run %s's end (polling instead): %s", run_id, err)
         yield Listener(None)
         return

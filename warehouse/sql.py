@@ -289,7 +289,10 @@ def check_params(canonical: CanonicalSql, params: Mapping[str, object]) -> None:
 def _count_if_native(node: exp.Expression) -> exp.Expression:
     # Trino's count_if is a bigint and 0 over no rows. DuckDB's own COUNT_IF is the fastest form
     # there (about 3 times COUNT(CASE ...)) but a HUGEINT and NULL over no rows: the cast and
-    # coalesce, applied once per group, keep Trino's answer at the native speed.
+    # coalesce, applied once per group, keep Trino's answer at the native speed. Under OVER or
+    # FILTER the aggregate cannot be wrapped: COUNT(CASE ...) is exact there.
+    if isinstance(node, exp.CountIf) and isinstance(node.parent, exp.Window | exp.Filter):
+        return _count_if_as_count(node)
     if isinstance(node, exp.CountIf):
         counted = exp.Cast(this=exp.CountIf(this=node.this), to=exp.DataType.build("BIGINT"))
         return exp.Coalesce(this=counted, expressions=[exp.Literal.number(0)])
@@ -298,7 +301,9 @@ def _count_if_native(node: exp.Expression) -> exp.Expression:
 
 def _count_if_as_filter(node: exp.Expression) -> exp.Expression:
     # PostgreSQL has no count_if; COUNT(*) FILTER (WHERE ...) is its native form (a bigint, 0
-    # over no rows, as Trino's).
+    # over no rows, as Trino's), but for one that has a FILTER of its own already.
+    if isinstance(node, exp.CountIf) and isinstance(node.parent, exp.Filter):
+        return _count_if_as_count(node)
     if isinstance(node, exp.CountIf):
         return exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=node.this))
     return node

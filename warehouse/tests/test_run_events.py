@@ -1,6 +1,7 @@
 """A waiter wakes when its run's end is announced (Redis pub/sub), not at its next look at the
 run's row; without Redis, or with Redis away, it looks at the row as before."""
 
+import socket
 import threading
 import time
 from datetime import date
@@ -57,6 +58,32 @@ def test_without_redis_announcing_is_a_no_op_and_listening_sleeps(settings, url)
     run_events.run_finished(5)  # nothing raised: the row is the truth
     with run_events.listening(5) as listener:
         assert waited(listener, 0.3) >= 0.3
+
+
+@pytest.fixture
+def silent_redis():
+    """A server that accepts connections (the kernel's backlog does) and never answers: Redis
+    paused, or lost behind a proxy."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+
+
+def test_a_redis_that_never_answers_holds_no_request_or_worker(settings, silent_redis):
+    settings.REDIS_URL = silent_redis
+    waits = []
+
+    def announce_and_wait() -> None:
+        run_events.run_finished(6)
+        with run_events.listening(6) as listener:
+            waits.append(waited(listener, 0.2))
+
+    caller = threading.Thread(target=announce_and_wait, daemon=True)
+    caller.start()
+    caller.join(timeout=20)
+    assert not caller.is_alive(), "announcing or listening hung on a silent Redis"
+    assert waits and waits[0] >= 0.2  # it slept instead, as without Redis
 
 
 @pytest.mark.django_db(transaction=True)

@@ -218,6 +218,13 @@ TRANSLATED = [
     ),
     ("SELECT round(sum(x) / 7, 2) FROM t", {}, [(0.56,)]),
     ("SELECT count_if(who LIKE 'u%'), sum(n % 2) FROM t", {}, [(3, 2)]),
+    # Under OVER or FILTER the native forms cannot be used as they are.
+    (
+        "SELECT n, count_if(n > 1) OVER (ORDER BY n) FROM t ORDER BY n",
+        {},
+        [(1, 0), (2, 1), (4, 2), (5, 3)],
+    ),
+    ("SELECT count_if(n > 1) FILTER (WHERE who LIKE 'u%') FROM t", {}, [(2,)]),
     # A literal that looks like a bound parameter stays a literal.
     ("SELECT '%(k)s' AS s, :k AS k FROM t WHERE n = 1", {"k": "v"}, [("%(k)s", "v")]),
 ]
