@@ -1,7 +1,6 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -16,18 +15,6 @@ CLOSED_PORT_REDIS = "redis://127.0.0.1:6417/0"
 def beat(hostname: str, seconds_ago: float) -> None:
     at = timezone.now() - timedelta(seconds=seconds_ago)
     WorkerHeartbeat.objects.create(hostname=hostname, pid=1, started_at=at, beat_at=at)
-
-
-@pytest.fixture
-def only_my_beats(db) -> None:
-    """No heartbeat but the test's own. A worker another test started (the session's) may be
-    beating into this database: the table is emptied, and locked against other writers until
-    the test's transaction ends (SQLite's write lock does the same once the test writes)."""
-    if connection.vendor == "postgresql":
-        table = WorkerHeartbeat._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
-    WorkerHeartbeat.objects.all().delete()
 
 
 @pytest.mark.worker

@@ -137,6 +137,22 @@ def celery_worker(small_lake, django_db_setup, django_db_blocker):
     worker.stop()
 
 
+@pytest.fixture
+def only_my_beats(db) -> None:
+    """No heartbeat but the test's own. A worker another test started (the session's) may be
+    beating into this database: the table is emptied, and locked against other writers until
+    the test's transaction ends (SQLite's write lock does the same once the test writes)."""
+    from django.db import connection
+
+    from portal.models import WorkerHeartbeat
+
+    if connection.vendor == "postgresql":
+        table = WorkerHeartbeat._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{table}" IN EXCLUSIVE MODE')
+    WorkerHeartbeat.objects.all().delete()
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with empty caches (result cache, consent, page fragments, ...), as it
